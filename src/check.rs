@@ -1,0 +1,220 @@
+//! `sauti check`: loads flows and translations, reports every problem with file:line, and
+//! proves that every screen of every flow fits the USSD budget in every language.
+
+use std::path::{Path, PathBuf};
+
+use crate::engine::{self, At, HopContext, SessionState};
+use crate::flow::{self, CompiledFlow, StepIdx};
+use crate::problem::Problem;
+use crate::question::{Answer, Question};
+use crate::render::{Budget, Measure};
+
+/// The longest screen of a flow in one language.
+#[derive(Debug, Clone)]
+pub struct Longest {
+    pub lang: String,
+    pub measure: Measure,
+    pub limit: u32,
+}
+
+/// One line of `check`'s summary.
+#[derive(Debug, Clone)]
+pub struct FlowSummary {
+    pub id: String,
+    pub path: PathBuf,
+    pub version: u32,
+    pub steps: usize,
+    pub ussd: Vec<String>,
+    pub longest: Vec<Longest>,
+}
+
+impl std::fmt::Display for FlowSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: ok: flow `{}` v{}, {} steps, codes [{}], longest screen:",
+            self.path.display(),
+            self.id,
+            self.version,
+            self.steps,
+            self.ussd.join(" ")
+        )?;
+        for l in &self.longest {
+            write!(
+                f,
+                " {} {}/{} {}",
+                l.lang,
+                l.measure.cost(),
+                l.limit,
+                l.measure.encoding()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything `check` found: the flows that compiled, problems, and summaries.
+pub struct Report {
+    pub flows: Vec<CompiledFlow>,
+    pub problems: Vec<Problem>,
+    pub summaries: Vec<FlowSummary>,
+}
+
+/// Loads and checks flows (files or directories) against a locales directory.
+pub fn check(paths: &[PathBuf], locales: &Path, budget: Budget) -> Report {
+    let (flows, mut problems) = flow::load_dir(paths, locales);
+    let mut summaries = Vec::new();
+    for f in &flows {
+        let (longest, mut found) = check_screens(f, budget);
+        problems.append(&mut found);
+        summaries.push(FlowSummary {
+            id: f.id.clone(),
+            path: f.path.clone(),
+            version: f.version,
+            steps: f.steps.len(),
+            ussd: f.ussd.clone(),
+            longest,
+        });
+    }
+    Report {
+        flows,
+        problems,
+        summaries,
+    }
+}
+
+/// A state that shows step `at` in the worst case: navigation lines present and every
+/// earlier answer at its longest (for prompts that echo answers).
+fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
+    let labels = &flow.locales[lang as usize].steps;
+    let answers = flow
+        .steps
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let a = match &s.question {
+                Question::Choice(_) => {
+                    let l = &labels[i].labels;
+                    let longest = (0..l.len())
+                        .max_by_key(|&k| l[k].chars().count())
+                        .unwrap_or(0);
+                    Answer::Choice(longest as u16)
+                }
+                Question::Multi(m) => Answer::Multi((0..m.max_selected).collect()),
+                Question::Text(t) => Answer::Text("x".repeat(t.max_len as usize)),
+                Question::Number(n) => Answer::Integer(n.max.unwrap_or(99999.0) as i64),
+                Question::Date(_) => Answer::Date(time::macros::date!(2026 - 12 - 31)),
+                Question::Info | Question::End => return None,
+            };
+            Some((i as StepIdx, a))
+        })
+        .collect();
+    SessionState {
+        lang,
+        at,
+        page: 0,
+        attempts: 0,
+        history: vec![0],
+        answers,
+    }
+}
+
+/// Every screen the flow can show, per language: `(lang, position, page texts)`.
+pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<String>)> {
+    let ctx = HopContext {
+        today: time::macros::date!(2026 - 01 - 01),
+        budget,
+    };
+    let mut out = Vec::new();
+    for lang in 0..flow.languages.len() as u8 {
+        let mut positions = Vec::new();
+        if flow.language_screen.is_some() {
+            positions.push(At::Language);
+        }
+        for (i, s) in flow.steps.iter().enumerate() {
+            positions.push(match s.question {
+                Question::End => At::Done(i as StepIdx),
+                _ => At::Step(i as StepIdx),
+            });
+        }
+        positions.push(At::GaveUp(0));
+        for at in positions {
+            let state = worst_case_state(flow, lang, at);
+            let mut pages = engine::all_pages(flow, &state, &ctx, None);
+            if matches!(at, At::Done(_) | At::GaveUp(_)) {
+                // END screens are truncated when rendered; measure the full text instead.
+                pages = vec![engine::end_text(flow, &state)];
+            }
+            out.push((lang, at, pages));
+        }
+    }
+    out
+}
+
+fn check_screens(flow: &CompiledFlow, budget: Budget) -> (Vec<Longest>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let mut longest: Vec<Longest> = flow
+        .languages
+        .iter()
+        .map(|l| Longest {
+            lang: l.clone(),
+            measure: Measure::EMPTY,
+            limit: 0,
+        })
+        .collect();
+    let ctx = HopContext {
+        today: time::macros::date!(2026 - 01 - 01),
+        budget,
+    };
+    for (lang, at, pages) in all_screens(flow, budget) {
+        let lang_code = &flow.languages[lang as usize];
+        if let At::Step(_) | At::Language = at {
+            let state = worst_case_state(flow, lang, at);
+            if let Some(unfit) = engine::layout_error(flow, &state, &ctx) {
+                let (line, what) = match at {
+                    At::Step(i) => (
+                        flow.steps[i as usize].line,
+                        format!("step `{}`", flow.steps[i as usize].id),
+                    ),
+                    _ => (0, "language screen".to_owned()),
+                };
+                problems.push(Problem::new(
+                    &flow.path,
+                    line,
+                    1,
+                    format!("{what} in `{lang_code}`: cannot fit the USSD screen: {unfit}"),
+                ));
+                continue;
+            }
+        }
+        for text in pages {
+            let m = Measure::of(&text);
+            let l = &mut longest[lang as usize];
+            if m.cost() > l.measure.cost() {
+                l.measure = m;
+                l.limit = budget.limit(m);
+            }
+            if !budget.fits(m) {
+                let (line, what) = match at {
+                    At::Done(i) => (
+                        flow.steps[i as usize].line,
+                        format!("end step `{}`", flow.steps[i as usize].id),
+                    ),
+                    _ => (0, "the `too-many-attempts` message".to_owned()),
+                };
+                problems.push(Problem::new(
+                    &flow.path,
+                    line,
+                    1,
+                    format!(
+                        "{what} in `{lang_code}` is too long for one screen ({} > {} {}); an END screen cannot be paginated",
+                        m.cost(),
+                        budget.limit(m),
+                        m.encoding()
+                    ),
+                ));
+            }
+        }
+    }
+    (longest, problems)
+}

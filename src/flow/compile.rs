@@ -1,0 +1,931 @@
+//! From TOML text to a [`CompiledFlow`]: parse, resolve every reference to an index,
+//! check the graph (reachability, a way out of every loop) and bind the translations.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+use super::expr::{self, StepScope};
+use super::raw::{RawFlow, RawKind, RawStep};
+use super::texts::{FlowLocale, NavTexts, Prompt, StepTexts};
+use super::{CompiledFlow, LanguageScreen, NavKeys, SPEC_VERSION, Step, StepIdx};
+use crate::i18n::{self, ENGINE_FILE, Locales};
+use crate::problem::Problem;
+use crate::question::{
+    Choice, DateBound, DateFormat, DateQuestion, Multi, NumberQuestion, Options, Question,
+    TextQuestion,
+};
+use crate::render::Text;
+
+/// Largest option count: numbers 97-99 are navigation keys.
+pub const MAX_OPTIONS: usize = 96;
+
+/// Loads every flow in `paths` (files, or directories of `*.toml`) against `locales`.
+/// Returns the flows that compiled and every problem found.
+pub fn load_dir(paths: &[PathBuf], locales_dir: &Path) -> (Vec<CompiledFlow>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let locales = Locales::load(locales_dir, &mut problems);
+    let mut files = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut in_dir: Vec<PathBuf> = std::fs::read_dir(path)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            in_dir.sort();
+            if in_dir.is_empty() {
+                problems.push(Problem::new(
+                    path,
+                    0,
+                    0,
+                    "no flow (*.toml) in this directory",
+                ));
+            }
+            files.extend(in_dir);
+        } else {
+            files.push(path.clone());
+        }
+    }
+    let mut flows: Vec<CompiledFlow> = Vec::new();
+    let mut engine_checked = HashSet::new();
+    for file in files {
+        if let Some(flow) = compile_file(&file, &locales, &mut problems) {
+            for lang in &flow.languages {
+                if engine_checked.insert(lang.clone()) {
+                    check_engine_locale(&locales, lang, &mut problems);
+                }
+            }
+            if let Some(other) = flows.iter().find(|f| f.id == flow.id) {
+                problems.push(Problem::new(
+                    &file,
+                    0,
+                    0,
+                    format!(
+                        "flow id `{}` is also used by {}",
+                        flow.id,
+                        other.path.display()
+                    ),
+                ));
+                continue;
+            }
+            for code in &flow.ussd {
+                if let Some(other) = flows.iter().find(|f| f.ussd.contains(code)) {
+                    problems.push(Problem::new(
+                        &file,
+                        0,
+                        0,
+                        format!(
+                            "service code `{code}` is also routed to flow `{}`",
+                            other.id
+                        ),
+                    ));
+                }
+            }
+            flows.push(flow);
+        }
+    }
+    (flows, problems)
+}
+
+/// Engine texts must be complete and use only the arguments the engine gives.
+fn check_engine_locale(locales: &Locales, lang: &str, problems: &mut Vec<Problem>) {
+    let path = locales.path_of(lang, ENGINE_FILE);
+    let Some(file) = locales.file(lang, ENGINE_FILE) else {
+        problems.push(Problem::new(
+            &path,
+            0,
+            0,
+            "engine texts missing for this language",
+        ));
+        return;
+    };
+    for id in i18n::ENGINE_MESSAGES {
+        if !file.has_message(id) {
+            problems.push(Problem::new(
+                &path,
+                0,
+                0,
+                format!("message `{id}` is missing"),
+            ));
+        }
+    }
+    for (id, vars) in file.variables() {
+        let allowed = crate::question::ENGINE_MESSAGE_ARGS
+            .iter()
+            .find(|(m, _)| *m == id)
+            .map_or(&[][..], |(_, a)| *a);
+        for v in vars {
+            if !allowed.contains(&v) {
+                problems.push(Problem::new(
+                    &path,
+                    file.line_of(id),
+                    1,
+                    format!("message `{id}` uses `${v}`, which the engine never provides"),
+                ));
+            }
+        }
+    }
+}
+
+struct Ctx<'a> {
+    path: &'a Path,
+    source: &'a str,
+    problems: Vec<Problem>,
+}
+
+impl Ctx<'_> {
+    fn err(&mut self, span: Range<usize>, msg: impl Into<String>) {
+        self.problems
+            .push(Problem::at(self.path, self.source, span.start, msg));
+    }
+
+    fn line(&self, span: &Range<usize>) -> usize {
+        crate::problem::line_col(self.source, span.start).0
+    }
+}
+
+fn valid_id(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Compiles one flow file; problems are appended, `None` when it cannot be used.
+pub fn compile_file(
+    path: &Path,
+    locales: &Locales,
+    problems: &mut Vec<Problem>,
+) -> Option<CompiledFlow> {
+    let source = match std::fs::read_to_string(path) {
+        Ok(s) => s,
+        Err(e) => {
+            problems.push(Problem::new(path, 0, 0, format!("cannot read: {e}")));
+            return None;
+        }
+    };
+    let raw: RawFlow = match toml::from_str(&source) {
+        Ok(r) => r,
+        Err(e) => {
+            let offset = e.span().map_or(0, |s| s.start);
+            let msg = e.message().trim().replace('\n', " ");
+            problems.push(Problem::at(path, &source, offset, msg));
+            return None;
+        }
+    };
+    let mut cx = Ctx {
+        path,
+        source: &source,
+        problems: Vec::new(),
+    };
+    let flow = compile_raw(&mut cx, raw, locales);
+    let ok = cx.problems.is_empty();
+    problems.append(&mut cx.problems);
+    if ok { flow } else { None }
+}
+
+struct Scope<'a> {
+    ids: &'a HashMap<String, StepIdx>,
+    questions: &'a [Option<Question>],
+    current: StepIdx,
+}
+
+impl StepScope for Scope<'_> {
+    fn earlier(&self, id: &str) -> Result<(StepIdx, &Question), String> {
+        let Some(&idx) = self.ids.get(id) else {
+            return Err(format!("unknown step `{id}`"));
+        };
+        if idx >= self.current {
+            return Err(format!(
+                "step `{id}` is not earlier in the flow: a condition can only read earlier answers"
+            ));
+        }
+        match &self.questions[idx as usize] {
+            Some(q) => Ok((idx, q)),
+            None => Err(format!("step `{id}` has errors")),
+        }
+    }
+}
+
+fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<CompiledFlow> {
+    if *raw.spec.get_ref() != SPEC_VERSION {
+        cx.err(
+            raw.spec.span(),
+            format!(
+                "spec {} is not supported by this build (it reads spec {SPEC_VERSION})",
+                raw.spec.get_ref()
+            ),
+        );
+    }
+    let id = raw.id.get_ref().clone();
+    if !valid_id(&id) {
+        cx.err(
+            raw.id.span(),
+            format!("id `{id}`: use letters, digits, `-` and `_`"),
+        );
+    }
+
+    // Languages.
+    let mut languages: Vec<String> = Vec::new();
+    for tag in raw.languages.get_ref() {
+        match i18n::normalize(tag.get_ref()) {
+            Some(l) if !languages.contains(&l) => languages.push(l),
+            Some(_) => cx.err(
+                tag.span(),
+                format!("language `{}` is listed twice", tag.get_ref()),
+            ),
+            None => cx.err(
+                tag.span(),
+                format!("`{}` is not a language tag", tag.get_ref()),
+            ),
+        }
+    }
+    if languages.is_empty() {
+        cx.err(
+            raw.languages.span(),
+            "field `languages`: list at least one language",
+        );
+    }
+    let default_language = match &raw.default_language {
+        None => 0,
+        Some(tag) => {
+            let l = i18n::normalize(tag.get_ref()).unwrap_or_default();
+            match languages.iter().position(|x| *x == l) {
+                Some(i) => i as u8,
+                None => {
+                    cx.err(
+                        tag.span(),
+                        format!(
+                            "field `default_language`: `{}` is not in `languages`",
+                            tag.get_ref()
+                        ),
+                    );
+                    0
+                }
+            }
+        }
+    };
+    let ask_language = raw.ask_language.unwrap_or(languages.len() > 1);
+    let ussd: Vec<String> = raw
+        .ussd
+        .iter()
+        .map(|c| c.get_ref().trim().to_owned())
+        .collect();
+    for code in &raw.ussd {
+        let c = code.get_ref().trim();
+        let shaped = c.starts_with('*') && c.ends_with('#');
+        if !shaped
+            || !c
+                .chars()
+                .all(|ch| ch.is_ascii_digit() || ch == '*' || ch == '#')
+        {
+            cx.err(
+                code.span(),
+                format!("service code `{c}`: expected a USSD code like `*384*1#`"),
+            );
+        }
+    }
+    let max_attempts = raw.max_attempts.as_ref().map_or(3, |m| *m.get_ref());
+    if max_attempts == 0 {
+        let span = raw.max_attempts.as_ref().map_or(0..0, |m| m.span());
+        cx.err(span, "field `max_attempts`: must be at least 1");
+    }
+
+    let mut nav = NavKeys::default();
+    if let Some(n) = &raw.nav {
+        let r = n.get_ref();
+        for (slot, value) in [
+            (&mut nav.back, &r.back),
+            (&mut nav.typed_back, &r.typed_back),
+            (&mut nav.more, &r.more),
+            (&mut nav.prev, &r.prev),
+            (&mut nav.skip, &r.skip),
+        ] {
+            if let Some(v) = value {
+                *slot = v.trim().to_owned();
+            }
+        }
+        let keys = [&nav.back, &nav.typed_back, &nav.more, &nav.prev, &nav.skip];
+        let distinct: HashSet<&&String> = keys.iter().collect();
+        if distinct.len() != keys.len() || keys.iter().any(|k| k.is_empty()) {
+            cx.err(n.span(), "table `nav`: keys must be distinct and not empty");
+        }
+    }
+
+    // Option lists.
+    let mut lists: HashMap<String, (Options, Range<usize>)> = HashMap::new();
+    for (name, list) in &raw.lists {
+        if !valid_id(name) {
+            cx.err(
+                list.span(),
+                format!("list `{name}`: use letters, digits, `-` and `_`"),
+            );
+        }
+        let codes = option_codes(
+            cx,
+            &list.get_ref().options,
+            &format!("list `{name}`"),
+            list.span(),
+        );
+        lists.insert(
+            name.clone(),
+            (
+                Options {
+                    label_prefix: name.clone(),
+                    codes,
+                },
+                list.span(),
+            ),
+        );
+    }
+
+    // Step ids first, so that `next`, `goto` and `when` can point forward and backward.
+    if raw.steps.is_empty() {
+        cx.err(0..0, "the flow has no `[[step]]`");
+        return None;
+    }
+    if raw.steps.len() > StepIdx::MAX as usize {
+        cx.err(0..0, "too many steps");
+        return None;
+    }
+    let mut ids: HashMap<String, StepIdx> = HashMap::new();
+    for (i, s) in raw.steps.iter().enumerate() {
+        let sid = s.get_ref().id.get_ref();
+        if !valid_id(sid) {
+            cx.err(
+                s.get_ref().id.span(),
+                format!("step id `{sid}`: use letters, digits, `-` and `_`"),
+            );
+        }
+        if ids.insert(sid.clone(), i as StepIdx).is_some() {
+            cx.err(
+                s.get_ref().id.span(),
+                format!("step id `{sid}` is used twice"),
+            );
+        }
+    }
+    let resolve = |cx: &mut Ctx<'_>, target: &Spanned<String>, field: &str| -> Option<StepIdx> {
+        let t = target.get_ref();
+        match ids.get(t) {
+            Some(&i) => Some(i),
+            None => {
+                cx.err(
+                    target.span(),
+                    format!("field `{field}`: unknown step `{t}`"),
+                );
+                None
+            }
+        }
+    };
+
+    let mut questions: Vec<Option<Question>> = Vec::with_capacity(raw.steps.len());
+    let mut steps: Vec<Step> = Vec::with_capacity(raw.steps.len());
+    let count = raw.steps.len();
+    for (i, spanned) in raw.steps.iter().enumerate() {
+        let s = spanned.get_ref();
+        let sid = s.id.get_ref().clone();
+        let kind = *s.kind.get_ref();
+        check_fields(cx, s, kind);
+        let question = compile_question(cx, s, kind, &lists, &|cx, t, f| resolve(cx, t, f));
+        let when = s.when.as_ref().and_then(|w| {
+            let scope = Scope {
+                ids: &ids,
+                questions: &questions,
+                current: i as StepIdx,
+            };
+            match expr::parse(w.get_ref(), &scope) {
+                Ok(e) => Some(e),
+                Err(msg) => {
+                    cx.err(w.span(), format!("step `{sid}` field `when`: {msg}"));
+                    None
+                }
+            }
+        });
+        let next = match (&s.next, kind) {
+            (Some(n), _) => resolve(cx, n, "next"),
+            (None, RawKind::End) => None,
+            (None, _) if i + 1 < count => Some((i + 1) as StepIdx),
+            (None, _) => {
+                cx.err(
+                    s.id.span(),
+                    format!(
+                        "step `{sid}` is the last one but not an `end`: add an end step or `next`"
+                    ),
+                );
+                None
+            }
+        };
+        let required = s.required.as_ref().is_none_or(|r| *r.get_ref());
+        if !required && matches!(kind, RawKind::Info | RawKind::End) {
+            cx.err(
+                s.required.as_ref().map_or(0..0, |r| r.span()),
+                format!(
+                    "step `{sid}`: field `required` does not apply to a {} step",
+                    kind.name()
+                ),
+            );
+        }
+        questions.push(question.clone());
+        if let Some(question) = question {
+            steps.push(Step {
+                id: sid,
+                question,
+                when,
+                next,
+                required,
+                line: cx.line(&spanned.span()),
+            });
+        }
+    }
+    if !cx.problems.is_empty() {
+        return None;
+    }
+    check_graph(cx, &steps, &raw);
+    if !cx.problems.is_empty() {
+        return None;
+    }
+
+    let mut flow = CompiledFlow {
+        id,
+        version: *raw.version.get_ref(),
+        path: cx.path.to_path_buf(),
+        languages,
+        default_language,
+        ask_language,
+        ussd,
+        max_attempts,
+        partials: raw.partials,
+        nav,
+        steps,
+        locales: Vec::new(),
+        language_screen: None,
+    };
+    bind_texts(cx, &mut flow, locales, &lists);
+    if cx.problems.is_empty() {
+        Some(flow)
+    } else {
+        None
+    }
+}
+
+fn option_codes(
+    cx: &mut Ctx<'_>,
+    raw: &[Spanned<String>],
+    owner: &str,
+    span: Range<usize>,
+) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for c in raw {
+        let code = c.get_ref();
+        let code_chars = |ch: char| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-';
+        if code.is_empty() || !code.chars().all(code_chars) {
+            cx.err(
+                c.span(),
+                format!("{owner}: option code `{code}`: use letters, digits, `-` and `_`"),
+            );
+        } else if codes.contains(code) {
+            cx.err(
+                c.span(),
+                format!("{owner}: option `{code}` is listed twice"),
+            );
+        } else {
+            codes.push(code.clone());
+        }
+    }
+    if codes.is_empty() {
+        cx.err(span.clone(), format!("{owner}: no options"));
+    }
+    if codes.len() > MAX_OPTIONS {
+        cx.err(
+            span,
+            format!("{owner}: at most {MAX_OPTIONS} options (97-99 are navigation keys)"),
+        );
+    }
+    codes
+}
+
+/// Rejects fields that do not apply to the step's kind, so that a typo is not silently ignored.
+fn check_fields(cx: &mut Ctx<'_>, s: &RawStep, kind: RawKind) {
+    let present: [(&str, Option<Range<usize>>); 11] = [
+        ("options", s.options.as_ref().map(|x| x.span())),
+        ("list", s.list.as_ref().map(|x| x.span())),
+        ("goto", s.goto.as_ref().map(|x| x.span())),
+        ("min_selected", s.min_selected.as_ref().map(|x| x.span())),
+        ("max_selected", s.max_selected.as_ref().map(|x| x.span())),
+        ("min_len", s.min_len.as_ref().map(|x| x.span())),
+        ("max_len", s.max_len.as_ref().map(|x| x.span())),
+        ("min", s.min.as_ref().map(|x| x.span())),
+        ("max", s.max.as_ref().map(|x| x.span())),
+        ("decimal", s.decimal.as_ref().map(|x| x.span())),
+        ("format", s.format.as_ref().map(|x| x.span())),
+    ];
+    if kind == RawKind::End
+        && let Some(w) = &s.when
+    {
+        cx.err(
+            w.span(),
+            format!(
+                "step `{}`: an `end` step cannot have `when`; branch with `goto` instead",
+                s.id.get_ref()
+            ),
+        );
+    }
+    let allowed: &[&str] = match kind {
+        RawKind::Choice => &["options", "list", "goto"],
+        RawKind::Multi => &["options", "list", "min_selected", "max_selected"],
+        RawKind::Text => &["min_len", "max_len"],
+        RawKind::Number => &["min", "max", "decimal"],
+        RawKind::Date => &["min", "max", "format"],
+        RawKind::Info | RawKind::End => &[],
+    };
+    for (name, span) in present {
+        if let Some(span) = span
+            && !allowed.contains(&name)
+        {
+            cx.err(
+                span,
+                format!(
+                    "step `{}`: field `{name}` does not apply to a {} step",
+                    s.id.get_ref(),
+                    kind.name()
+                ),
+            );
+        }
+    }
+}
+
+type Resolver<'r> = dyn Fn(&mut Ctx<'_>, &Spanned<String>, &str) -> Option<StepIdx> + 'r;
+
+fn compile_question(
+    cx: &mut Ctx<'_>,
+    s: &RawStep,
+    kind: RawKind,
+    lists: &HashMap<String, (Options, Range<usize>)>,
+    resolve: &Resolver<'_>,
+) -> Option<Question> {
+    let sid = s.id.get_ref();
+    let options = |cx: &mut Ctx<'_>| -> Option<Options> {
+        match (&s.options, &s.list) {
+            (Some(o), None) => Some(Options {
+                label_prefix: sid.clone(),
+                codes: option_codes(cx, o.get_ref(), &format!("step `{sid}`"), o.span()),
+            }),
+            (None, Some(l)) => match lists.get(l.get_ref()) {
+                Some((o, _)) => Some(o.clone()),
+                None => {
+                    cx.err(
+                        l.span(),
+                        format!("step `{sid}` field `list`: unknown list `{}`", l.get_ref()),
+                    );
+                    None
+                }
+            },
+            (Some(o), Some(_)) => {
+                cx.err(
+                    o.span(),
+                    format!("step `{sid}`: give `options` or `list`, not both"),
+                );
+                None
+            }
+            (None, None) => {
+                cx.err(
+                    s.kind.span(),
+                    format!(
+                        "step `{sid}`: a {} step needs `options` or `list`",
+                        kind.name()
+                    ),
+                );
+                None
+            }
+        }
+    };
+    Some(match kind {
+        RawKind::Choice => {
+            let options = options(cx)?;
+            let mut goto = vec![None; options.len()];
+            if let Some(g) = &s.goto {
+                for (code, target) in g.get_ref() {
+                    match options.index_of(code) {
+                        Some(i) => goto[i as usize] = resolve(cx, target, "goto"),
+                        None => cx.err(
+                            target.span(),
+                            format!("step `{sid}` field `goto`: unknown option `{code}`"),
+                        ),
+                    }
+                }
+            }
+            Question::Choice(Choice { options, goto })
+        }
+        RawKind::Multi => {
+            let options = options(cx)?;
+            let n = options.len() as u16;
+            let min = s.min_selected.as_ref().map_or(1, |m| *m.get_ref());
+            let max = s.max_selected.as_ref().map_or(n, |m| *m.get_ref());
+            if min == 0 || min > max || max > n {
+                let span = s
+                    .min_selected
+                    .as_ref()
+                    .or(s.max_selected.as_ref())
+                    .map_or(s.kind.span(), |m| m.span());
+                cx.err(
+                    span,
+                    format!("step `{sid}`: need 1 <= min_selected <= max_selected <= {n}"),
+                );
+            }
+            Question::Multi(Multi {
+                options,
+                min_selected: min,
+                max_selected: max,
+            })
+        }
+        RawKind::Text => {
+            let min_len = s.min_len.as_ref().map_or(1, |m| *m.get_ref());
+            let max_len = s.max_len.as_ref().map_or(160, |m| *m.get_ref());
+            if min_len == 0 || min_len > max_len {
+                cx.err(
+                    s.max_len.as_ref().map_or(s.kind.span(), |m| m.span()),
+                    format!("step `{sid}`: need 1 <= min_len <= max_len"),
+                );
+            }
+            Question::Text(TextQuestion { min_len, max_len })
+        }
+        RawKind::Number => {
+            let decimal = s.decimal.as_ref().is_some_and(|d| *d.get_ref());
+            let bound =
+                |cx: &mut Ctx<'_>, v: &Option<Spanned<toml::Value>>, name: &str| -> Option<f64> {
+                    let v = v.as_ref()?;
+                    match v.get_ref() {
+                        toml::Value::Integer(i) => Some(*i as f64),
+                        toml::Value::Float(f) => Some(*f),
+                        _ => {
+                            cx.err(
+                                v.span(),
+                                format!("step `{sid}` field `{name}`: expected a number"),
+                            );
+                            None
+                        }
+                    }
+                };
+            let min = bound(cx, &s.min, "min");
+            let max = bound(cx, &s.max, "max");
+            if let (Some(a), Some(b)) = (min, max)
+                && a > b
+            {
+                cx.err(
+                    s.min.as_ref().map_or(0..0, |m| m.span()),
+                    format!("step `{sid}`: min is above max"),
+                );
+            }
+            Question::Number(NumberQuestion { decimal, min, max })
+        }
+        RawKind::Date => {
+            let format = match &s.format {
+                None => DateFormat::parse("DDMMYYYY").expect("the default format parses"),
+                Some(f) => match DateFormat::parse(f.get_ref()) {
+                    Ok(f) => f,
+                    Err(msg) => {
+                        cx.err(f.span(), format!("step `{sid}` field `format`: {msg}"));
+                        return None;
+                    }
+                },
+            };
+            let bound = |cx: &mut Ctx<'_>,
+                         v: &Option<Spanned<toml::Value>>,
+                         name: &str|
+             -> Option<DateBound> {
+                let v = v.as_ref()?;
+                let parsed = match v.get_ref() {
+                    toml::Value::String(s) => DateBound::parse(s),
+                    toml::Value::Datetime(d) => DateBound::parse(&d.to_string()),
+                    _ => Err("expected a date such as \"2020-01-01\" or \"today\"".into()),
+                };
+                parsed
+                    .map_err(|msg| cx.err(v.span(), format!("step `{sid}` field `{name}`: {msg}")))
+                    .ok()
+            };
+            let min = bound(cx, &s.min, "min");
+            let max = bound(cx, &s.max, "max");
+            Question::Date(DateQuestion { format, min, max })
+        }
+        RawKind::Info => Question::Info,
+        RawKind::End => Question::End,
+    })
+}
+
+/// Every step must be reachable from the first, and every reachable step must have a path
+/// to an `end` (a loop needs a way out).
+fn check_graph(cx: &mut Ctx<'_>, steps: &[Step], raw: &RawFlow) {
+    let n = steps.len();
+    let successors = |i: usize| -> Vec<usize> {
+        let s = &steps[i];
+        let mut out: Vec<usize> = s.next.iter().map(|&x| x as usize).collect();
+        if let Question::Choice(c) = &s.question {
+            out.extend(c.goto.iter().flatten().map(|&x| x as usize));
+        }
+        out
+    };
+    let mut reachable = vec![false; n];
+    let mut stack = vec![0usize];
+    while let Some(i) = stack.pop() {
+        if !std::mem::replace(&mut reachable[i], true) {
+            stack.extend(successors(i));
+        }
+    }
+    // Backwards from every end.
+    let mut exits = vec![false; n];
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            if !exits[i]
+                && (matches!(steps[i].question, Question::End)
+                    || successors(i).iter().any(|&j| exits[j]))
+            {
+                exits[i] = true;
+                changed = true;
+            }
+        }
+    }
+    for i in 0..n {
+        let span = raw.steps[i].get_ref().id.span();
+        if !reachable[i] {
+            cx.err(
+                span,
+                format!("step `{}` is unreachable: no step leads to it", steps[i].id),
+            );
+        } else if !exits[i] {
+            cx.err(
+                span,
+                format!(
+                    "step `{}` is in a loop with no way out: no path from it reaches an `end` step",
+                    steps[i].id
+                ),
+            );
+        }
+    }
+}
+
+/// Binds every language's texts: missing messages and unknown arguments are problems.
+fn bind_texts(
+    cx: &mut Ctx<'_>,
+    flow: &mut CompiledFlow,
+    locales: &Locales,
+    lists: &HashMap<String, (Options, Range<usize>)>,
+) {
+    let default_lang = flow.languages[flow.default_language as usize].clone();
+    let step_ids: HashMap<&str, StepIdx> = flow
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i as StepIdx))
+        .collect();
+    let mut locales_out = Vec::new();
+    for lang in &flow.languages {
+        let ftl_path = locales.path_of(lang, &flow.id);
+        let file = locales.file(lang, &flow.id).cloned();
+        if file.is_none() {
+            cx.problems.push(Problem::new(
+                &ftl_path,
+                0,
+                0,
+                format!(
+                    "flow `{}` offers `{lang}` but this file is missing",
+                    flow.id
+                ),
+            ));
+        }
+        // Arguments a message uses must be answers of this flow.
+        if let Some(f) = &file {
+            for (id, vars) in f.variables() {
+                for v in vars {
+                    let provided = step_ids.get(v).is_some_and(|&i| {
+                        !matches!(
+                            flow.steps[i as usize].question,
+                            Question::Info | Question::End
+                        )
+                    });
+                    if !provided {
+                        cx.problems.push(Problem::new(
+                            &f.path,
+                            f.line_of(id),
+                            1,
+                            format!(
+                                "message `{id}` uses `${v}`, which flow `{}` never provides",
+                                flow.id
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        let chain = i18n::fallback_chain(lang, &default_lang);
+        let flow_chain: Vec<_> = chain.iter().map(|l| locales.bundle(l, &flow.id)).collect();
+        let engine_chain: Vec<_> = chain
+            .iter()
+            .map(|l| locales.bundle(l, ENGINE_FILE))
+            .collect();
+        let has = |id: &str| file.as_ref().is_some_and(|f| f.has_message(id));
+        let missing = |cx: &mut Ctx<'_>, line: usize, owner: &str, id: &str| {
+            if file.is_some() && !has(id) {
+                cx.problems.push(Problem::new(
+                    cx.path,
+                    line,
+                    1,
+                    format!(
+                        "{owner}: message `{id}` is missing in {}",
+                        ftl_path.display()
+                    ),
+                ));
+            }
+        };
+        let mut steps = Vec::with_capacity(flow.steps.len());
+        for step in &flow.steps {
+            let owner = format!("step `{}`", step.id);
+            missing(cx, step.line, &owner, &step.id);
+            let vars: Vec<(String, StepIdx)> = file
+                .as_ref()
+                .and_then(|f| f.variables().into_iter().find(|(id, _)| *id == step.id))
+                .map(|(_, vars)| {
+                    vars.iter()
+                        .filter_map(|v| step_ids.get(v).map(|&i| ((*v).to_owned(), i)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let prompt = if vars.is_empty() {
+                Prompt::Static(i18n::format(&flow_chain, &step.id, None).unwrap_or_default())
+            } else {
+                Prompt::Dynamic {
+                    id: step.id.clone(),
+                    args: vars,
+                }
+            };
+            let mut labels = Vec::new();
+            if let Some(options) = step.question.options() {
+                let line = lists
+                    .get(&options.label_prefix)
+                    .map_or(step.line, |(_, span)| cx.line(span));
+                let owner = if lists.contains_key(&options.label_prefix) {
+                    format!("list `{}`", options.label_prefix)
+                } else {
+                    owner.clone()
+                };
+                for i in 0..options.len() {
+                    let mid = options.message_id(i);
+                    missing(cx, line, &owner, &mid);
+                    labels.push(i18n::format(&flow_chain, &mid, None).unwrap_or(mid));
+                }
+            }
+            let lines = labels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| Text::new(format!("{}. {l}", i + 1)))
+                .collect();
+            let invalid = i18n::format(&flow_chain, &format!("{}-invalid", step.id), None);
+            steps.push(StepTexts {
+                prompt,
+                labels,
+                lines,
+                invalid,
+            });
+        }
+        let engine =
+            |id: &str| i18n::format(&engine_chain, id, None).unwrap_or_else(|| id.to_owned());
+        let line = |key: &str, id: &str| Text::new(format!("{key}. {}", engine(id)));
+        let nav = NavTexts {
+            back: line(&flow.nav.back, "nav-back"),
+            typed_back: line(&flow.nav.typed_back, "nav-back"),
+            more: line(&flow.nav.more, "nav-more"),
+            prev: line(&flow.nav.prev, "nav-prev"),
+            skip: line(&flow.nav.skip, "nav-skip"),
+            next: line("1", "nav-continue"),
+        };
+        locales_out.push(FlowLocale {
+            lang: lang.clone(),
+            flow_chain,
+            engine_chain,
+            steps,
+            nav,
+        });
+    }
+    if flow.ask_language && flow.languages.len() > 1 {
+        let default = &locales_out[flow.default_language as usize];
+        flow.language_screen = Some(LanguageScreen {
+            prompt: default.engine_text("language-prompt", None),
+            options: locales_out
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    Text::new(format!(
+                        "{}. {}",
+                        i + 1,
+                        l.engine_text("language-name", None)
+                    ))
+                })
+                .collect(),
+        });
+    }
+    flow.locales = locales_out;
+}

@@ -1,0 +1,118 @@
+//! Survey flows: the TOML model, loading with file:line errors, and compilation into an
+//! indexed [`CompiledFlow`] (steps by index, texts pre-formatted per language).
+
+pub mod compile;
+pub mod expr;
+pub mod raw;
+pub mod texts;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::i18n::Bundle;
+use crate::question::Question;
+use crate::render::Text;
+
+pub use compile::{compile_file, load_dir};
+pub use expr::Expr;
+pub use texts::{FlowLocale, NavTexts, Prompt, StepTexts};
+
+/// Index of a step in its flow; every reference is resolved to one at load time.
+pub type StepIdx = u16;
+
+/// The flow format this build reads.
+pub const SPEC_VERSION: u32 = 1;
+
+/// The keys respondents type to move around; see docs/flow-format.md.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NavKeys {
+    /// Back to the previous question, on menus.
+    pub back: String,
+    /// Back on questions answered by typing (where `0` may be an answer).
+    pub typed_back: String,
+    /// Next page of a long screen.
+    pub more: String,
+    /// Previous page.
+    pub prev: String,
+    /// Skip an optional question.
+    pub skip: String,
+}
+
+impl Default for NavKeys {
+    fn default() -> Self {
+        NavKeys {
+            back: "0".into(),
+            typed_back: "00".into(),
+            more: "98".into(),
+            prev: "99".into(),
+            skip: "000".into(),
+        }
+    }
+}
+
+/// One step of a flow, checked and resolved.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub id: String,
+    pub question: Question,
+    /// Asked only when this holds (skip logic).
+    pub when: Option<Expr>,
+    /// Where to go after this step (unless a choice's `goto` says otherwise); `None` for `end`.
+    pub next: Option<StepIdx>,
+    pub required: bool,
+    /// Line of the step in its flow file, for messages.
+    pub line: usize,
+}
+
+/// The language screen, shown first when a flow offers several languages.
+#[derive(Debug, Clone)]
+pub struct LanguageScreen {
+    pub prompt: String,
+    pub options: Vec<Text>,
+}
+
+/// A flow ready for the hot path: no string look-ups, no parsing, texts measured.
+#[derive(Debug, Clone)]
+pub struct CompiledFlow {
+    pub id: String,
+    pub version: u32,
+    pub path: PathBuf,
+    /// Offered languages (two-letter codes), in the order of the language screen.
+    pub languages: Vec<String>,
+    /// Index into `languages`.
+    pub default_language: u8,
+    pub ask_language: bool,
+    /// USSD service codes routed to this flow.
+    pub ussd: Vec<String>,
+    /// Wrong answers to one question before the session is closed.
+    pub max_attempts: u8,
+    /// Whether unfinished surveys are delivered as partial responses.
+    pub partials: bool,
+    pub nav: NavKeys,
+    pub steps: Vec<Step>,
+    /// Texts per language, in the order of `languages`.
+    pub locales: Vec<FlowLocale>,
+    pub language_screen: Option<LanguageScreen>,
+}
+
+impl CompiledFlow {
+    pub fn step_index(&self, id: &str) -> Option<StepIdx> {
+        self.steps
+            .iter()
+            .position(|s| s.id == id)
+            .map(|i| i as StepIdx)
+    }
+
+    pub fn language_index(&self, tag: &str) -> Option<u8> {
+        let lang = crate::i18n::normalize(tag)?;
+        self.languages
+            .iter()
+            .position(|l| *l == lang)
+            .map(|i| i as u8)
+    }
+
+    /// Bundles of this flow's texts, in fallback order for language `lang`.
+    pub fn flow_chain(&self, lang: u8) -> &[Arc<Bundle>] {
+        &self.locales[lang as usize].flow_chain
+    }
+}

@@ -1,0 +1,71 @@
+//! A flow's texts in one language, resolved from Fluent at load time: static prompts and
+//! numbered option lines are pre-formatted and measured; only prompts that echo earlier
+//! answers are formatted per hop.
+
+use std::sync::Arc;
+
+use super::StepIdx;
+use crate::i18n::Bundle;
+use crate::render::Text;
+
+/// A step's prompt in one language.
+#[derive(Debug, Clone)]
+pub enum Prompt {
+    Static(String),
+    /// A message with `{ $step }` arguments, formatted at each hop from the answers.
+    Dynamic {
+        id: String,
+        args: Vec<(String, StepIdx)>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct StepTexts {
+    pub prompt: Prompt,
+    /// Option labels without numbers (used for answers echoed in prompts and for records).
+    pub labels: Vec<String>,
+    /// Numbered option lines (`1. Oui`).
+    pub lines: Vec<Text>,
+    /// The flow's own explanation for a wrong answer (`<step>-invalid`), if it has one.
+    pub invalid: Option<String>,
+}
+
+/// Navigation lines, formatted with the flow's keys (`0. Retour`).
+#[derive(Debug, Clone)]
+pub struct NavTexts {
+    pub back: Text,
+    pub typed_back: Text,
+    pub more: Text,
+    pub prev: Text,
+    pub skip: Text,
+    /// `1. Continuer` under an info screen.
+    pub next: Text,
+}
+
+#[derive(Clone)]
+pub struct FlowLocale {
+    pub lang: String,
+    /// This flow's bundles, in fallback order (respondent's language first).
+    pub flow_chain: Vec<Arc<Bundle>>,
+    /// The engine's bundles (`sauti.ftl`), in the same order.
+    pub engine_chain: Vec<Arc<Bundle>>,
+    pub steps: Vec<StepTexts>,
+    pub nav: NavTexts,
+}
+
+impl FlowLocale {
+    /// An engine message in this language (falling back along the chain).
+    pub fn engine_text(&self, id: &str, args: Option<&fluent_bundle::FluentArgs<'_>>) -> String {
+        crate::i18n::format(&self.engine_chain, id, args).unwrap_or_else(|| id.to_owned())
+    }
+}
+
+impl std::fmt::Debug for FlowLocale {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FlowLocale")
+            .field("lang", &self.lang)
+            .field("steps", &self.steps)
+            .field("nav", &self.nav)
+            .finish_non_exhaustive()
+    }
+}

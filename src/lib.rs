@@ -1,0 +1,24 @@
+//! Sauti: a USSD and voice IVR survey engine.
+//!
+//! # Layout
+//! - [`flow`]: TOML flows, loaded and checked once into an indexed [`flow::CompiledFlow`].
+//! - [`question`]: one file per question kind; each parses an input into an answer.
+//! - [`engine`]: the pure step function `(flow, state, input, ctx) -> (screen, state, events)`.
+//! - [`i18n`]: Fluent translations per language, language tags and fallback chains.
+//! - [`render`]: GSM 03.38 accounting and the USSD paginator.
+//! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do.
+//! - [`response`]: the record of a completed survey.
+
+pub mod check;
+pub mod engine;
+pub mod flow;
+pub mod i18n;
+pub mod problem;
+pub mod question;
+pub mod render;
+pub mod response;
+pub mod simulate;
+
+pub use engine::{At, Event, Hop, HopContext, Screen, SessionState};
+pub use flow::CompiledFlow;
+pub use problem::{Problem, Problems};

@@ -1,0 +1,69 @@
+//! The record of a survey: metadata plus every answer keyed by step id, with option codes
+//! and labels in the flow's first language. Schema: docs/response-schema.md.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use crate::engine::SessionState;
+use crate::flow::CompiledFlow;
+use crate::question::{Answer, Question};
+
+/// Version of the response schema written in every record.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A finished (or, later, partial) survey as it is written and delivered.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Response {
+    pub schema: u32,
+    /// UUIDv7: time-ordered, and the idempotency key downstream.
+    pub id: String,
+    pub flow: String,
+    pub flow_version: u32,
+    /// `complete` or `partial`.
+    pub status: String,
+    /// `ussd`, `voice` or `simulator`.
+    pub channel: String,
+    pub gateway: String,
+    pub language: String,
+    /// Keyed HMAC of the phone number; never the number itself.
+    pub respondent: String,
+    pub network: Option<String>,
+    pub started_at: String,
+    pub completed_at: String,
+    pub answers: Map<String, Value>,
+}
+
+/// Answers in the order they were given, keyed by step id.
+pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Value> {
+    let first = &flow.locales[0];
+    let mut out = Map::new();
+    for &step in &state.history {
+        let Some(answer) = state.answer(step) else {
+            continue;
+        };
+        let s = &flow.steps[step as usize];
+        let labels = &first.steps[step as usize].labels;
+        let codes = s.question.options().map(|o| &o.codes);
+        let value = match answer {
+            Answer::Choice(o) => json!({
+                "value": codes.map(|c| c[*o as usize].clone()),
+                "label": labels.get(*o as usize),
+            }),
+            Answer::Multi(os) => json!({
+                "value": os.iter().map(|o| codes.map(|c| c[*o as usize].clone())).collect::<Vec<_>>(),
+                "labels": os.iter().map(|o| labels.get(*o as usize)).collect::<Vec<_>>(),
+            }),
+            Answer::Text(t) => json!({ "value": t }),
+            Answer::Integer(n) => json!({ "value": n }),
+            Answer::Decimal(n) => json!({ "value": n }),
+            Answer::Date(d) => {
+                json!({ "value": format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day()) })
+            }
+            Answer::Skipped => json!({ "value": null, "skipped": true }),
+        };
+        if !matches!(s.question, Question::Info) {
+            out.insert(s.id.clone(), value);
+        }
+    }
+    out
+}

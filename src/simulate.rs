@@ -1,0 +1,109 @@
+//! `sauti simulate`: walks a flow in the terminal exactly as a phone would show it
+//! (with the `CON`/`END` marker and the screen's cost), then prints the response.
+
+use std::io::{self, BufRead, Write};
+
+use crate::engine::{self, At, HopContext, Screen};
+use crate::flow::CompiledFlow;
+use crate::render::Measure;
+use crate::response::{Response, SCHEMA_VERSION, answers_json};
+
+/// Where the respondent's inputs come from.
+pub enum Inputs<'a> {
+    /// Given up front (`--answers 1,2,abc`).
+    List(Vec<String>),
+    /// Typed line by line.
+    Reader(&'a mut dyn BufRead),
+}
+
+impl Inputs<'_> {
+    fn next(&mut self, out: &mut dyn Write) -> io::Result<Option<String>> {
+        match self {
+            Inputs::List(l) => {
+                if l.is_empty() {
+                    return Ok(None);
+                }
+                let v = l.remove(0);
+                writeln!(out, "> {v}")?;
+                Ok(Some(v))
+            }
+            Inputs::Reader(r) => {
+                write!(out, "> ")?;
+                out.flush()?;
+                let mut line = String::new();
+                if r.read_line(&mut line)? == 0 {
+                    writeln!(out)?;
+                    return Ok(None);
+                }
+                Ok(Some(line.trim_end_matches(['\n', '\r']).to_owned()))
+            }
+        }
+    }
+}
+
+fn show(out: &mut dyn Write, screen: &Screen, ctx: &HopContext) -> io::Result<()> {
+    let m = Measure::of(&screen.text);
+    let unit = if m.gsm { "septets" } else { "chars" };
+    writeln!(
+        out,
+        "--- {} · {}/{} {unit} ({}) ---",
+        if screen.end { "END" } else { "CON" },
+        m.cost(),
+        ctx.budget.limit(m),
+        m.encoding()
+    )?;
+    writeln!(
+        out,
+        "{} {}",
+        if screen.end { "END" } else { "CON" },
+        screen.text
+    )?;
+    Ok(())
+}
+
+/// Runs a whole conversation; returns the response when the survey was completed.
+pub fn run(
+    flow: &CompiledFlow,
+    lang: Option<u8>,
+    mut inputs: Inputs<'_>,
+    out: &mut dyn Write,
+    ctx: &HopContext,
+    now: &str,
+) -> io::Result<Option<Response>> {
+    let mut hop = engine::start(flow, lang, ctx);
+    show(out, &hop.screen, ctx)?;
+    while !hop.screen.end {
+        let Some(input) = inputs.next(out)? else {
+            writeln!(out, "(no more input: the session is left unfinished)")?;
+            return Ok(None);
+        };
+        hop = engine::step(flow, &hop.state, &input, ctx);
+        show(out, &hop.screen, ctx)?;
+    }
+    let At::Done(_) = hop.state.at else {
+        writeln!(out, "(the session was closed before the end of the survey)")?;
+        return Ok(None);
+    };
+    let response = Response {
+        schema: SCHEMA_VERSION,
+        id: uuid::Uuid::now_v7().to_string(),
+        flow: flow.id.clone(),
+        flow_version: flow.version,
+        status: "complete".into(),
+        channel: "simulator".into(),
+        gateway: "simulate".into(),
+        language: flow.languages[hop.state.lang as usize].clone(),
+        respondent: "simulator".into(),
+        network: None,
+        started_at: now.to_owned(),
+        completed_at: now.to_owned(),
+        answers: answers_json(flow, &hop.state),
+    };
+    writeln!(out, "--- response ---")?;
+    writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(&response).map_err(io::Error::other)?
+    )?;
+    Ok(Some(response))
+}

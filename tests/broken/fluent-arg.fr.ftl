@@ -1,0 +1,2 @@
+name = Votre village?
+fin = Merci { $nobody }, de { $name }.

@@ -1,0 +1,3 @@
+q = Question
+# a comment
+fin = Merci { $q

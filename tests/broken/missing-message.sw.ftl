@@ -1,0 +1,3 @@
+consent = Unakubali?
+yes_no-yes = Ndiyo
+fin = Asante

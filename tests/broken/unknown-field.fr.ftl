@@ -1,0 +1,2 @@
+q = Question
+fin = Merci

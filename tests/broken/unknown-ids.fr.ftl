@@ -1,0 +1,5 @@
+q = Question
+q-yes = Oui
+q-no = Non
+r = Couleur
+fin = Merci

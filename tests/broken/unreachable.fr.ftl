@@ -1,0 +1,3 @@
+q = Question
+fin = Merci
+orphan = Personne ne vient ici

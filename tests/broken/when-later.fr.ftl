@@ -1,0 +1,3 @@
+first = Un
+second = Deux
+fin = Merci

@@ -1,0 +1,223 @@
+//! `sauti check` on broken flows: each kind of problem is reported with the file and line
+//! where the researcher has to look.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sauti::check;
+use sauti::render::Budget;
+
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+/// Lays out `tests/broken/<case>.toml` and its `<case>.<lang>.ftl` files as a project
+/// (`flows/`, `locales/<lang>/`, with the shipped engine texts) in a temporary directory.
+fn project(case: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = Path::new(REPO).join("tests/broken");
+    std::fs::create_dir_all(dir.path().join("flows")).unwrap();
+    std::fs::copy(
+        broken.join(format!("{case}.toml")),
+        dir.path().join(format!("flows/{case}.toml")),
+    )
+    .unwrap();
+    for lang in ["fr", "sw", "ln"] {
+        let locale = dir.path().join("locales").join(lang);
+        std::fs::create_dir_all(&locale).unwrap();
+        std::fs::copy(
+            Path::new(REPO).join(format!("locales/{lang}/sauti.ftl")),
+            locale.join("sauti.ftl"),
+        )
+        .unwrap();
+        let ftl = broken.join(format!("{case}.{lang}.ftl"));
+        if ftl.exists() {
+            std::fs::copy(ftl, locale.join(format!("{case}.ftl"))).unwrap();
+        }
+    }
+    dir
+}
+
+/// The problems `check` reports for a case, with paths relative to the project.
+fn problems(case: &str) -> Vec<String> {
+    let dir = project(case);
+    let report = check::check(
+        &[dir.path().join("flows")],
+        &dir.path().join("locales"),
+        Budget::default(),
+    );
+    let prefix = format!("{}/", dir.path().display());
+    report
+        .problems
+        .iter()
+        .map(|p| p.to_string().replace(&prefix, ""))
+        .collect()
+}
+
+#[track_caller]
+fn assert_reports(case: &str, expected: &[&str]) {
+    let found = problems(case);
+    for e in expected {
+        assert!(
+            found.iter().any(|p| p.starts_with(e)),
+            "expected a problem starting with\n  {e}\nfound:\n  {}",
+            found.join("\n  ")
+        );
+    }
+}
+
+#[test]
+fn the_shipped_flows_pass() {
+    let report = check::check(
+        &[PathBuf::from(REPO).join("flows")],
+        &Path::new(REPO).join("locales"),
+        Budget::default(),
+    );
+    let problems: Vec<String> = report.problems.iter().map(|p| p.to_string()).collect();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let ids: Vec<&str> = report.summaries.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids, ["connectivity", "kufatilia"]);
+}
+
+#[test]
+fn a_toml_syntax_error_points_at_its_line() {
+    assert_reports("toml-syntax", &["flows/toml-syntax.toml:9:"]);
+}
+
+#[test]
+fn a_misspelt_field_is_named_with_its_line() {
+    assert_reports(
+        "unknown-field",
+        &["flows/unknown-field.toml:10:1: unknown field `promt`"],
+    );
+}
+
+#[test]
+fn unknown_steps_options_and_lists_are_named() {
+    assert_reports(
+        "unknown-ids",
+        &[
+            "flows/unknown-ids.toml:11:18: step `q` field `goto`: unknown option `maybe`",
+            "flows/unknown-ids.toml:11:30: field `goto`: unknown step `nowhere`",
+            "flows/unknown-ids.toml:16:8: step `r` field `list`: unknown list `colours`",
+            "flows/unknown-ids.toml:17:8: field `next`: unknown step `fim`",
+        ],
+    );
+}
+
+#[test]
+fn an_unreachable_step_is_reported() {
+    assert_reports(
+        "unreachable",
+        &["flows/unreachable.toml:16:6: step `orphan` is unreachable"],
+    );
+}
+
+#[test]
+fn a_loop_without_a_way_out_is_reported() {
+    assert_reports(
+        "loop",
+        &[
+            "flows/loop.toml:14:6: step `l1` is in a loop with no way out",
+            "flows/loop.toml:18:6: step `l2` is in a loop with no way out",
+        ],
+    );
+}
+
+#[test]
+fn a_condition_on_a_later_or_unknown_step_is_refused() {
+    assert_reports(
+        "when-later",
+        &[
+            "flows/when-later.toml:10:8: step `first` field `when`: step `second` is not earlier in the flow",
+            "flows/when-later.toml:15:8: step `second` field `when`: unknown step `ghost`",
+        ],
+    );
+}
+
+#[test]
+fn a_message_missing_in_one_language_is_reported_per_message() {
+    assert_reports(
+        "missing-message",
+        &[
+            "flows/missing-message.toml:8:1: list `yes_no`: message `yes_no-no` is missing in ",
+            "flows/missing-message.toml:16:1: step `people`: message `people` is missing in ",
+        ],
+    );
+    let found = problems("missing-message");
+    assert!(
+        found.iter().all(|p| !p.contains("locales/fr/")),
+        "French is complete: {found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|p| p.ends_with("locales/sw/missing-message.ftl"))
+    );
+}
+
+#[test]
+fn a_fluent_syntax_error_points_into_the_ftl_file() {
+    assert_reports("fluent-syntax", &["locales/fr/fluent-syntax.ftl:3:"]);
+}
+
+#[test]
+fn a_fluent_argument_the_flow_never_provides_is_refused() {
+    let found = problems("fluent-arg");
+    assert!(
+        found
+            .iter()
+            .any(|p| p.starts_with("locales/fr/fluent-arg.ftl:2:1: message `fin` uses `$nobody`")),
+        "{found:?}"
+    );
+    // `$name` is an answer of the flow: that one is fine.
+    assert!(found.iter().all(|p| !p.contains("$name")), "{found:?}");
+}
+
+#[test]
+fn a_screen_that_cannot_fit_is_reported_with_the_language() {
+    assert_reports(
+        "too-long",
+        &[
+            "flows/too-long.toml:7:1: step `q` in `fr`: cannot fit the USSD screen",
+            "flows/too-long.toml:12:1: end step `fin` in `fr` is too long for one screen",
+        ],
+    );
+}
+
+#[test]
+fn the_command_fails_with_one_line_per_problem() {
+    let dir = project("loop");
+    let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(dir.path())
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(
+        lines[0].starts_with("flows/loop.toml:14:6: step `l1`"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_command_summarises_good_flows() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(REPO)
+        .args(["check", "flows"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("flows/kufatilia.toml: ok: flow `kufatilia` v1"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(" fr "), "{stdout}");
+}
