@@ -1,1 +1,107 @@
-fn main() {}
+//! One engine hop (parse the input, move on, render the next USSD screen) on the kufatilia
+//! flow. Run: `cargo bench --bench hop`.
+
+use std::path::Path;
+
+use sauti::CompiledFlow;
+use sauti::engine::{self, HopContext, SessionState};
+use sauti::render::Budget;
+
+fn main() {
+    divan::main();
+}
+
+fn kufatilia() -> CompiledFlow {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (flows, problems) =
+        sauti::flow::load_dir(&[root.join("flows/kufatilia.toml")], &root.join("locales"));
+    assert!(problems.is_empty(), "{problems:?}");
+    flows.into_iter().next().unwrap()
+}
+
+fn ctx() -> HopContext {
+    HopContext {
+        today: time::macros::date!(2026 - 11 - 23),
+        budget: Budget::default(),
+    }
+}
+
+/// The state after `inputs`, starting from the language screen.
+fn after(flow: &CompiledFlow, inputs: &[&str]) -> SessionState {
+    let ctx = ctx();
+    let mut state = engine::start(flow, None, &ctx).state;
+    for i in inputs {
+        state = engine::step(flow, &state, i, &ctx).state;
+    }
+    state
+}
+
+/// Picking an incident type: a 9-option menu answered, the next menu rendered.
+#[divan::bench]
+fn choice_hop(bencher: divan::Bencher) {
+    let flow = kufatilia();
+    let ctx = ctx();
+    let state = after(&flow, &["1", "1"]);
+    bencher
+        .bench_local(|| engine::step(&flow, divan::black_box(&state), divan::black_box("3"), &ctx));
+}
+
+/// A number answer whose next prompt is static, nine answers into the survey.
+#[divan::bench]
+fn number_hop_deep(bencher: divan::Bencher) {
+    let flow = kufatilia();
+    let ctx = ctx();
+    let state = after(
+        &flow,
+        &["2", "1", "2", "5", "14032026", "1", "Mwenga", "Kamituga"],
+    );
+    bencher.bench_local(|| {
+        engine::step(
+            &flow,
+            divan::black_box(&state),
+            divan::black_box("12"),
+            &ctx,
+        )
+    });
+}
+
+/// A wrong key: the question is re-asked with a localised reason (Fluent on this path).
+#[divan::bench]
+fn invalid_hop(bencher: divan::Bencher) {
+    let flow = kufatilia();
+    let ctx = ctx();
+    let state = after(&flow, &["3", "1"]);
+    bencher.bench_local(|| {
+        engine::step(
+            &flow,
+            divan::black_box(&state),
+            divan::black_box("42"),
+            &ctx,
+        )
+    });
+}
+
+/// A prompt that echoes an earlier answer: formatted by Fluent at each hop.
+#[divan::bench]
+fn dynamic_prompt_hop(bencher: divan::Bencher) {
+    let flow = kufatilia();
+    let ctx = ctx();
+    let state = after(&flow, &["1", "1", "2", "1", "1", "Mwenga"]);
+    bencher.bench_local(|| {
+        engine::step(
+            &flow,
+            divan::black_box(&state),
+            divan::black_box("Kamituga"),
+            &ctx,
+        )
+    });
+}
+
+/// Loading and checking both shipped flows with their translations (start-up cost).
+#[divan::bench(sample_count = 20)]
+fn load_flows() -> usize {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    sauti::flow::load_dir(&[root.join("flows")], &root.join("locales"))
+        .0
+        .len()
+}

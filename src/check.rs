@@ -171,18 +171,32 @@ fn check_screens(flow: &CompiledFlow, budget: Budget) -> (Vec<Longest>, Vec<Prob
         if let At::Step(_) | At::Language = at {
             let state = worst_case_state(flow, lang, at);
             if let Some(unfit) = engine::layout_error(flow, &state, &ctx) {
-                let (line, what) = match at {
-                    At::Step(i) => (
-                        flow.steps[i as usize].line,
-                        format!("step `{}`", flow.steps[i as usize].id),
-                    ),
-                    _ => (0, "language screen".to_owned()),
+                let (line, what, codes) = match at {
+                    At::Step(i) => {
+                        let s = &flow.steps[i as usize];
+                        (
+                            s.line,
+                            format!("step `{}`", s.id),
+                            s.question.options().map(|o| &o.codes),
+                        )
+                    }
+                    _ => (0, "language screen".to_owned(), None),
+                };
+                let culprit = match codes.and_then(|c| c.get(unfit.option)) {
+                    Some(code) => format!("option {} `{code}` is too long", unfit.option + 1),
+                    None if unfit.option == usize::MAX => {
+                        "the navigation lines alone are too long".to_owned()
+                    }
+                    None => format!("line {} is too long", unfit.option + 1),
                 };
                 problems.push(Problem::new(
                     &flow.path,
                     line,
                     1,
-                    format!("{what} in `{lang_code}`: cannot fit the USSD screen: {unfit}"),
+                    format!(
+                        "{what} in `{lang_code}`: cannot fit the USSD screen: {culprit} ({} > {} with the navigation lines)",
+                        unfit.cost, unfit.limit
+                    ),
                 ));
                 continue;
             }

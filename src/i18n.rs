@@ -219,10 +219,17 @@ impl Locales {
                     Ok(r) => r,
                     Err((r, errors)) => {
                         for e in errors {
+                            // At the end of the file, the start of the broken entry says more.
+                            let at = match &e.slice {
+                                Some(entry) if e.pos.start >= source.trim_end().len() => {
+                                    entry.start
+                                }
+                                _ => e.pos.start,
+                            };
                             problems.push(Problem::at(
                                 &path,
                                 &source,
-                                e.pos.start,
+                                at,
                                 format!("Fluent syntax error: {}", e.kind),
                             ));
                         }
@@ -284,20 +291,15 @@ pub fn format(chain: &[Arc<Bundle>], id: &str, args: Option<&FluentArgs<'_>>) ->
     None
 }
 
-/// Builds Fluent arguments from (name, value) pairs; numeric strings stay numbers so that
-/// plural selectors work.
-pub fn args_from<'a>(pairs: impl IntoIterator<Item = (&'a str, String)>) -> FluentArgs<'a> {
+/// Builds Fluent arguments from (name, value) pairs.
+pub fn args_from<'a>(
+    pairs: impl IntoIterator<Item = (&'a str, crate::question::ArgValue)>,
+) -> FluentArgs<'a> {
     let mut args = FluentArgs::new();
     for (k, v) in pairs {
-        match v.parse::<f64>() {
-            Ok(n)
-                if !v.is_empty()
-                    && v.bytes()
-                        .all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') =>
-            {
-                args.set(k, FluentValue::from(n))
-            }
-            _ => args.set(k, FluentValue::from(v)),
+        match v {
+            crate::question::ArgValue::Number(n) => args.set(k, FluentValue::from(n)),
+            crate::question::ArgValue::Text(t) => args.set(k, FluentValue::from(t)),
         }
     }
     args

@@ -138,7 +138,7 @@ fn a_message_missing_in_one_language_is_reported_per_message() {
     assert_reports(
         "missing-message",
         &[
-            "flows/missing-message.toml:8:1: list `yes_no`: message `yes_no-no` is missing in ",
+            "flows/missing-message.toml:7:1: list `yes_no`: message `yes_no-no` is missing in ",
             "flows/missing-message.toml:16:1: step `people`: message `people` is missing in ",
         ],
     );
@@ -177,8 +177,8 @@ fn a_screen_that_cannot_fit_is_reported_with_the_language() {
     assert_reports(
         "too-long",
         &[
-            "flows/too-long.toml:7:1: step `q` in `fr`: cannot fit the USSD screen",
-            "flows/too-long.toml:12:1: end step `fin` in `fr` is too long for one screen",
+            "flows/too-long.toml:8:1: step `q` in `fr`: cannot fit the USSD screen: option 2 `long` is too long",
+            "flows/too-long.toml:13:1: end step `fin` in `fr` is too long for one screen",
         ],
     );
 }

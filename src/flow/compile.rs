@@ -385,7 +385,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
     let mut steps: Vec<Step> = Vec::with_capacity(raw.steps.len());
     let count = raw.steps.len();
     for (i, spanned) in raw.steps.iter().enumerate() {
-        let s = spanned.get_ref();
+        let s: &RawStep = spanned.get_ref();
         let sid = s.id.get_ref().clone();
         let kind = *s.kind.get_ref();
         check_fields(cx, s, kind);
@@ -436,7 +436,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
                 when,
                 next,
                 required,
-                line: cx.line(&spanned.span()),
+                line: cx.line(&s.id.span()),
             });
         }
     }

@@ -8,6 +8,7 @@ pub mod number;
 pub mod text;
 
 pub use choice::Choice;
+
 pub use date::{DateBound, DateFormat, DateQuestion};
 pub use multi::Multi;
 pub use number::NumberQuestion;
@@ -176,45 +177,41 @@ impl Invalid {
         }
     }
 
-    /// Fluent arguments of the message, as (name, value) pairs.
-    pub fn args(&self) -> Vec<(&'static str, String)> {
-        fn num(n: f64) -> String {
-            if n.fract() == 0.0 && n.abs() < 1e15 {
-                format!("{}", n as i64)
-            } else {
-                format!("{n}")
-            }
-        }
+    /// Fluent arguments of the message.
+    pub fn args(&self) -> Vec<(&'static str, ArgValue)> {
+        use ArgValue::{Number, Text};
+        let pair = |name, v: Option<ArgValue>| v.map(|v| (name, v));
         match self {
             Invalid::SelectionCount { min, max } => {
-                vec![("min", min.to_string()), ("max", max.to_string())]
+                vec![("min", Number(*min as f64)), ("max", Number(*max as f64))]
             }
-            Invalid::TooShort { min } => vec![("min", min.to_string())],
-            Invalid::TooLong { max } => vec![("max", max.to_string())],
+            Invalid::TooShort { min } => vec![("min", Number(*min as f64))],
+            Invalid::TooLong { max } => vec![("max", Number(*max as f64))],
             Invalid::NumberOutOfRange { min, max } => {
-                let mut v = Vec::new();
-                if let Some(m) = min {
-                    v.push(("min", num(*m)));
-                }
-                if let Some(m) = max {
-                    v.push(("max", num(*m)));
-                }
-                v
+                [pair("min", min.map(Number)), pair("max", max.map(Number))]
+                    .into_iter()
+                    .flatten()
+                    .collect()
             }
-            Invalid::NotADate { example } => vec![("example", example.clone())],
-            Invalid::DateOutOfRange { min, max } => {
-                let mut v = Vec::new();
-                if let Some(m) = min {
-                    v.push(("min", m.clone()));
-                }
-                if let Some(m) = max {
-                    v.push(("max", m.clone()));
-                }
-                v
-            }
+            Invalid::NotADate { example } => vec![("example", Text(example.clone()))],
+            Invalid::DateOutOfRange { min, max } => [
+                pair("min", min.clone().map(Text)),
+                pair("max", max.clone().map(Text)),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
             _ => Vec::new(),
         }
     }
+}
+
+/// A value given to a Fluent message: numbers stay numbers (for plural rules), typed dates
+/// stay text (`01012000` must keep its leading zero).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ArgValue {
+    Number(f64),
+    Text(String),
 }
 
 /// Every engine message that takes arguments, with the arguments it may use; `check`
