@@ -29,7 +29,7 @@ fn ctx() -> HopContext {
 /// The state after `inputs`, starting from the language screen.
 fn after(flow: &CompiledFlow, inputs: &[&str]) -> SessionState {
     let ctx = ctx();
-    let mut state = engine::start(flow, None, &ctx).state;
+    let mut state = engine::start(flow, None, "K7Q4", &ctx).state;
     for i in inputs {
         state = engine::step(flow, &state, i, &ctx).state;
     }

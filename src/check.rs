@@ -116,6 +116,7 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
         attempts: 0,
         history: vec![0],
         answers,
+        receipt: "K7Q4".into(),
     }
 }
 

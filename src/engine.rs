@@ -4,7 +4,7 @@
 
 use fluent_bundle::{FluentArgs, FluentValue};
 
-use crate::flow::{CompiledFlow, FlowLocale, Prompt, StepIdx};
+use crate::flow::{Arg, CompiledFlow, FlowLocale, Prompt, StepIdx};
 use crate::question::{Answer, Invalid, Question};
 use crate::render::{self, Budget, Footer, Page, Text};
 
@@ -35,6 +35,8 @@ pub struct SessionState {
     pub history: Vec<StepIdx>,
     /// Answers of the steps in `history`.
     pub answers: Vec<(StepIdx, Answer)>,
+    /// Short code shown on the closing screen (`{ $receipt }`), chosen by the caller.
+    pub receipt: String,
 }
 
 impl SessionState {
@@ -103,7 +105,7 @@ pub struct Hop {
 
 /// Opens a session: the language screen, or the first question in `lang` (or the flow's
 /// default language).
-pub fn start(flow: &CompiledFlow, lang: Option<u8>, ctx: &HopContext) -> Hop {
+pub fn start(flow: &CompiledFlow, lang: Option<u8>, receipt: &str, ctx: &HopContext) -> Hop {
     let mut state = SessionState {
         lang: lang.unwrap_or(flow.default_language),
         at: At::Language,
@@ -111,6 +113,7 @@ pub fn start(flow: &CompiledFlow, lang: Option<u8>, ctx: &HopContext) -> Hop {
         attempts: 0,
         history: Vec::new(),
         answers: Vec::new(),
+        receipt: receipt.to_owned(),
     };
     let mut events = Vec::new();
     if lang.is_some() || flow.language_screen.is_none() {
@@ -296,10 +299,17 @@ fn dynamic_prompt(
     loc: &FlowLocale,
     state: &SessionState,
     id: &str,
-    args: &[(String, StepIdx)],
+    args: &[(String, Arg)],
 ) -> String {
     let mut fargs = FluentArgs::new();
-    for (name, step) in args {
+    for (name, arg) in args {
+        let step = match arg {
+            Arg::Answer(step) => step,
+            Arg::Receipt => {
+                fargs.set(name.clone(), state.receipt.clone());
+                continue;
+            }
+        };
         let value: FluentValue = match state.answer(*step) {
             Some(Answer::Choice(o)) => loc.steps[*step as usize].labels[*o as usize].clone().into(),
             Some(Answer::Multi(os)) => os

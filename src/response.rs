@@ -67,3 +67,17 @@ pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Va
     }
     out
 }
+
+/// A short code for the closing screen, derived from the random part of the response id:
+/// four characters of Crockford base32 (no I, L, O, U), easy to read out on the phone.
+pub fn receipt_of(id: &uuid::Uuid) -> String {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let bytes = id.as_bytes();
+    let mut bits = u32::from_be_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let mut out = String::with_capacity(4);
+    for _ in 0..4 {
+        out.push(ALPHABET[(bits & 31) as usize] as char);
+        bits >>= 5;
+    }
+    out
+}

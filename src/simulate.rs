@@ -70,7 +70,8 @@ pub fn run(
     ctx: &HopContext,
     now: &str,
 ) -> io::Result<Option<Response>> {
-    let mut hop = engine::start(flow, lang, ctx);
+    let id = uuid::Uuid::now_v7();
+    let mut hop = engine::start(flow, lang, &crate::response::receipt_of(&id), ctx);
     show(out, &hop.screen, ctx)?;
     while !hop.screen.end {
         let Some(input) = inputs.next(out)? else {
@@ -86,7 +87,7 @@ pub fn run(
     };
     let response = Response {
         schema: SCHEMA_VERSION,
-        id: uuid::Uuid::now_v7().to_string(),
+        id: id.to_string(),
         flow: flow.id.clone(),
         flow_version: flow.version,
         status: "complete".into(),

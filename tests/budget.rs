@@ -81,6 +81,7 @@ fn every_re_asked_question_fits_too() {
                         attempts: 1,
                         history: vec![0],
                         answers: vec![],
+                        receipt: String::new(),
                     };
                     for page in engine::all_pages(&flow, &state, &ctx, Some(&reason)) {
                         let m = Measure::of(&page);

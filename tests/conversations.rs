@@ -93,7 +93,7 @@ fn a_miner_reports_an_illegal_tax_in_french() {
     phone.send("2");
     assert_eq!(
         phone.shows(),
-        "END Merci. Votre signalement est enregistré. Votre identité reste protégée."
+        "END Merci. Votre signalement est enregistré, votre identité reste protégée. Code: K7Q4"
     );
     assert!(matches!(phone.state.at, At::Done(_)));
     assert!(

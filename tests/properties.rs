@@ -72,12 +72,12 @@ proptest! {
             let lang = lang_seed % flow.languages.len() as u8;
             let step = step_seed % flow.steps.len() as u16;
             let at = if matches!(flow.steps[step as usize].question, sauti::question::Question::End) { At::Done(step) } else { At::Step(step) };
-            let state = SessionState { lang, at, page: 0, attempts: 0, history: vec![], answers: vec![] };
+            let state = SessionState { lang, at, page: 0, attempts: 0, history: vec![], answers: vec![], receipt: String::new() };
             for text in [&input, &typed] {
                 let hop = engine::step(flow, &state, text, &ctx);
                 prop_assert!(ctx.budget.fits(Measure::of(&hop.screen.text)), "{}", hop.screen.text);
                 // And from the language screen.
-                let start = engine::start(flow, None, &ctx);
+                let start = engine::start(flow, None, "K7Q4", &ctx);
                 let hop = engine::step(flow, &start.state, text, &ctx);
                 prop_assert!(ctx.budget.fits(Measure::of(&hop.screen.text)));
             }

@@ -41,5 +41,5 @@ site = Nom du site minier?
 people = { $incident }: combien de personnes touchées? (0 si aucune)
 contact = La société civile peut-elle vous appeler pour le suivi?
 
-thanks = Merci. Votre signalement est enregistré. Votre identité reste protégée.
+thanks = Merci. Votre signalement est enregistré, votre identité reste protégée. Code: { $receipt }
 declined = D'accord, merci. Vous pouvez revenir quand vous voulez.

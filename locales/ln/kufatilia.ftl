@@ -41,5 +41,5 @@ site = Nkombo ya esika ya mine?
 people = { $incident }: bato boni bazwaki mpasi? (0 soki moto te)
 contact = Société civile ekoki kobenga yo mpo na kolanda likambo?
 
-thanks = Matondi. Toyambi sango na yo. Nkombo na yo ekobombama.
+thanks = Matondi. Toyambi sango na yo. Nkombo na yo ekobombama. Code: { $receipt }
 declined = Malamu, matondi. Okoki kozonga ntango nyonso.

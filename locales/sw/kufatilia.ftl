@@ -41,5 +41,5 @@ site = Jina la mgodi?
 people = { $incident }: watu wangapi waliathiriwa? (0 kama hakuna)
 contact = Shirika la kiraia linaweza kukupigia simu kufuatilia?
 
-thanks = Asante. Ripoti yako imepokelewa. Jina lako linabaki siri.
+thanks = Asante. Ripoti yako imepokelewa. Jina lako linabaki siri. Namba: { $receipt }
 declined = Sawa, asante. Unaweza kurudi wakati wowote.

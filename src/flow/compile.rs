@@ -8,7 +8,7 @@ use toml::Spanned;
 
 use super::expr::{self, StepScope};
 use super::raw::{RawFlow, RawKind, RawStep};
-use super::texts::{FlowLocale, NavTexts, Prompt, StepTexts};
+use super::texts::{Arg, FlowLocale, NavTexts, Prompt, RECEIPT_ARG, StepTexts};
 use super::{CompiledFlow, LanguageScreen, NavKeys, SPEC_VERSION, Step, StepIdx};
 use crate::i18n::{self, ENGINE_FILE, Locales};
 use crate::problem::Problem;
@@ -801,12 +801,13 @@ fn bind_texts(
         if let Some(f) = &file {
             for (id, vars) in f.variables() {
                 for v in vars {
-                    let provided = step_ids.get(v).is_some_and(|&i| {
-                        !matches!(
-                            flow.steps[i as usize].question,
-                            Question::Info | Question::End
-                        )
-                    });
+                    let provided = v == RECEIPT_ARG
+                        || step_ids.get(v).is_some_and(|&i| {
+                            !matches!(
+                                flow.steps[i as usize].question,
+                                Question::Info | Question::End
+                            )
+                        });
                     if !provided {
                         cx.problems.push(Problem::new(
                             &f.path,
@@ -845,12 +846,16 @@ fn bind_texts(
         for step in &flow.steps {
             let owner = format!("step `{}`", step.id);
             missing(cx, step.line, &owner, &step.id);
-            let vars: Vec<(String, StepIdx)> = file
+            let vars: Vec<(String, Arg)> = file
                 .as_ref()
                 .and_then(|f| f.variables().into_iter().find(|(id, _)| *id == step.id))
                 .map(|(_, vars)| {
                     vars.iter()
-                        .filter_map(|v| step_ids.get(v).map(|&i| ((*v).to_owned(), i)))
+                        .filter_map(|v| match (*v, step_ids.get(v)) {
+                            (RECEIPT_ARG, _) => Some((RECEIPT_ARG.to_owned(), Arg::Receipt)),
+                            (_, Some(&i)) => Some(((*v).to_owned(), Arg::Answer(i))),
+                            _ => None,
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -913,7 +918,9 @@ fn bind_texts(
     if flow.ask_language && flow.languages.len() > 1 {
         let default = &locales_out[flow.default_language as usize];
         flow.language_screen = Some(LanguageScreen {
-            prompt: default.engine_text("language-prompt", None),
+            // A flow may title its own language screen (`language-prompt` in its default language).
+            prompt: i18n::format(&default.flow_chain[..1], "language-prompt", None)
+                .unwrap_or_else(|| default.engine_text("language-prompt", None)),
             options: locales_out
                 .iter()
                 .enumerate()

@@ -15,7 +15,7 @@ use crate::render::Text;
 
 pub use compile::{compile_file, load_dir};
 pub use expr::Expr;
-pub use texts::{FlowLocale, NavTexts, Prompt, StepTexts};
+pub use texts::{Arg, FlowLocale, NavTexts, Prompt, RECEIPT_ARG, StepTexts};
 
 /// Index of a step in its flow; every reference is resolved to one at load time.
 pub type StepIdx = u16;

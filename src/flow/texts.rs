@@ -15,9 +15,22 @@ pub enum Prompt {
     /// A message with `{ $step }` arguments, formatted at each hop from the answers.
     Dynamic {
         id: String,
-        args: Vec<(String, StepIdx)>,
+        args: Vec<(String, Arg)>,
     },
 }
+
+/// Where a Fluent argument of a prompt comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    /// The answer to this step.
+    Answer(StepIdx),
+    /// The session's short receipt code (`{ $receipt }`), which a respondent can quote when
+    /// a partner follows the report up; it is not linked to the phone number.
+    Receipt,
+}
+
+/// The argument name of the receipt code.
+pub const RECEIPT_ARG: &str = "receipt";
 
 #[derive(Debug, Clone)]
 pub struct StepTexts {

@@ -48,7 +48,7 @@ impl<'f> Phone<'f> {
     }
 
     pub fn dial_with(flow: &'f CompiledFlow, ctx: HopContext) -> Phone<'f> {
-        let hop = engine::start(flow, None, &ctx);
+        let hop = engine::start(flow, None, "K7Q4", &ctx);
         Phone {
             flow,
             state: hop.state,
