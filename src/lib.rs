@@ -7,17 +7,27 @@
 //! - [`i18n`]: Fluent translations per language, language tags and fallback chains.
 //! - [`render`]: GSM 03.38 accounting and the USSD paginator.
 //! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do.
-//! - [`response`]: the record of a completed survey.
+//! - [`response`]: the record of a completed survey; [`journal`]: where it is made durable.
+//! - [`session`]: live sessions between hops; [`survey`]: the hop orchestrator around the engine.
+//! - [`gateway`]: one file per wire protocol; [`server`]: the HTTP edge; [`config`]: `sauti.toml`.
+//! - [`pseudonym`]: phone numbers replaced by keyed HMACs before anything is stored or logged.
 
 pub mod check;
+pub mod config;
 pub mod engine;
 pub mod flow;
+pub mod gateway;
 pub mod i18n;
+pub mod journal;
 pub mod problem;
+pub mod pseudonym;
 pub mod question;
 pub mod render;
 pub mod response;
+pub mod server;
+pub mod session;
 pub mod simulate;
+pub mod survey;
 
 pub use engine::{At, Event, Hop, HopContext, Screen, SessionState};
 pub use flow::CompiledFlow;

@@ -1,4 +1,4 @@
-//! The `sauti` command line: `check`, `simulate` (and, next, `serve`).
+//! The `sauti` command line: `serve`, `check`, `simulate`.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -39,6 +39,9 @@ impl From<BudgetArgs> for Budget {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve USSD gateways over HTTP (embedded defaults: sessions in memory, responses in
+    /// <data-dir>/responses.jsonl).
+    Serve(ServeArgs),
     /// Check flows and translations; one line per problem, with file:line.
     Check {
         /// Flow files or directories of flows.
@@ -66,6 +69,35 @@ enum Command {
     },
 }
 
+/// Flags of `serve`; each overrides `sauti.toml`, and each has a `SAUTI_*` variable.
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Configuration file (default: ./sauti.toml when it exists).
+    #[arg(long, env = "SAUTI_CONFIG")]
+    config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, env = "SAUTI_LISTEN")]
+    listen: Option<String>,
+    /// Directory of flows (default flows).
+    #[arg(long, env = "SAUTI_FLOWS")]
+    flows: Option<PathBuf>,
+    /// Directory of translations (default locales).
+    #[arg(long, env = "SAUTI_LOCALES")]
+    locales: Option<PathBuf>,
+    /// Where responses are written (default data).
+    #[arg(long, env = "SAUTI_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// dev or prod; prod refuses to start without a pseudonym key.
+    #[arg(long, env = "SAUTI_PROFILE")]
+    profile: Option<sauti::config::Profile>,
+    /// Log format: text or json.
+    #[arg(long, env = "SAUTI_LOG_FORMAT")]
+    log_format: Option<sauti::config::LogFormat>,
+    /// Session time-to-live in seconds (default 180).
+    #[arg(long, env = "SAUTI_SESSION_TTL_SECS")]
+    session_ttl_secs: Option<u64>,
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
@@ -78,6 +110,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Serve(args) => serve::serve(args),
         Command::Check {
             paths,
             locales,
@@ -153,5 +186,208 @@ fn flow_path(arg: &str) -> PathBuf {
         p.to_path_buf()
     } else {
         Path::new("flows").join(format!("{arg}.toml"))
+    }
+}
+
+mod serve {
+    //! `sauti serve`: configuration, logging, start-up checks, then the HTTP server.
+
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyhow::{Context, bail};
+    use sauti::config::{Config, LogFormat, Profile};
+    use sauti::journal::Journal;
+    use sauti::pseudonym::Pseudonymizer;
+    use sauti::render::Budget;
+    use sauti::server::{self, App, Limits};
+    use sauti::session::MemoryStore;
+    use sauti::survey::{AnyStore, Survey};
+    use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+    use super::{ExitCode, ServeArgs};
+
+    fn config(args: &ServeArgs) -> anyhow::Result<Config> {
+        let mut c = Config::load(args.config.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;
+        if let Some(v) = &args.listen {
+            c.listen = v.clone();
+        }
+        if let Some(v) = &args.flows {
+            c.flows = v.clone();
+        }
+        if let Some(v) = &args.locales {
+            c.locales = v.clone();
+        }
+        if let Some(v) = &args.data_dir {
+            c.data_dir = v.clone();
+        }
+        if let Some(v) = args.profile {
+            c.profile = v;
+        }
+        if let Some(v) = args.log_format {
+            c.log_format = v;
+        }
+        if let Some(v) = args.session_ttl_secs {
+            c.session_ttl_secs = v;
+        }
+        if let Ok(key) = std::env::var("SAUTI_PSEUDONYM_KEY") {
+            c.pseudonym_key = Some(key);
+        }
+        Ok(c)
+    }
+
+    fn init_logging(c: &Config) {
+        let filter = EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(format!("{},hyper=warn", c.log)));
+        let registry = tracing_subscriber::registry().with(filter);
+        let _ = match c.log_format {
+            LogFormat::Json => registry
+                .with(
+                    fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(false)
+                        .with_writer(std::io::stderr),
+                )
+                .try_init(),
+            LogFormat::Text => registry
+                .with(fmt::layer().compact().with_writer(std::io::stderr))
+                .try_init(),
+        };
+    }
+
+    /// The key from the configuration or `SAUTI_PSEUDONYM_KEY`; in the dev profile only, a
+    /// random key kept in the data directory so that pseudonyms survive restarts.
+    fn pseudonym_key(c: &Config) -> anyhow::Result<Vec<u8>> {
+        if let Some(k) = &c.pseudonym_key {
+            return Ok(k.trim().as_bytes().to_vec());
+        }
+        if c.profile == Profile::Prod {
+            bail!(
+                "no pseudonym key: the prod profile needs one, shared by every sauti process.\n\
+                 Set SAUTI_PSEUDONYM_KEY (e.g. export SAUTI_PSEUDONYM_KEY=$(openssl rand -hex 32)) \
+                 or `pseudonym_key` in sauti.toml. Keep it secret and never change it: \
+                 pseudonyms are only comparable under the same key."
+            );
+        }
+        let path = c.data_dir.join("pseudonym.key");
+        if let Ok(k) = std::fs::read_to_string(&path) {
+            return Ok(k.trim().as_bytes().to_vec());
+        }
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
+        let key = hex::encode(bytes);
+        std::fs::create_dir_all(&c.data_dir)
+            .with_context(|| format!("creating {}", c.data_dir.display()))?;
+        write_private(&path, key.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        tracing::warn!(path = %path.display(), "dev profile: generated a pseudonym key; set SAUTI_PSEUDONYM_KEY and SAUTI_PROFILE=prod in production");
+        Ok(key.into_bytes())
+    }
+
+    fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(path)?;
+        f.write_all(data)?;
+        f.sync_all()
+    }
+
+    pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+        let c = config(&args)?;
+        init_logging(&c);
+        // The same checks as `sauti check`: a broken flow never goes live.
+        let report = sauti::check::check(
+            std::slice::from_ref(&c.flows),
+            &c.locales,
+            Budget::default(),
+        );
+        if !report.problems.is_empty() {
+            for p in &report.problems {
+                eprintln!("{p}");
+            }
+            bail!(
+                "{} problem(s) in the flows: not serving (see `sauti check`)",
+                report.problems.len()
+            );
+        }
+        let key = pseudonym_key(&c)?;
+        let pseudonyms = Pseudonymizer::new(&key)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let (journal, journal_guard) = Journal::open(&c.data_dir)?;
+            let store = MemoryStore::new(c.max_sessions);
+            store.spawn_sweeper(Duration::from_secs(5));
+            let ttl = Duration::from_secs(c.session_ttl_secs);
+            let survey = Survey::new(
+                report.flows,
+                AnyStore::Memory(store),
+                journal,
+                pseudonyms,
+                ttl,
+            );
+            let limits = Limits {
+                max_body_bytes: c.max_body_bytes,
+                header_timeout: Duration::from_secs(c.header_timeout_secs),
+                body_timeout: Duration::from_secs(c.body_timeout_secs),
+                max_connections: c.max_connections,
+                shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
+            };
+            let app = Arc::new(App::new(survey, &c.gateways, limits));
+            let listener = tokio::net::TcpListener::bind(&c.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", c.listen))?;
+            let addr = listener.local_addr()?;
+            println!("sauti listening on http://{addr}");
+            for f in app.survey.flows() {
+                println!(
+                    "  flow {} v{} on {} ({})",
+                    f.id,
+                    f.version,
+                    f.ussd.join(" "),
+                    f.languages.join(", ")
+                );
+            }
+            for name in c.gateways.keys() {
+                println!("  gateway {name}: POST http://{addr}/ussd/{name}");
+            }
+            println!("  responses: {}", app.survey.journal().path().display());
+            tracing::info!(%addr, profile = ?c.profile, "serving");
+            server::run(listener, app.clone(), shutdown_signal()).await;
+            // Every hop has finished: drop the last journal handles, then wait for the flush.
+            drop(app);
+            tokio::task::spawn_blocking(move || journal_guard.finish()).await?;
+            tracing::info!("stopped");
+            Ok::<_, anyhow::Error>(())
+        })?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn shutdown_signal() {
+        let ctrl_c = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        #[cfg(unix)]
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let term = std::future::pending::<()>();
+        tokio::select! {
+            () = ctrl_c => {},
+            () = term => {},
+        }
+        tracing::info!("shutdown signal received: finishing hops in flight");
     }
 }

@@ -1,0 +1,143 @@
+//! `sauti.toml`: every setting of `sauti serve`, with defaults that run on one machine with
+//! nothing else installed. Command-line flags and `SAUTI_*` variables override the file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::problem::Problem;
+use crate::render::Budget;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Local use: a pseudonym key is generated and kept in the data directory if none is set.
+    Dev,
+    /// Production: refuses to start without an explicit pseudonym key.
+    Prod,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dev" => Ok(Profile::Dev),
+            "prod" => Ok(Profile::Prod),
+            _ => Err(format!("unknown profile `{s}` (dev or prod)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("unknown log format `{s}` (text or json)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GatewayKind {
+    Africastalking,
+}
+
+/// A named gateway instance, served at `POST /ussd/<name>`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    pub kind: GatewayKind,
+    #[serde(default)]
+    pub budget: Budget,
+}
+
+/// The name of the gateway that exists unless the configuration defines it otherwise.
+pub const DEFAULT_GATEWAY: &str = "africastalking";
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub listen: String,
+    pub flows: PathBuf,
+    pub locales: PathBuf,
+    pub data_dir: PathBuf,
+    pub profile: Profile,
+    pub pseudonym_key: Option<String>,
+    pub log_format: LogFormat,
+    /// A `RUST_LOG`-style filter; the `RUST_LOG` variable wins when set.
+    pub log: String,
+    pub session_ttl_secs: u64,
+    pub max_sessions: usize,
+    pub max_body_bytes: usize,
+    pub header_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+    pub max_connections: usize,
+    pub gateways: BTreeMap<String, GatewayConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            flows: "flows".into(),
+            locales: "locales".into(),
+            data_dir: "data".into(),
+            profile: Profile::Dev,
+            pseudonym_key: None,
+            log_format: LogFormat::Text,
+            log: "info".into(),
+            session_ttl_secs: 180,
+            max_sessions: 200_000,
+            max_body_bytes: 8 * 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            shutdown_grace_secs: 10,
+            max_connections: 4096,
+            gateways: BTreeMap::new(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (an error if it is missing), or `./sauti.toml` if it exists, or the
+    /// defaults. The Africa's Talking gateway is added when no gateway has its name.
+    pub fn load(path: Option<&Path>) -> Result<Config, Problem> {
+        let default_path = Path::new("sauti.toml");
+        let path = match path {
+            Some(p) => Some(p),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        let mut config = match path {
+            None => Config::default(),
+            Some(p) => {
+                let source = std::fs::read_to_string(p)
+                    .map_err(|e| Problem::new(p, 0, 0, format!("cannot read: {e}")))?;
+                toml::from_str::<Config>(&source).map_err(|e| {
+                    let offset = e.span().map_or(0, |s| s.start);
+                    Problem::at(p, &source, offset, e.message().trim().replace('\n', " "))
+                })?
+            }
+        };
+        config
+            .gateways
+            .entry(DEFAULT_GATEWAY.into())
+            .or_insert(GatewayConfig {
+                kind: GatewayKind::Africastalking,
+                budget: Budget::default(),
+            });
+        Ok(config)
+    }
+}

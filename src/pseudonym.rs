@@ -1,0 +1,67 @@
+//! Respondents' pseudonyms: a keyed HMAC-SHA256 of the phone number, computed at the edge
+//! so that the raw number is never stored, logged or written.
+
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+/// Turns phone numbers into stable pseudonyms that cannot be reversed without the key
+/// (an unkeyed hash of the ~10⁹ possible numbers would be brute-forced in seconds).
+#[derive(Clone)]
+pub struct Pseudonymizer {
+    mac: Hmac<Sha256>,
+}
+
+impl std::fmt::Debug for Pseudonymizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pseudonymizer(..)")
+    }
+}
+
+/// The shortest key accepted, in bytes.
+pub const MIN_KEY_BYTES: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+#[error("the pseudonym key must be at least {MIN_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)")]
+pub struct KeyTooShort;
+
+impl Pseudonymizer {
+    pub fn new(key: &[u8]) -> Result<Pseudonymizer, KeyTooShort> {
+        if key.len() < MIN_KEY_BYTES {
+            return Err(KeyTooShort);
+        }
+        let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| KeyTooShort)?;
+        Ok(Pseudonymizer { mac })
+    }
+
+    /// `hex(HMAC-SHA256(key, number))`, the number reduced to its digits first so that
+    /// `+243 810 000 001` and `243810000001` are the same respondent.
+    pub fn of(&self, phone_number: &str) -> String {
+        let mut mac = self.mac.clone();
+        for b in phone_number.bytes().filter(u8::is_ascii_digit) {
+            mac.update(&[b]);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_number_same_pseudonym_whatever_the_format() {
+        let p = Pseudonymizer::new(b"0123456789abcdef0123").unwrap();
+        assert_eq!(p.of("+243 810 000 001"), p.of("243810000001"));
+        assert_ne!(p.of("+243810000001"), p.of("+243810000002"));
+        assert_eq!(p.of("+243810000001").len(), 64);
+        assert!(!p.of("+243810000001").contains("243810000001"));
+    }
+
+    #[test]
+    fn another_key_gives_other_pseudonyms() {
+        let a = Pseudonymizer::new(b"0123456789abcdef0123").unwrap();
+        let b = Pseudonymizer::new(b"fedcba98765432100123").unwrap();
+        assert_ne!(a.of("+243810000001"), b.of("+243810000001"));
+        assert!(Pseudonymizer::new(b"short").is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! The HTTP edge: hyper 1 (HTTP/1.1), routing, size and time limits, health checks and
+//! graceful shutdown. Gateways call `POST /ussd/<gateway>`; nothing a caller sends may
+//! crash it: every refusal is a 4xx with a short reason.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+use crate::config::{GatewayConfig, GatewayKind};
+use crate::gateway::{GatewayError, africastalking};
+use crate::session::SessionStore;
+use crate::survey::{GatewaySettings, Survey};
+
+/// Limits that protect the server from slow, idle or oversized requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections: usize,
+    /// How long hops in flight may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 8 * 1024,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Everything a request handler needs.
+pub struct App {
+    pub survey: Survey,
+    pub gateways: HashMap<String, (GatewayKind, GatewaySettings)>,
+    pub limits: Limits,
+}
+
+impl App {
+    pub fn new(
+        survey: Survey,
+        gateways: &std::collections::BTreeMap<String, GatewayConfig>,
+        limits: Limits,
+    ) -> App {
+        let gateways = gateways
+            .iter()
+            .map(|(name, g)| {
+                (
+                    name.clone(),
+                    (
+                        g.kind,
+                        GatewaySettings {
+                            name: name.clone(),
+                            budget: g.budget,
+                        },
+                    ),
+                )
+            })
+            .collect();
+        App {
+            survey,
+            gateways,
+            limits,
+        }
+    }
+}
+
+type Reply = Response<Full<Bytes>>;
+
+fn text(status: StatusCode, body: impl Into<String>) -> Reply {
+    let mut r = Response::new(Full::new(Bytes::from(body.into())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    r
+}
+
+/// Serves `listener` until `shutdown` resolves, then lets connections in flight finish
+/// (within `limits.shutdown_grace`).
+pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
+    let limits = app.limits;
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let mut builder = http1::Builder::new();
+    // Without a timer hyper silently applies no header timeout (slowloris).
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let conn = builder.serve_connection(
+            TokioIo::new(stream),
+            service_fn(move |req| {
+                let app = app.clone();
+                async move { Ok::<_, Infallible>(handle_safely(&app, req).await) }
+            }),
+        );
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection closed with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("shutdown grace period over; closing remaining connections"),
+    }
+}
+
+/// A bug must cost one request a 500, never the server.
+async fn handle_safely(app: &App, req: Request<Incoming>) -> Reply {
+    match AssertUnwindSafe(handle(app, req)).catch_unwind().await {
+        Ok(reply) => reply,
+        Err(_) => {
+            tracing::error!("request handler panicked");
+            text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        }
+    }
+}
+
+enum Route<'a> {
+    Health,
+    Ready,
+    Ussd(&'a str),
+    UssdEnded(&'a str),
+    NotFound,
+}
+
+fn route(path: &str) -> Route<'_> {
+    let valid = |name: &str| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    match path {
+        "/healthz" => return Route::Health,
+        "/readyz" => return Route::Ready,
+        _ => {}
+    }
+    // `/ussd/<gateway>[/events]`, and `/gateways/<gateway>/ussd[/events]` as an alias.
+    let (name, events) = if let Some(rest) = path.strip_prefix("/ussd/") {
+        match rest.strip_suffix("/events") {
+            Some(name) => (name, true),
+            None => (rest, false),
+        }
+    } else if let Some(rest) = path.strip_prefix("/gateways/") {
+        match rest.split_once('/') {
+            Some((name, "ussd")) => (name, false),
+            Some((name, "ussd/events")) => (name, true),
+            _ => return Route::NotFound,
+        }
+    } else {
+        return Route::NotFound;
+    };
+    match (valid(name), events) {
+        (true, false) => Route::Ussd(name),
+        (true, true) => Route::UssdEnded(name),
+        (false, _) => Route::NotFound,
+    }
+}
+
+fn method_not_allowed(allow: &'static str) -> Reply {
+    let mut r = text(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("method not allowed; use {allow}\n"),
+    );
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
+async fn handle(app: &App, req: Request<Incoming>) -> Reply {
+    let route = route(req.uri().path());
+    match route {
+        Route::Health if req.method() == Method::GET || req.method() == Method::HEAD => {
+            text(StatusCode::OK, "ok\n")
+        }
+        Route::Ready if req.method() == Method::GET || req.method() == Method::HEAD => {
+            ready(app).await
+        }
+        Route::Health | Route::Ready => method_not_allowed("GET, HEAD"),
+        Route::Ussd(_) | Route::UssdEnded(_) if req.method() != Method::POST => {
+            method_not_allowed("POST")
+        }
+        Route::Ussd(name) | Route::UssdEnded(name) => {
+            let Some((kind, gateway)) = app.gateways.get(name) else {
+                return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
+            };
+            let (kind, gateway) = (*kind, gateway.clone());
+            let ended = matches!(route, Route::UssdEnded(_));
+            let body = match read_body(app, req).await {
+                Ok(b) => b,
+                Err(reply) => return reply,
+            };
+            match (kind, ended) {
+                (GatewayKind::Africastalking, false) => {
+                    africastalking_hop(app, &gateway, &body).await
+                }
+                (GatewayKind::Africastalking, true) => africastalking_ended(&gateway, &body),
+            }
+        }
+        Route::NotFound => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+async fn ready(app: &App) -> Reply {
+    if app.survey.flows().is_empty() {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "no flow loaded\n");
+    }
+    if !app.survey.journal().writable() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "response storage is not writable\n",
+        );
+    }
+    if !app.survey.store().ready().await {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session store unavailable\n",
+        );
+    }
+    text(StatusCode::OK, "ready\n")
+}
+
+/// The body of a form POST, within the size and time limits.
+async fn read_body(app: &App, req: Request<Incoming>) -> Result<Bytes, Reply> {
+    let limit = app.limits.max_body_bytes;
+    let too_large = || {
+        text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body larger than {limit} bytes\n"),
+        )
+    };
+    if let Some(len) = req.headers().get(CONTENT_LENGTH) {
+        match len.to_str().ok().and_then(|l| l.parse::<u64>().ok()) {
+            Some(n) if n > limit as u64 => return Err(too_large()),
+            Some(_) => {}
+            None => return Err(text(StatusCode::BAD_REQUEST, "invalid Content-Length\n")),
+        }
+    }
+    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+        let form = ct.to_str().is_ok_and(|c| {
+            c.trim()
+                .to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
+        });
+        if !form {
+            return Err(text(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected Content-Type: application/x-www-form-urlencoded\n",
+            ));
+        }
+    }
+    let collect = Limited::new(req.into_body(), limit).collect();
+    match tokio::time::timeout(app.limits.body_timeout, collect).await {
+        Err(_) => Err(text(
+            StatusCode::REQUEST_TIMEOUT,
+            "body not received in time\n",
+        )),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(_)) => Err(text(StatusCode::BAD_REQUEST, "cannot read the body\n")),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+    }
+}
+
+fn bad_request(e: &GatewayError) -> Reply {
+    text(StatusCode::BAD_REQUEST, format!("{e}\n"))
+}
+
+async fn africastalking_hop(app: &App, gateway: &GatewaySettings, body: &[u8]) -> Reply {
+    let req = match africastalking::decode(body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&e),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let screen = match app.survey.hop(gateway, &req, now).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(gateway = %gateway.name, session = %req.session_id, error = %e, "hop failed");
+            app.survey.unavailable(gateway.budget)
+        }
+    };
+    let reply = africastalking::encode(&screen);
+    let mut r = text(StatusCode::OK, reply.body);
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
+    r
+}
+
+fn africastalking_ended(gateway: &GatewaySettings, body: &[u8]) -> Reply {
+    match africastalking::decode_session_ended(body) {
+        Ok(ended) => {
+            tracing::info!(
+                gateway = %gateway.name,
+                session = %ended.session_id,
+                status = ended.status.as_deref().unwrap_or(""),
+                hops = ended.hops_count.as_deref().unwrap_or(""),
+                "session ended (gateway notification)"
+            );
+            text(StatusCode::OK, "OK")
+        }
+        Err(e) => bad_request(&e),
+    }
+}
