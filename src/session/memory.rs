@@ -125,3 +125,91 @@ impl SessionStore for MemoryStore {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{At, Screen, SessionState};
+
+    fn record(consumed: &str) -> SessionRecord {
+        SessionRecord {
+            flow_id: "f".into(),
+            flow_version: 1,
+            response_id: uuid::Uuid::nil(),
+            respondent: "p".into(),
+            network: None,
+            started_at_ms: 0,
+            consumed: consumed.into(),
+            screen: Screen {
+                end: false,
+                text: "CON".into(),
+            },
+            state: SessionState {
+                lang: 0,
+                at: At::Language,
+                page: 0,
+                attempts: 0,
+                history: vec![],
+                answers: vec![],
+                receipt: String::new(),
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn compare_and_set_refuses_a_stale_version() {
+        let store = MemoryStore::new(10);
+        let ttl = Duration::from_secs(60);
+        assert!(store.save("k", &record("1"), 0, ttl).await.unwrap());
+        // A second hop that loaded "no session" loses.
+        assert!(!store.save("k", &record("2"), 0, ttl).await.unwrap());
+        let v = store.load("k").await.unwrap().unwrap();
+        assert_eq!((v.version, v.record.consumed.as_str()), (1, "1"));
+        assert!(store.save("k", &record("1*2"), 1, ttl).await.unwrap());
+        assert!(!store.save("k", &record("1*3"), 1, ttl).await.unwrap());
+        assert_eq!(store.load("k").await.unwrap().unwrap().version, 2);
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_gone_and_swept() {
+        let store = MemoryStore::new(10);
+        store
+            .save("old", &record(""), 0, Duration::from_millis(1))
+            .await
+            .unwrap();
+        store
+            .save("live", &record(""), 0, Duration::from_secs(60))
+            .await
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(store.load("old").await.unwrap().is_none());
+        // An expired session counts as absent for compare-and-set too.
+        assert!(
+            store
+                .save("old", &record("x"), 0, Duration::from_secs(60))
+                .await
+                .unwrap()
+        );
+        store
+            .save("gone", &record(""), 0, Duration::from_millis(1))
+            .await
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(sweep(&store.shared, Instant::now()), 1);
+        assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn memory_stays_bounded() {
+        let store = MemoryStore::new(2);
+        let ttl = Duration::from_secs(60);
+        store.save("a", &record(""), 0, ttl).await.unwrap();
+        store.save("b", &record(""), 0, ttl).await.unwrap();
+        assert!(matches!(
+            store.save("c", &record(""), 0, ttl).await,
+            Err(StoreError::Full(2))
+        ));
+        // Existing sessions still move on.
+        assert!(store.save("a", &record("1"), 1, ttl).await.unwrap());
+    }
+}

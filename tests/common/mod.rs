@@ -80,3 +80,5 @@ impl<'f> Phone<'f> {
         serde_json::Value::Object(sauti::response::answers_json(self.flow, &self.state))
     }
 }
+
+pub mod server;
