@@ -101,6 +101,8 @@ pub struct Hop {
     pub screen: Screen,
     pub state: SessionState,
     pub events: Vec<Event>,
+    /// Why the screen re-asks its question, if it does (keep it to render it again).
+    pub reason: Option<Invalid>,
 }
 
 /// Opens a session: the language screen, or the first question in `lang` (or the flow's
@@ -124,6 +126,7 @@ pub fn start(flow: &CompiledFlow, lang: Option<u8>, receipt: &str, ctx: &HopCont
         screen,
         state,
         events,
+        reason: None,
     }
 }
 
@@ -193,6 +196,7 @@ pub fn step(flow: &CompiledFlow, state: &SessionState, input: &str, ctx: &HopCon
         screen,
         state,
         events,
+        reason,
     }
 }
 

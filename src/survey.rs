@@ -16,7 +16,7 @@ use crate::journal::{Journal, JournalError};
 use crate::pseudonym::Pseudonymizer;
 use crate::render::{Budget, truncate};
 use crate::response::{Response, SCHEMA_VERSION, answers_json, receipt_of};
-use crate::session::{MemoryStore, SessionRecord, SessionStore, StoreError};
+use crate::session::{Consumed, MemoryStore, Progress, SessionRecord, SessionStore, StoreError};
 
 /// The session stores Sauti can run on.
 #[derive(Clone)]
@@ -184,7 +184,7 @@ impl Survey {
         // A conflict means another process saved this session first: reload and redo.
         for _ in 0..3 {
             let current = self.store.load(&key).await?;
-            let (record, expected, events) = match current {
+            let (record, expected, events, screen) = match current {
                 None => {
                     let Some(&i) = self.by_code.get(req.service_code.trim()) else {
                         tracing::info!(gateway = %gateway.name, service_code = %req.service_code, "unknown service code");
@@ -210,44 +210,40 @@ impl Survey {
                         respondent: self.pseudonyms.of(&req.phone_number),
                         network: req.network.clone(),
                         started_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
-                        consumed: req.text.clone(),
-                        screen: hop.screen,
+                        consumed: Consumed::of(&req.text),
+                        reason: hop.reason,
                         state: hop.state,
                     };
-                    (record, 0, events)
+                    (record, 0, events, hop.screen)
                 }
                 Some(v) => {
                     let rec = v.record;
-                    // A retry (same text), a late copy of an older hop, or a hop after the end:
-                    // the same screen again, nothing advances, nothing is recorded twice.
-                    if req.text == rec.consumed
-                        || rec.state.is_finished()
-                        || rec.consumed.starts_with(&req.text)
-                    {
-                        return Ok(rec.screen);
-                    }
-                    let input = if rec.consumed.is_empty() {
-                        Some(req.text.as_str())
-                    } else {
-                        req.text
-                            .strip_prefix(rec.consumed.as_str())
-                            .and_then(|r| r.strip_prefix('*'))
-                    };
-                    let Some(input) = input else {
-                        tracing::warn!(gateway = %gateway.name, session = %req.session_id, "input history does not extend the previous one; showing the screen again");
-                        return Ok(rec.screen);
-                    };
                     let flow = self
                         .flow(&rec.flow_id, rec.flow_version)
                         .ok_or_else(|| HopError::FlowGone(rec.flow_id.clone(), rec.flow_version))?;
+                    let input = match rec.consumed.progress(&req.text) {
+                        // A finished session only ever shows its END again.
+                        _ if rec.state.is_finished() => None,
+                        Progress::New(input) => Some(input),
+                        // A retry or a late copy of an older hop: the same screen again,
+                        // nothing advances, nothing is recorded twice.
+                        Progress::Same | Progress::Stale => None,
+                        Progress::Diverged => {
+                            tracing::warn!(gateway = %gateway.name, session = %req.session_id, "input history does not extend the previous one; showing the screen again");
+                            None
+                        }
+                    };
+                    let Some(input) = input else {
+                        return Ok(engine::render(flow, &rec.state, &ctx, rec.reason.as_ref()));
+                    };
                     let hop = engine::step(flow, &rec.state, input, &ctx);
                     let record = SessionRecord {
-                        consumed: req.text.clone(),
-                        screen: hop.screen,
+                        consumed: Consumed::of(&req.text),
+                        reason: hop.reason,
                         state: hop.state,
                         ..rec
                     };
-                    (record, v.version, hop.events)
+                    (record, v.version, hop.events, hop.screen)
                 }
             };
             let flow = self
@@ -269,7 +265,7 @@ impl Survey {
                     tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, "session started");
                 }
                 log_events(flow, gateway, &record, &events);
-                return Ok(record.screen);
+                return Ok(screen);
             }
         }
         Err(HopError::Contended)

@@ -129,7 +129,8 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{At, Screen, SessionState};
+    use crate::engine::{At, SessionState};
+    use crate::session::Consumed;
 
     fn record(consumed: &str) -> SessionRecord {
         SessionRecord {
@@ -139,11 +140,8 @@ mod tests {
             respondent: "p".into(),
             network: None,
             started_at_ms: 0,
-            consumed: consumed.into(),
-            screen: Screen {
-                end: false,
-                text: "CON".into(),
-            },
+            consumed: Consumed::of(consumed),
+            reason: None,
             state: SessionState {
                 lang: 0,
                 at: At::Language,
@@ -164,7 +162,7 @@ mod tests {
         // A second hop that loaded "no session" loses.
         assert!(!store.save("k", &record("2"), 0, ttl).await.unwrap());
         let v = store.load("k").await.unwrap().unwrap();
-        assert_eq!((v.version, v.record.consumed.as_str()), (1, "1"));
+        assert_eq!((v.version, v.record.consumed), (1, Consumed::of("1")));
         assert!(store.save("k", &record("1*2"), 1, ttl).await.unwrap());
         assert!(!store.save("k", &record("1*3"), 1, ttl).await.unwrap());
         assert_eq!(store.load("k").await.unwrap().unwrap().version, 2);
@@ -211,5 +209,25 @@ mod tests {
         ));
         // Existing sessions still move on.
         assert!(store.save("a", &record("1"), 1, ttl).await.unwrap());
+    }
+}
+
+#[cfg(test)]
+mod progress_tests {
+    use crate::session::{Consumed, Progress};
+
+    #[test]
+    fn the_new_input_is_what_follows_the_consumed_history() {
+        assert_eq!(Consumed::of("").progress(""), Progress::Same);
+        assert_eq!(Consumed::of("").progress("1"), Progress::New("1"));
+        assert_eq!(Consumed::of("1*2").progress("1*2"), Progress::Same);
+        assert_eq!(
+            Consumed::of("1*2").progress("1*2*a*b#"),
+            Progress::New("a*b#")
+        );
+        assert_eq!(Consumed::of("1*2").progress("1*2*"), Progress::New(""));
+        assert_eq!(Consumed::of("1*2").progress("1"), Progress::Stale);
+        assert_eq!(Consumed::of("1*2").progress("1*3*4"), Progress::Diverged);
+        assert_eq!(Consumed::of("1*2").progress("1*22"), Progress::Diverged);
     }
 }

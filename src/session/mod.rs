@@ -5,7 +5,8 @@ pub mod memory;
 
 use std::time::Duration;
 
-use crate::engine::{Screen, SessionState};
+use crate::engine::SessionState;
+use crate::question::Invalid;
 
 pub use memory::MemoryStore;
 
@@ -24,10 +25,72 @@ pub struct SessionRecord {
     /// Unix milliseconds.
     pub started_at_ms: i64,
     /// The gateway's cumulative input already consumed (Africa's Talking `text`).
-    pub consumed: String,
-    /// The last screen sent, returned again when the gateway retries a hop.
-    pub screen: Screen,
+    pub consumed: Consumed,
+    /// Why the last screen re-asked its question, so that a retried hop gets the very same
+    /// screen (re-rendered from the state: screens are not stored).
+    pub reason: Option<Invalid>,
     pub state: SessionState,
+}
+
+/// A fingerprint of the cumulative input a session has consumed: its length and a stable
+/// hash (FNV-1a), so that the record stays small however long the answers are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consumed {
+    pub len: u32,
+    pub hash: u64,
+}
+
+/// How a hop's cumulative input relates to what the session consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress<'t> {
+    /// The same input again: a gateway retry.
+    Same,
+    /// Shorter than what was consumed: a late copy of an older hop.
+    Stale,
+    /// What was consumed, `*`, then this new input.
+    New(&'t str),
+    /// Does not extend the history (the gateway or the phone restarted it).
+    Diverged,
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+impl Consumed {
+    pub fn of(text: &str) -> Consumed {
+        Consumed {
+            len: text.len() as u32,
+            hash: fnv1a(text.as_bytes()),
+        }
+    }
+
+    /// Diffs, never splits: an answer may itself contain `*`.
+    pub fn progress<'t>(&self, text: &'t str) -> Progress<'t> {
+        let len = self.len as usize;
+        if text.len() < len {
+            return Progress::Stale;
+        }
+        let (seen, rest) = text.as_bytes().split_at(len);
+        if fnv1a(seen) != self.hash {
+            return Progress::Diverged;
+        }
+        if rest.is_empty() {
+            return Progress::Same;
+        }
+        if len == 0 {
+            return Progress::New(text);
+        }
+        match rest.first() {
+            Some(b'*') => Progress::New(&text[len + 1..]),
+            _ => Progress::Diverged,
+        }
+    }
 }
 
 /// A record with the version it was stored under (for compare-and-set).
