@@ -1,6 +1,7 @@
 //! Live USSD sessions: what is kept between two hops, behind one [`SessionStore`] trait
 //! with an in-memory implementation (embedded default) and, in production, Redis.
 
+pub mod codec;
 pub mod memory;
 
 use std::time::Duration;
