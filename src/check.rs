@@ -139,6 +139,7 @@ pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<Stri
             });
         }
         positions.push(At::GaveUp(0));
+        positions.push(At::Resume(0));
         for at in positions {
             let state = worst_case_state(flow, lang, at);
             let mut pages = engine::all_pages(flow, &state, &ctx, None);
@@ -169,7 +170,7 @@ fn check_screens(flow: &CompiledFlow, budget: Budget) -> (Vec<Longest>, Vec<Prob
     };
     for (lang, at, pages) in all_screens(flow, budget) {
         let lang_code = &flow.languages[lang as usize];
-        if let At::Step(_) | At::Language = at {
+        if let At::Step(_) | At::Language | At::Resume(_) = at {
             let state = worst_case_state(flow, lang, at);
             if let Some(unfit) = engine::layout_error(flow, &state, &ctx) {
                 let (line, what, codes) = match at {
@@ -181,6 +182,7 @@ fn check_screens(flow: &CompiledFlow, budget: Budget) -> (Vec<Longest>, Vec<Prob
                             s.question.options().map(|o| &o.codes),
                         )
                     }
+                    At::Resume(_) => (0, "resume screen".to_owned(), None),
                     _ => (0, "language screen".to_owned(), None),
                 };
                 let culprit = match codes.and_then(|c| c.get(unfit.option)) {

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use crate::problem::Problem;
 use crate::render::Budget;
+use crate::session::RedisConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,7 +78,12 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A `RUST_LOG`-style filter; the `RUST_LOG` variable wins when set.
     pub log: String,
+    /// Life of a session after its last hop; a little longer than the network's own timeout.
     pub session_ttl_secs: u64,
+    /// How long an unfinished survey can be resumed by the same respondent.
+    pub resume_window_secs: u64,
+    /// How often to look for changed flows and translations (0: only on SIGHUP).
+    pub reload_poll_secs: u64,
     pub max_sessions: usize,
     pub max_body_bytes: usize,
     pub header_timeout_secs: u64,
@@ -85,6 +91,8 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     pub max_connections: usize,
     pub gateways: BTreeMap<String, GatewayConfig>,
+    /// Sessions in Redis when `redis.url` is set; in memory otherwise.
+    pub redis: RedisConfig,
 }
 
 impl Default for Config {
@@ -99,6 +107,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log: "info".into(),
             session_ttl_secs: 180,
+            resume_window_secs: 48 * 3600,
+            reload_poll_secs: 10,
             max_sessions: 200_000,
             max_body_bytes: 8 * 1024,
             header_timeout_secs: 10,
@@ -106,6 +116,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             max_connections: 4096,
             gateways: BTreeMap::new(),
+            redis: RedisConfig::default(),
         }
     }
 }

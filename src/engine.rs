@@ -19,6 +19,8 @@ pub enum At {
     Done(StepIdx),
     /// Closed after too many wrong answers to this step.
     GaveUp(StepIdx),
+    /// Offering a respondent who dialled again to continue at this step, or start again.
+    Resume(StepIdx),
 }
 
 /// Everything the engine needs to continue a conversation; small enough to store per hop.
@@ -49,6 +51,17 @@ impl SessionState {
 
     pub fn is_finished(&self) -> bool {
         matches!(self.at, At::Done(_) | At::GaveUp(_))
+    }
+
+    /// The step a later session could continue at: an unfinished survey with answers.
+    pub fn resume_point(&self) -> Option<StepIdx> {
+        if self.history.is_empty() {
+            return None;
+        }
+        match self.at {
+            At::Step(i) | At::GaveUp(i) | At::Resume(i) => Some(i),
+            At::Language | At::Done(_) => None,
+        }
     }
 
     fn record(&mut self, step: StepIdx, answer: Option<Answer>) {
@@ -92,6 +105,10 @@ pub enum Event {
     Completed(StepIdx),
     /// Too many wrong answers: the session is closed unfinished.
     GaveUp(StepIdx),
+    /// The respondent continues an unfinished survey where they stopped.
+    Resumed(StepIdx),
+    /// The respondent chose to start the survey again: earlier answers are dropped.
+    Restarted,
 }
 
 /// The result of one hop.
@@ -130,6 +147,28 @@ pub fn start(flow: &CompiledFlow, lang: Option<u8>, receipt: &str, ctx: &HopCont
     }
 }
 
+/// Opens a session on the resume offer for `saved` (see [`SessionState::resume_point`]),
+/// in the language the respondent used; `None` if there is nothing to resume.
+pub fn offer_resume(flow: &CompiledFlow, saved: &SessionState, ctx: &HopContext) -> Option<Hop> {
+    let at = saved.resume_point()?;
+    if at as usize >= flow.steps.len() || saved.lang as usize >= flow.languages.len() {
+        return None;
+    }
+    let state = SessionState {
+        at: At::Resume(at),
+        page: 0,
+        attempts: 0,
+        ..saved.clone()
+    };
+    let screen = render(flow, &state, ctx, None);
+    Some(Hop {
+        screen,
+        state,
+        events: Vec::new(),
+        reason: None,
+    })
+}
+
 /// Takes one input from the respondent and moves the conversation on.
 pub fn step(flow: &CompiledFlow, state: &SessionState, input: &str, ctx: &HopContext) -> Hop {
     let input = input.trim();
@@ -154,6 +193,20 @@ pub fn step(flow: &CompiledFlow, state: &SessionState, input: &str, ctx: &HopCon
                 }
             }
         }
+        At::Resume(i) => match input {
+            "1" | "01" => {
+                state.at = At::Step(i);
+                events.push(Event::Resumed(i));
+            }
+            "2" | "02" => {
+                state.history.clear();
+                state.answers.clear();
+                events.push(Event::Restarted);
+                advance(flow, &mut state, Some(0), &mut events);
+            }
+            _ if turn_page(flow, &mut state, input, ctx) => {}
+            _ => reason = refuse(flow, &mut state, None, Invalid::NotAnOption, &mut events),
+        },
         At::Step(i) => {
             let s = &flow.steps[i as usize];
             let back_key = if s.question.is_typed() {
@@ -224,7 +277,12 @@ fn refuse(
         reason: why.clone(),
     });
     if state.attempts >= flow.max_attempts {
-        let at = step.unwrap_or(0);
+        // Closing on the resume offer keeps the place to resume from.
+        let resume_at = match state.at {
+            At::Resume(i) => Some(i),
+            _ => None,
+        };
+        let at = step.or(resume_at).unwrap_or(0);
         state.at = At::GaveUp(at);
         events.push(Event::GaveUp(at));
         None
@@ -393,6 +451,13 @@ fn with_layout<R>(
                 Some(i),
             )
         }
+        At::Resume(_) => (
+            loc.nav.resume_prompt.clone(),
+            &loc.nav.resume_options[..],
+            None,
+            None,
+            None,
+        ),
         At::Done(_) | At::GaveUp(_) => unreachable!("end screens are not laid out"),
     };
     if let Some(why) = reason {
@@ -462,7 +527,7 @@ pub fn render(
             end: true,
             text: render::truncate(&end_text(flow, state), ctx.budget).to_owned(),
         },
-        At::Language | At::Step(_) => with_layout(
+        At::Language | At::Step(_) | At::Resume(_) => with_layout(
             flow,
             state,
             ctx,

@@ -43,6 +43,9 @@ pub const ENGINE_MESSAGES: &[&str] = &[
     "too-many-attempts",
     "unknown-service",
     "service-unavailable",
+    "resume-prompt",
+    "resume-continue",
+    "resume-restart",
 ];
 
 /// The language every chain ends with: the engine's texts are complete in it.

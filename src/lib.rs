@@ -17,6 +17,7 @@ pub mod config;
 pub mod engine;
 pub mod flow;
 pub mod gateway;
+pub mod hash;
 pub mod i18n;
 pub mod journal;
 pub mod problem;

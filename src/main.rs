@@ -96,6 +96,13 @@ struct ServeArgs {
     /// Session time-to-live in seconds (default 180).
     #[arg(long, env = "SAUTI_SESSION_TTL_SECS")]
     session_ttl_secs: Option<u64>,
+    /// Keep sessions in Redis: redis://host:6379, rediss://... (TLS),
+    /// redis+cluster://host1:6379,host2:6379 (default: in memory).
+    #[arg(long, env = "SAUTI_REDIS_URL")]
+    redis: Option<String>,
+    /// First part of every Redis key (default sauti).
+    #[arg(long, env = "SAUTI_REDIS_KEY_PREFIX")]
+    redis_key_prefix: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -202,7 +209,7 @@ mod serve {
     use sauti::pseudonym::Pseudonymizer;
     use sauti::render::Budget;
     use sauti::server::{self, App, Limits};
-    use sauti::session::MemoryStore;
+    use sauti::session::{MemoryStore, RedisStore};
     use sauti::survey::{AnyStore, Survey};
     use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
@@ -230,6 +237,12 @@ mod serve {
         }
         if let Some(v) = args.session_ttl_secs {
             c.session_ttl_secs = v;
+        }
+        if let Some(v) = &args.redis {
+            c.redis.url = v.clone();
+        }
+        if let Some(v) = &args.redis_key_prefix {
+            c.redis.key_prefix = v.clone();
         }
         if let Ok(key) = std::env::var("SAUTI_PSEUDONYM_KEY") {
             c.pseudonym_key = Some(key);
@@ -297,47 +310,149 @@ mod serve {
         f.sync_all()
     }
 
+    /// Loads and checks the flows against every gateway's budget: a broken flow never goes live.
+    fn load_flows(c: &Config) -> Result<Vec<sauti::CompiledFlow>, Vec<sauti::Problem>> {
+        let mut budgets: Vec<Budget> = c.gateways.values().map(|g| g.budget).collect();
+        budgets.sort_by_key(|b| (b.gsm7_septets, b.ucs2_chars));
+        budgets.dedup();
+        let mut flows = None;
+        let mut problems = Vec::new();
+        for budget in budgets {
+            let report = sauti::check::check(std::slice::from_ref(&c.flows), &c.locales, budget);
+            problems.extend(report.problems);
+            flows.get_or_insert(report.flows);
+        }
+        problems.dedup();
+        if problems.is_empty() {
+            Ok(flows.unwrap_or_default())
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// A cheap fingerprint of the flows and locales directories (names, sizes, mtimes).
+    fn tree_stamp(dirs: &[&Path]) -> u64 {
+        let mut h = sauti::hash::Fnv::default();
+        let mut stack: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.to_path_buf()).collect();
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut entries: Vec<_> = entries.flatten().collect();
+            entries.sort_by_key(|e| e.path());
+            for e in entries {
+                let Ok(meta) = e.metadata() else { continue };
+                if meta.is_dir() {
+                    stack.push(e.path());
+                    continue;
+                }
+                h.update(e.path().as_os_str().as_encoded_bytes());
+                h.update(&meta.len().to_le_bytes());
+                if let Ok(t) = meta.modified().and_then(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_err(std::io::Error::other)
+                }) {
+                    h.update(&t.as_nanos().to_le_bytes());
+                }
+            }
+        }
+        h.finish()
+    }
+
+    fn reload(c: &Config, survey: &Survey, why: &str) {
+        match load_flows(c) {
+            Err(problems) => {
+                for p in &problems {
+                    tracing::error!(problem = %p, "flows not reloaded");
+                }
+            }
+            Ok(flows) => {
+                let r = survey.reload(flows);
+                tracing::info!(why, added = ?r.added, refused = ?r.refused, "flows reloaded");
+            }
+        }
+    }
+
+    /// Reloads flows on SIGHUP and, when `reload_poll_secs` > 0, when files change.
+    async fn watch_flows(c: Config, app: Arc<App>) {
+        let poll = Duration::from_secs(c.reload_poll_secs.max(1));
+        let mut stamp = tree_stamp(&[&c.flows, &c.locales]);
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        loop {
+            #[cfg(unix)]
+            let hangup = async {
+                match hup.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            #[cfg(not(unix))]
+            let hangup = std::future::pending::<()>();
+            let polling = c.reload_poll_secs > 0;
+            tokio::select! {
+                () = hangup => reload(&c, &app.survey, "SIGHUP"),
+                () = tokio::time::sleep(poll), if polling => {
+                    let now = tree_stamp(&[&c.flows, &c.locales]);
+                    if now != stamp {
+                        stamp = now;
+                        reload(&c, &app.survey, "files changed");
+                    }
+                }
+            }
+        }
+    }
+
     pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let c = config(&args)?;
         init_logging(&c);
-        // The same checks as `sauti check`: a broken flow never goes live.
-        let report = sauti::check::check(
-            std::slice::from_ref(&c.flows),
-            &c.locales,
-            Budget::default(),
-        );
-        if !report.problems.is_empty() {
-            for p in &report.problems {
-                eprintln!("{p}");
+        // rustls (Redis over TLS) needs its crypto provider chosen once per process.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let flows = match load_flows(&c) {
+            Ok(f) => f,
+            Err(problems) => {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                bail!(
+                    "{} problem(s) in the flows: not serving (see `sauti check`)",
+                    problems.len()
+                );
             }
-            bail!(
-                "{} problem(s) in the flows: not serving (see `sauti check`)",
-                report.problems.len()
-            );
-        }
+        };
         let key = pseudonym_key(&c)?;
         let pseudonyms = Pseudonymizer::new(&key)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(async move {
+        let grace = Duration::from_secs(c.shutdown_grace_secs);
+        let result = runtime.block_on(async move {
             let (journal, journal_guard) = Journal::open(&c.data_dir)?;
-            let store = MemoryStore::new(c.max_sessions);
-            store.spawn_sweeper(Duration::from_secs(5));
             let ttl = Duration::from_secs(c.session_ttl_secs);
-            let survey = Survey::new(
-                report.flows,
-                AnyStore::Memory(store),
-                journal,
-                pseudonyms,
-                ttl,
-            );
+            let resume_window = Duration::from_secs(c.resume_window_secs);
+            let store = if c.redis.url.trim().is_empty() {
+                let store = MemoryStore::new(c.max_sessions, ttl, resume_window);
+                store.spawn_sweeper(Duration::from_secs(5));
+                AnyStore::Memory(store)
+            } else {
+                let store = RedisStore::connect(&c.redis, ttl, resume_window)
+                    .await
+                    .with_context(|| format!("connecting to Redis at {}", redact(&c.redis.url)))?;
+                AnyStore::Redis(store)
+            };
+            let store_name = match &store {
+                AnyStore::Memory(_) => "memory".to_owned(),
+                AnyStore::Redis(_) => format!("redis {}", redact(&c.redis.url)),
+            };
+            let survey = Survey::new(flows, store, journal, pseudonyms);
             let limits = Limits {
                 max_body_bytes: c.max_body_bytes,
                 header_timeout: Duration::from_secs(c.header_timeout_secs),
                 body_timeout: Duration::from_secs(c.body_timeout_secs),
                 max_connections: c.max_connections,
-                shutdown_grace: Duration::from_secs(c.shutdown_grace_secs),
+                shutdown_grace: grace,
             };
             let app = Arc::new(App::new(survey, &c.gateways, limits));
             let listener = tokio::net::TcpListener::bind(&c.listen)
@@ -345,7 +460,7 @@ mod serve {
                 .with_context(|| format!("cannot listen on {}", c.listen))?;
             let addr = listener.local_addr()?;
             println!("sauti listening on http://{addr}");
-            for f in app.survey.flows() {
+            for f in app.survey.flows().current() {
                 println!(
                     "  flow {} v{} on {} ({})",
                     f.id,
@@ -357,16 +472,35 @@ mod serve {
             for name in c.gateways.keys() {
                 println!("  gateway {name}: POST http://{addr}/ussd/{name}");
             }
+            println!("  sessions: {store_name}");
             println!("  responses: {}", app.survey.journal().path().display());
-            tracing::info!(%addr, profile = ?c.profile, "serving");
+            tracing::info!(%addr, profile = ?c.profile, sessions = %store_name, "serving");
+            let watcher = tokio::spawn(watch_flows(c.clone(), app.clone()));
             server::run(listener, app.clone(), shutdown_signal()).await;
-            // Every hop has finished: drop the last journal handles, then wait for the flush.
+            watcher.abort();
+            let _ = watcher.await;
+            // Hops in flight have finished (or the grace period is over): drop the journal
+            // handles and wait for the last fsync.
             drop(app);
-            tokio::task::spawn_blocking(move || journal_guard.finish()).await?;
+            let flushed = tokio::task::spawn_blocking(move || journal_guard.finish());
+            if tokio::time::timeout(grace, flushed).await.is_err() {
+                tracing::warn!("connections still open after the grace period; exiting");
+            }
             tracing::info!("stopped");
             Ok::<_, anyhow::Error>(())
-        })?;
+        });
+        // Whatever is left (a client that never finished its request) must not hold the exit.
+        runtime.shutdown_timeout(Duration::from_millis(200));
+        result?;
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// A Redis URL without its password, for messages and logs.
+    fn redact(url: &str) -> String {
+        match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+            _ => url.to_owned(),
+        }
     }
 
     async fn shutdown_signal() {

@@ -247,7 +247,7 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
 }
 
 async fn ready(app: &App) -> Reply {
-    if app.survey.flows().is_empty() {
+    if app.survey.flows().versions() == 0 {
         return text(StatusCode::SERVICE_UNAVAILABLE, "no flow loaded\n");
     }
     if !app.survey.journal().writable() {

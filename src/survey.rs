@@ -1,51 +1,67 @@
-//! The hop orchestrator: routes a gateway hop to its flow, loads the session, runs the
-//! pure engine, records a completed survey durably, saves the session. IO lives here,
-//! around [`engine::step`], never inside it.
+//! The hop orchestrator: routes a gateway hop to its flow, loads the session (or offers to
+//! resume an unfinished survey), runs the pure engine, records a completed survey durably,
+//! and saves the session. All IO lives here, around [`engine::step`], never inside it.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 
-use crate::engine::{self, At, Event, HopContext, Screen};
+use crate::engine::{self, At, Event, Hop, HopContext, Screen};
 use crate::flow::CompiledFlow;
 use crate::gateway::UssdRequest;
 use crate::journal::{Journal, JournalError};
 use crate::pseudonym::Pseudonymizer;
 use crate::render::{Budget, truncate};
 use crate::response::{Response, SCHEMA_VERSION, answers_json, receipt_of};
-use crate::session::{Consumed, MemoryStore, Progress, SessionRecord, SessionStore, StoreError};
+use crate::session::{
+    Consumed, MemoryStore, Progress, RedisStore, ResumeWrite, Saved, SessionKey, SessionRecord,
+    SessionStore, StoreError, Versioned,
+};
 
 /// The session stores Sauti can run on.
-#[derive(Clone)]
 pub enum AnyStore {
     Memory(MemoryStore),
+    Redis(RedisStore),
 }
 
 impl SessionStore for AnyStore {
-    async fn load(&self, key: &str) -> Result<Option<crate::session::Versioned>, StoreError> {
+    async fn load(&self, key: &SessionKey, fresh: bool) -> Result<Option<Versioned>, StoreError> {
         match self {
-            AnyStore::Memory(s) => s.load(key).await,
+            AnyStore::Memory(s) => s.load(key, fresh).await,
+            AnyStore::Redis(s) => s.load(key, fresh).await,
         }
     }
 
     async fn save(
         &self,
-        key: &str,
+        key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+        resume: ResumeWrite,
+    ) -> Result<Saved, StoreError> {
         match self {
-            AnyStore::Memory(s) => s.save(key, record, expected, ttl).await,
+            AnyStore::Memory(s) => s.save(key, record, expected, resume).await,
+            AnyStore::Redis(s) => s.save(key, record, expected, resume).await,
+        }
+    }
+
+    async fn load_resume(
+        &self,
+        respondent: &str,
+        flow_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        match self {
+            AnyStore::Memory(s) => s.load_resume(respondent, flow_id).await,
+            AnyStore::Redis(s) => s.load_resume(respondent, flow_id).await,
         }
     }
 
     async fn ready(&self) -> bool {
         match self {
             AnyStore::Memory(s) => s.ready().await,
+            AnyStore::Redis(s) => s.ready().await,
         }
     }
 }
@@ -66,22 +82,64 @@ pub enum HopError {
     Journal(#[from] JournalError),
     #[error("the session kept changing under this hop")]
     Contended,
-    #[error("flow `{0}` v{1} is no longer loaded")]
+    #[error("flow `{0}` v{1} is not loaded in this process")]
     FlowGone(String, u32),
+}
+
+/// Every flow version this process can serve: sessions pin the version they started on,
+/// so versions replaced by a reload stay here until the process ends.
+#[derive(Default)]
+pub struct FlowSet {
+    all: Vec<Arc<CompiledFlow>>,
+    /// Service code -> the newest version of the flow it routes to.
+    by_code: HashMap<String, Arc<CompiledFlow>>,
+}
+
+impl FlowSet {
+    pub fn current(&self) -> impl Iterator<Item = &Arc<CompiledFlow>> {
+        let mut seen: Vec<&Arc<CompiledFlow>> = Vec::new();
+        for f in self.by_code.values() {
+            if !seen.iter().any(|s| Arc::ptr_eq(s, f)) {
+                seen.push(f);
+            }
+        }
+        seen.sort_by(|a, b| a.id.cmp(&b.id));
+        seen.into_iter()
+    }
+
+    pub fn version(&self, id: &str, version: u32) -> Option<&Arc<CompiledFlow>> {
+        self.all.iter().find(|f| f.id == id && f.version == version)
+    }
+
+    pub fn route(&self, service_code: &str) -> Option<&Arc<CompiledFlow>> {
+        self.by_code.get(service_code.trim())
+    }
+
+    pub fn versions(&self) -> usize {
+        self.all.len()
+    }
+}
+
+/// What a reload did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Reloaded {
+    /// `id vN` newly served.
+    pub added: Vec<String>,
+    /// Flows whose content changed without a new version: kept as they were.
+    pub refused: Vec<String>,
 }
 
 /// Number of stripes serialising the hops of one session inside this process.
 const LOCK_STRIPES: usize = 1024;
 
 pub struct Survey {
-    flows: Vec<Arc<CompiledFlow>>,
-    by_code: HashMap<String, usize>,
+    flows: RwLock<Arc<FlowSet>>,
     store: AnyStore,
     journal: Journal,
     pseudonyms: Pseudonymizer,
-    session_ttl: Duration,
     /// Two hops of one session (a gateway retry racing the original) run one after the
     /// other; striped so that memory stays bounded whatever the number of sessions.
+    /// Across processes, the store's compare-and-set does the same job.
     locks: Box<[tokio::sync::Mutex<()>]>,
 }
 
@@ -91,30 +149,58 @@ impl Survey {
         store: AnyStore,
         journal: Journal,
         pseudonyms: Pseudonymizer,
-        session_ttl: Duration,
     ) -> Survey {
-        let flows: Vec<Arc<CompiledFlow>> = flows.into_iter().map(Arc::new).collect();
-        let mut by_code = HashMap::new();
-        for (i, f) in flows.iter().enumerate() {
-            for code in &f.ussd {
-                by_code.insert(code.clone(), i);
-            }
-        }
-        Survey {
-            flows,
-            by_code,
+        let survey = Survey {
+            flows: RwLock::new(Arc::new(FlowSet::default())),
             store,
             journal,
             pseudonyms,
-            session_ttl,
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
-        }
+        };
+        survey.reload(flows);
+        survey
     }
 
-    pub fn flows(&self) -> &[Arc<CompiledFlow>] {
-        &self.flows
+    /// The flows served now (a snapshot: a reload does not change it under a hop).
+    pub fn flows(&self) -> Arc<FlowSet> {
+        self.flows.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Serves `flows` from now on. Conversations in flight finish on the version they
+    /// started on; a flow changed without a version bump is refused (its old build stays).
+    pub fn reload(&self, flows: Vec<CompiledFlow>) -> Reloaded {
+        let mut guard = self.flows.write().unwrap_or_else(|p| p.into_inner());
+        let old = guard.clone();
+        let mut set = FlowSet {
+            all: old.all.clone(),
+            by_code: HashMap::new(),
+        };
+        let mut report = Reloaded::default();
+        for flow in flows {
+            let chosen = match old.version(&flow.id, flow.version) {
+                Some(existing) if existing.fingerprint == flow.fingerprint => existing.clone(),
+                Some(existing) => {
+                    tracing::error!(flow = %flow.id, version = flow.version, "flow changed without a new `version`: keeping the one already served; bump `version` to publish the change");
+                    report
+                        .refused
+                        .push(format!("{} v{}", flow.id, flow.version));
+                    existing.clone()
+                }
+                None => {
+                    report.added.push(format!("{} v{}", flow.id, flow.version));
+                    let f = Arc::new(flow);
+                    set.all.push(f.clone());
+                    f
+                }
+            };
+            for code in &chosen.ussd {
+                set.by_code.insert(code.clone(), chosen.clone());
+            }
+        }
+        *guard = Arc::new(set);
+        report
     }
 
     pub fn journal(&self) -> &Journal {
@@ -129,24 +215,19 @@ impl Survey {
         self.pseudonyms.of(phone_number)
     }
 
-    fn flow(&self, id: &str, version: u32) -> Option<&Arc<CompiledFlow>> {
-        self.flows
-            .iter()
-            .find(|f| f.id == id && f.version == version)
-    }
-
-    fn lock_for(&self, key: &str) -> &tokio::sync::Mutex<()> {
+    fn lock_for(&self, key: &SessionKey) -> &tokio::sync::Mutex<()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);
         &self.locks[(h.finish() as usize) % self.locks.len()]
     }
 
     /// An engine text in every language Sauti speaks, one per line (for replies given
-    /// before the respondent has chosen a language).
+    /// before the respondent's language is known).
     pub fn multilingual(&self, message: &str, budget: Budget) -> String {
+        let flows = self.flows();
         let mut seen: Vec<&str> = Vec::new();
         let mut lines: Vec<String> = Vec::new();
-        for f in &self.flows {
+        for f in flows.current() {
             for loc in &f.locales {
                 if !seen.contains(&loc.lang.as_str()) {
                     seen.push(&loc.lang);
@@ -175,51 +256,37 @@ impl Survey {
         req: &UssdRequest,
         now: OffsetDateTime,
     ) -> Result<Screen, HopError> {
-        let key = format!("{}:{}", gateway.name, req.session_id);
+        let flows = self.flows();
+        let key = SessionKey {
+            respondent: self.pseudonyms.of(&req.phone_number),
+            gateway: gateway.name.clone(),
+            session_id: req.session_id.clone(),
+        };
         let _serial = self.lock_for(&key).lock().await;
         let ctx = HopContext {
             today: now.date(),
             budget: gateway.budget,
         };
-        // A conflict means another process saved this session first: reload and redo.
-        for _ in 0..3 {
-            let current = self.store.load(&key).await?;
-            let (record, expected, events, screen) = match current {
+        let mut fresh = false;
+        // A conflict means another process saved this session first: redo from its record.
+        for _ in 0..4 {
+            let current = self.store.load(&key, fresh).await?;
+            let expected = current.as_ref().map_or(0, |v| v.version);
+            let (mut record, mut hop) = match current {
                 None => {
-                    let Some(&i) = self.by_code.get(req.service_code.trim()) else {
+                    let Some(flow) = flows.route(&req.service_code) else {
                         tracing::info!(gateway = %gateway.name, service_code = %req.service_code, "unknown service code");
                         return Ok(Screen {
                             end: true,
                             text: self.multilingual("unknown-service", gateway.budget),
                         });
                     };
-                    let flow = &self.flows[i];
-                    let response_id = uuid::Uuid::now_v7();
-                    let mut hop = engine::start(flow, None, &receipt_of(&response_id), &ctx);
-                    let mut events = std::mem::take(&mut hop.events);
-                    // A first hop may already carry input (a shared code's extension, or a
-                    // session the gateway opened earlier): it answers the first screen.
-                    if !req.text.is_empty() {
-                        hop = engine::step(flow, &hop.state, &req.text, &ctx);
-                        events.append(&mut hop.events);
-                    }
-                    let record = SessionRecord {
-                        flow_id: flow.id.clone(),
-                        flow_version: flow.version,
-                        response_id,
-                        respondent: self.pseudonyms.of(&req.phone_number),
-                        network: req.network.clone(),
-                        started_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
-                        consumed: Consumed::of(&req.text),
-                        reason: hop.reason,
-                        state: hop.state,
-                    };
-                    (record, 0, events, hop.screen)
+                    self.open(&flows, flow, &key, req, &ctx, now).await?
                 }
                 Some(v) => {
                     let rec = v.record;
-                    let flow = self
-                        .flow(&rec.flow_id, rec.flow_version)
+                    let flow = flows
+                        .version(&rec.flow_id, rec.flow_version)
                         .ok_or_else(|| HopError::FlowGone(rec.flow_id.clone(), rec.flow_version))?;
                     let input = match rec.consumed.progress(&req.text) {
                         // A finished session only ever shows its END again.
@@ -237,65 +304,162 @@ impl Survey {
                         return Ok(engine::render(flow, &rec.state, &ctx, rec.reason.as_ref()));
                     };
                     let hop = engine::step(flow, &rec.state, input, &ctx);
-                    let record = SessionRecord {
-                        consumed: Consumed::of(&req.text),
-                        reason: hop.reason,
-                        state: hop.state,
-                        ..rec
-                    };
-                    (record, v.version, hop.events, hop.screen)
+                    (rec, hop)
                 }
             };
-            let flow = self
-                .flow(&record.flow_id, record.flow_version)
+            record.consumed = Consumed::of(&req.text);
+            if hop.events.contains(&Event::Restarted) {
+                (record, hop) = self.restart(&flows, record, &ctx, now);
+            }
+            record.reason = hop.reason.clone();
+            record.state = hop.state.clone();
+            let flow = flows
+                .version(&record.flow_id, record.flow_version)
                 .ok_or_else(|| HopError::FlowGone(record.flow_id.clone(), record.flow_version))?;
-            if let At::Done(_) = record.state.at {
+            let completed = matches!(record.state.at, At::Done(_));
+            if completed && !fresh && expected != 0 {
+                // Never record a response computed from a cached copy: redo from the store's.
+                fresh = true;
+                continue;
+            }
+            if completed {
                 // Durable before the respondent sees END.
                 self.journal
-                    .append(&self.response(flow, gateway, &record, now))
+                    .append(&response(flow, gateway, &record, now))
                     .await?;
             }
-            if self
-                .store
-                .save(&key, &record, expected, self.session_ttl)
-                .await?
-            {
-                if expected == 0 {
-                    let respondent = &record.respondent[..16];
-                    tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, "session started");
+            let resume = if completed || hop.events.contains(&Event::Restarted) {
+                ResumeWrite::Clear
+            } else if record.state.resume_point().is_some() {
+                ResumeWrite::Keep
+            } else {
+                ResumeWrite::Untouched
+            };
+            match self.store.save(&key, &record, expected, resume).await? {
+                Saved::Stored => {
+                    log_events(flow, gateway, &record, expected == 0, &hop.events);
+                    return Ok(hop.screen);
                 }
-                log_events(flow, gateway, &record, &events);
-                return Ok(screen);
+                Saved::Conflict => fresh = false,
             }
         }
         Err(HopError::Contended)
     }
 
-    fn response(
+    /// A new session: the resume offer when the respondent left this survey unfinished
+    /// (and its version is still served), else the first screen. Input already carried by
+    /// the first hop answers that screen.
+    async fn open(
         &self,
-        flow: &CompiledFlow,
-        gateway: &GatewaySettings,
-        rec: &SessionRecord,
+        flows: &FlowSet,
+        flow: &Arc<CompiledFlow>,
+        key: &SessionKey,
+        req: &UssdRequest,
+        ctx: &HopContext,
         now: OffsetDateTime,
-    ) -> Response {
-        let started =
-            OffsetDateTime::from_unix_timestamp_nanos(rec.started_at_ms as i128 * 1_000_000)
-                .unwrap_or(now);
-        Response {
-            schema: SCHEMA_VERSION,
-            id: rec.response_id.to_string(),
-            flow: flow.id.clone(),
-            flow_version: flow.version,
-            status: "complete".into(),
-            channel: "ussd".into(),
-            gateway: gateway.name.clone(),
-            language: flow.languages[rec.state.lang as usize].clone(),
-            respondent: rec.respondent.clone(),
-            network: rec.network.clone(),
-            started_at: rfc3339(started),
-            completed_at: rfc3339(now),
-            answers: answers_json(flow, &rec.state),
+    ) -> Result<(SessionRecord, Hop), HopError> {
+        let saved = self.store.load_resume(&key.respondent, &flow.id).await?;
+        let resumed = saved.and_then(|saved| {
+            let pinned = flows.version(&saved.flow_id, saved.flow_version)?;
+            let hop = engine::offer_resume(pinned, &saved.state, ctx)?;
+            Some((pinned.clone(), saved, hop))
+        });
+        let (flow, record, mut hop) = match resumed {
+            Some((pinned, saved, hop)) => {
+                let record = SessionRecord {
+                    network: req.network.clone(),
+                    ..saved
+                };
+                (pinned, record, hop)
+            }
+            None => {
+                let response_id = uuid::Uuid::now_v7();
+                let hop = engine::start(flow, None, &receipt_of(&response_id), ctx);
+                let record = SessionRecord {
+                    flow_id: flow.id.clone(),
+                    flow_version: flow.version,
+                    response_id,
+                    respondent: key.respondent.clone(),
+                    network: req.network.clone(),
+                    started_at_ms: unix_ms(now),
+                    consumed: Consumed::of(""),
+                    reason: None,
+                    state: hop.state.clone(),
+                };
+                (flow.clone(), record, hop)
+            }
+        };
+        // A first hop may already carry input (a shared code's extension, or a session the
+        // gateway opened earlier): it answers the first screen.
+        if !req.text.is_empty() {
+            let mut next = engine::step(&flow, &hop.state, &req.text, ctx);
+            let mut events = std::mem::take(&mut hop.events);
+            events.append(&mut next.events);
+            next.events = events;
+            hop = next;
         }
+        Ok((record, hop))
+    }
+
+    /// "Start again": a new response (new id and receipt) on the newest version of the flow,
+    /// in the language the respondent already chose.
+    fn restart(
+        &self,
+        flows: &FlowSet,
+        record: SessionRecord,
+        ctx: &HopContext,
+        now: OffsetDateTime,
+    ) -> (SessionRecord, Hop) {
+        let response_id = uuid::Uuid::now_v7();
+        let old = flows.version(&record.flow_id, record.flow_version);
+        let newest = flows
+            .current()
+            .find(|f| f.id == record.flow_id)
+            .or(old)
+            .cloned();
+        let lang_tag = old.map(|f| f.languages[record.state.lang as usize].clone());
+        let Some(flow) = newest else {
+            unreachable!("a session's flow is loaded: checked before the step");
+        };
+        let lang = lang_tag.and_then(|t| flow.language_index(&t));
+        let mut hop = engine::start(&flow, lang, &receipt_of(&response_id), ctx);
+        hop.events.insert(0, Event::Restarted);
+        let record = SessionRecord {
+            flow_version: flow.version,
+            response_id,
+            started_at_ms: unix_ms(now),
+            ..record
+        };
+        (record, hop)
+    }
+}
+
+fn unix_ms(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn response(
+    flow: &CompiledFlow,
+    gateway: &GatewaySettings,
+    rec: &SessionRecord,
+    now: OffsetDateTime,
+) -> Response {
+    let started = OffsetDateTime::from_unix_timestamp_nanos(rec.started_at_ms as i128 * 1_000_000)
+        .unwrap_or(now);
+    Response {
+        schema: SCHEMA_VERSION,
+        id: rec.response_id.to_string(),
+        flow: flow.id.clone(),
+        flow_version: flow.version,
+        status: "complete".into(),
+        channel: "ussd".into(),
+        gateway: gateway.name.clone(),
+        language: flow.languages[rec.state.lang as usize].clone(),
+        respondent: rec.respondent.clone(),
+        network: rec.network.clone(),
+        started_at: rfc3339(started),
+        completed_at: rfc3339(now),
+        answers: answers_json(flow, &rec.state),
     }
 }
 
@@ -309,10 +473,15 @@ fn log_events(
     flow: &CompiledFlow,
     gateway: &GatewaySettings,
     rec: &SessionRecord,
+    new_session: bool,
     events: &[Event],
 ) {
-    let respondent = &rec.respondent[..rec.respondent.len().min(16)];
+    let respondent = SessionKey::tag(&rec.respondent);
+    let respondent = &respondent[..respondent.len().min(16)];
     let step_id = |i: u16| flow.steps.get(i as usize).map_or("?", |s| s.id.as_str());
+    if new_session {
+        tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, "session started");
+    }
     for e in events {
         match e {
             Event::Answered(s) => {
@@ -328,13 +497,19 @@ fn log_events(
                 tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, language = %flow.languages[*l as usize], "language")
             }
             Event::Invalid { step, .. } => {
-                tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, step = step.map_or("language", step_id), "invalid input")
+                tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, step = step.map_or("-", step_id), "invalid input")
             }
             Event::Completed(s) => {
                 tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, step = step_id(*s), response = %rec.response_id, "survey completed")
             }
             Event::GaveUp(s) => {
                 tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, step = step_id(*s), "session closed after too many wrong answers")
+            }
+            Event::Resumed(s) => {
+                tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, step = step_id(*s), "survey resumed")
+            }
+            Event::Restarted => {
+                tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, "survey started again")
             }
         }
     }

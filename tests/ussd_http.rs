@@ -16,9 +16,8 @@ fn is_uuid_v7(s: &str) -> bool {
     uuid::Uuid::parse_str(s).is_ok_and(|u| u.get_version_num() == 7)
 }
 
-#[test]
-fn a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_disk() {
-    let server = Server::start();
+fn a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_disk(opts: Options) {
+    let server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_fr_1", "*384*1#", PHONE);
     assert_eq!(
         phone.dial(),
@@ -102,9 +101,8 @@ fn a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_dis
     assert_eq!(receipt, sauti::response::receipt_of(&id));
 }
 
-#[test]
-fn reports_in_swahili_and_lingala_and_a_survey_in_each_language() {
-    let server = Server::start();
+fn reports_in_swahili_and_lingala_and_a_survey_in_each_language(opts: Options) {
+    let server = Server::start_with(opts);
     let mut sw = AtPhone::new(&server, "ATUid_sw", "*384*1#", "+243810000011");
     sw.dial();
     assert!(sw.send("2").ends_with("1. Ndiyo\n2. Hapana\n0. Rudi"));
@@ -162,18 +160,16 @@ fn reports_in_swahili_and_lingala_and_a_survey_in_each_language() {
     assert_ne!(responses[0]["respondent"], responses[1]["respondent"]);
 }
 
-#[test]
-fn an_unknown_service_code_gets_a_polite_end_in_every_language() {
-    let server = Server::start();
+fn an_unknown_service_code_gets_a_polite_end_in_every_language(opts: Options) {
+    let server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_x", "*999#", PHONE);
     let reply = phone.dial();
     assert!(reply.starts_with("END Code inconnu."), "{reply}");
     assert_eq!(reply.lines().count(), 3, "{reply}");
 }
 
-#[test]
-fn the_phone_number_never_reaches_the_file_or_the_logs() {
-    let server = Server::start();
+fn the_phone_number_never_reaches_the_file_or_the_logs(opts: Options) {
+    let server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_privacy", "*384*1#", "+243 899 123 456");
     phone.dial();
     for input in [
@@ -207,9 +203,8 @@ fn the_phone_number_never_reaches_the_file_or_the_logs() {
     }
 }
 
-#[test]
-fn a_response_survives_a_crash_right_after_the_end_screen_exactly_once() {
-    let mut server = Server::start();
+fn a_response_survives_a_crash_right_after_the_end_screen_exactly_once(opts: Options) {
+    let mut server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_crash", "*384*1#", PHONE);
     phone.dial();
     for input in ["1", "2"] {
@@ -236,9 +231,8 @@ fn a_response_survives_a_crash_right_after_the_end_screen_exactly_once() {
     assert_ne!(ids[0], ids[1]);
 }
 
-#[test]
-fn sigterm_stops_the_server_cleanly() {
-    let mut server = Server::start();
+fn sigterm_stops_the_server_cleanly(opts: Options) {
+    let mut server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_term", "*384*1#", PHONE);
     phone.dial();
     phone.send("1");
@@ -294,13 +288,12 @@ fn recorded(name: &str) -> (u16, String, String) {
     (status, ct, body.to_owned())
 }
 
-#[test]
-fn every_africas_talking_fixture_is_answered_as_recorded() {
+fn every_africas_talking_fixture_is_answered_as_recorded(opts: Options) {
     let (_dir, flows, locales) = fixture_project();
     let server = Server::start_with(Options {
         flows,
         locales,
-        ..Options::default()
+        ..opts
     });
     for (request, response) in [
         ("01-dial.request.http", "01-dial.response.http"),
@@ -360,13 +353,12 @@ fn every_africas_talking_fixture_is_answered_as_recorded() {
     assert!(malformed.body.contains("sessionId"), "{malformed:?}");
 }
 
-#[test]
-fn an_answer_containing_the_gateway_separator_survives_intact() {
+fn an_answer_containing_the_gateway_separator_survives_intact(opts: Options) {
     let (_dir, flows, locales) = fixture_project();
     let server = Server::start_with(Options {
         flows,
         locales,
-        ..Options::default()
+        ..opts
     });
     // The same session as fixture 91, walked up to the free-text territory.
     let mut phone = AtPhone::new(
@@ -462,9 +454,8 @@ fn serve_refuses_broken_flows_with_the_messages_of_check() {
     );
 }
 
-#[test]
-fn responses_have_the_documented_fields() {
-    let server = Server::start();
+fn responses_have_the_documented_fields(opts: Options) {
+    let server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_schema", "*384*1#", PHONE);
     phone.dial();
     phone.send("1");
@@ -492,9 +483,8 @@ fn responses_have_the_documented_fields() {
     assert_eq!(r["schema"], Value::from(1));
 }
 
-#[test]
-fn the_same_hop_fired_concurrently_advances_once_and_records_once() {
-    let server = Server::start();
+fn the_same_hop_fired_concurrently_advances_once_and_records_once(opts: Options) {
+    let server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_race", "*384*1#", PHONE);
     phone.dial();
     phone.send("1");
@@ -507,4 +497,58 @@ fn the_same_hop_fired_concurrently_advances_once_and_records_once() {
     assert!(replies.iter().all(|r| r == &replies[0]), "{replies:?}");
     assert!(replies[0].starts_with("END "));
     assert_eq!(server.responses().len(), 1);
+}
+
+/// The same conversations on every session store.
+macro_rules! on_every_store {
+    ($($store:ident => $opts:expr),* $(,)?) => {$(
+        mod $store {
+            use super::*;
+        #[test]
+        fn a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_disk() {
+            super::a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_disk($opts)
+        }
+        #[test]
+        fn reports_in_swahili_and_lingala_and_a_survey_in_each_language() {
+            super::reports_in_swahili_and_lingala_and_a_survey_in_each_language($opts)
+        }
+        #[test]
+        fn an_unknown_service_code_gets_a_polite_end_in_every_language() {
+            super::an_unknown_service_code_gets_a_polite_end_in_every_language($opts)
+        }
+        #[test]
+        fn the_phone_number_never_reaches_the_file_or_the_logs() {
+            super::the_phone_number_never_reaches_the_file_or_the_logs($opts)
+        }
+        #[test]
+        fn a_response_survives_a_crash_right_after_the_end_screen_exactly_once() {
+            super::a_response_survives_a_crash_right_after_the_end_screen_exactly_once($opts)
+        }
+        #[test]
+        fn every_africas_talking_fixture_is_answered_as_recorded() {
+            super::every_africas_talking_fixture_is_answered_as_recorded($opts)
+        }
+        #[test]
+        fn an_answer_containing_the_gateway_separator_survives_intact() {
+            super::an_answer_containing_the_gateway_separator_survives_intact($opts)
+        }
+        #[test]
+        fn responses_have_the_documented_fields() {
+            super::responses_have_the_documented_fields($opts)
+        }
+        #[test]
+        fn the_same_hop_fired_concurrently_advances_once_and_records_once() {
+            super::the_same_hop_fired_concurrently_advances_once_and_records_once($opts)
+        }
+        #[test]
+        fn sigterm_stops_the_server_cleanly() {
+            super::sigterm_stops_the_server_cleanly($opts)
+        }
+        }
+    )*};
+}
+
+on_every_store! {
+    memory => Options::default(),
+    redis => common::redis::options(),
 }

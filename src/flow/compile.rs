@@ -181,7 +181,19 @@ pub fn compile_file(
         source: &source,
         problems: Vec::new(),
     };
-    let flow = compile_raw(&mut cx, raw, locales);
+    let mut flow = compile_raw(&mut cx, raw, locales);
+    if let Some(f) = &mut flow {
+        let mut h = crate::hash::Fnv::default();
+        h.update(source.as_bytes());
+        for lang in &f.languages {
+            for stem in [f.id.as_str(), ENGINE_FILE] {
+                if let Some(file) = locales.file(lang, stem) {
+                    h.update(file.source.as_bytes());
+                }
+            }
+        }
+        f.fingerprint = h.finish();
+    }
     let ok = cx.problems.is_empty();
     problems.append(&mut cx.problems);
     if ok { flow } else { None }
@@ -462,6 +474,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         steps,
         locales: Vec::new(),
         language_screen: None,
+        fingerprint: 0,
     };
     bind_texts(cx, &mut flow, locales, &lists);
     if cx.problems.is_empty() {
@@ -906,6 +919,8 @@ fn bind_texts(
             prev: line(&flow.nav.prev, "nav-prev"),
             skip: line(&flow.nav.skip, "nav-skip"),
             next: line("1", "nav-continue"),
+            resume_prompt: engine("resume-prompt"),
+            resume_options: vec![line("1", "resume-continue"), line("2", "resume-restart")],
         };
         locales_out.push(FlowLocale {
             lang: lang.clone(),

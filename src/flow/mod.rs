@@ -93,6 +93,9 @@ pub struct CompiledFlow {
     /// Texts per language, in the order of `languages`.
     pub locales: Vec<FlowLocale>,
     pub language_screen: Option<LanguageScreen>,
+    /// Hash of the flow file and every translation it uses: a flow whose texts or structure
+    /// changed without a new `version` is refused at reload.
+    pub fingerprint: u64,
 }
 
 impl CompiledFlow {

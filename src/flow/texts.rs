@@ -53,6 +53,10 @@ pub struct NavTexts {
     pub skip: Text,
     /// `1. Continuer` under an info screen.
     pub next: Text,
+    /// The offer made to a respondent who dials again with a survey unfinished.
+    pub resume_prompt: String,
+    /// `1. Continuer`, `2. Recommencer`.
+    pub resume_options: Vec<Text>,
 }
 
 #[derive(Clone)]

@@ -128,6 +128,7 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
         At::Step(i) => (1, i),
         At::Done(i) => (2, i),
         At::GaveUp(i) => (3, i),
+        At::Resume(i) => (4, i),
     };
     w.u8(tag);
     w.var(step as u64);
@@ -279,6 +280,7 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
         1 => At::Step(step),
         2 => At::Done(step),
         3 => At::GaveUp(step),
+        4 => At::Resume(step),
         _ => return Err(DecodeError("position")),
     };
     let page = r.u8()?;

@@ -1,11 +1,12 @@
-//! The embedded session store: a map in memory with a TTL per session, swept in the
-//! background, and a cap on live sessions so that memory stays bounded.
+//! The embedded session store: maps in memory with a TTL per session (and per resume
+//! record), swept in the background, and a cap so that memory stays bounded.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::{SessionRecord, SessionStore, StoreError, Versioned};
+use super::{ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError, Versioned};
 
 struct Entry {
     record: SessionRecord,
@@ -13,10 +14,53 @@ struct Entry {
     expires: Instant,
 }
 
+/// A map whose entries expire, holding at most `cap` live entries.
+struct Expiring<K> {
+    map: HashMap<K, Entry>,
+    cap: usize,
+}
+
+impl<K: Hash + Eq> Expiring<K> {
+    fn new(cap: usize) -> Self {
+        Expiring {
+            map: HashMap::new(),
+            cap,
+        }
+    }
+
+    fn live(&self, key: &K, now: Instant) -> Option<&Entry> {
+        self.map.get(key).filter(|e| e.expires > now)
+    }
+
+    fn sweep(&mut self, now: Instant) -> usize {
+        let before = self.map.len();
+        self.map.retain(|_, e| e.expires > now);
+        before - self.map.len()
+    }
+
+    fn insert(&mut self, key: K, entry: Entry, now: Instant) -> Result<(), StoreError> {
+        if !self.map.contains_key(&key) && self.map.len() >= self.cap {
+            self.sweep(now);
+            if self.map.len() >= self.cap {
+                return Err(StoreError::Full(self.map.len()));
+            }
+        }
+        self.map.insert(key, entry);
+        Ok(())
+    }
+}
+
+struct Maps {
+    sessions: Expiring<SessionKey>,
+    /// Unfinished surveys by (respondent, flow).
+    resumes: Expiring<(String, String)>,
+}
+
 struct Shared {
     /// A std mutex: every critical section is a map operation that never awaits.
-    sessions: Mutex<HashMap<String, Entry>>,
-    max_sessions: usize,
+    maps: Mutex<Maps>,
+    session_ttl: Duration,
+    resume_window: Duration,
 }
 
 /// A cheap handle to the in-memory store.
@@ -26,18 +70,22 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    /// A store holding at most `max_sessions` live sessions. Call [`MemoryStore::spawn_sweeper`]
-    /// from a runtime to free expired sessions in the background.
-    pub fn new(max_sessions: usize) -> MemoryStore {
+    /// A store holding at most `max_sessions` live sessions (and as many resume records).
+    /// Call [`MemoryStore::spawn_sweeper`] from a runtime to free expired entries.
+    pub fn new(max_sessions: usize, session_ttl: Duration, resume_window: Duration) -> MemoryStore {
         MemoryStore {
             shared: Arc::new(Shared {
-                sessions: Mutex::new(HashMap::new()),
-                max_sessions,
+                maps: Mutex::new(Maps {
+                    sessions: Expiring::new(max_sessions),
+                    resumes: Expiring::new(max_sessions),
+                }),
+                session_ttl,
+                resume_window,
             }),
         }
     }
 
-    /// Sweeps expired sessions every `every`; stops when the store is dropped.
+    /// Sweeps expired entries every `every`; stops when the store is dropped.
     pub fn spawn_sweeper(&self, every: Duration) {
         let weak: Weak<Shared> = Arc::downgrade(&self.shared);
         tokio::spawn(async move {
@@ -52,73 +100,83 @@ impl MemoryStore {
 
     /// Live sessions (expired ones not yet swept included).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().sessions.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Maps> {
         // A panic while holding the lock cannot leave a map half-updated: recover it.
-        self.shared
-            .sessions
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
+        self.shared.maps.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 fn sweep(shared: &Shared, now: Instant) -> usize {
-    let mut map = shared.sessions.lock().unwrap_or_else(|p| p.into_inner());
-    let before = map.len();
-    map.retain(|_, e| e.expires > now);
-    before - map.len()
+    let mut maps = shared.maps.lock().unwrap_or_else(|p| p.into_inner());
+    maps.sessions.sweep(now) + maps.resumes.sweep(now)
 }
 
 impl SessionStore for MemoryStore {
-    async fn load(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+    async fn load(&self, key: &SessionKey, _fresh: bool) -> Result<Option<Versioned>, StoreError> {
         let now = Instant::now();
-        Ok(self
-            .lock()
-            .get(key)
-            .filter(|e| e.expires > now)
-            .map(|e| Versioned {
-                record: e.record.clone(),
-                version: e.version,
-            }))
+        Ok(self.lock().sessions.live(key, now).map(|e| Versioned {
+            record: e.record.clone(),
+            version: e.version,
+        }))
     }
 
     async fn save(
         &self,
-        key: &str,
+        key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
+        resume: ResumeWrite,
+    ) -> Result<Saved, StoreError> {
         let now = Instant::now();
-        let mut map = self.lock();
-        let current = map
-            .get(key)
-            .filter(|e| e.expires > now)
-            .map_or(0, |e| e.version);
+        let mut maps = self.lock();
+        let current = maps.sessions.live(key, now).map_or(0, |e| e.version);
         if current != expected {
-            return Ok(false);
+            return Ok(Saved::Conflict);
         }
-        if current == 0 && !map.contains_key(key) && map.len() >= self.shared.max_sessions {
-            map.retain(|_, e| e.expires > now);
-            if map.len() >= self.shared.max_sessions {
-                return Err(StoreError::Full(map.len()));
+        let entry = Entry {
+            record: record.clone(),
+            version: expected + 1,
+            expires: now + self.shared.session_ttl,
+        };
+        maps.sessions.insert(key.clone(), entry, now)?;
+        let resume_key = (key.respondent.clone(), record.flow_id.clone());
+        match resume {
+            ResumeWrite::Keep => {
+                let entry = Entry {
+                    record: record.clone(),
+                    version: 0,
+                    expires: now + self.shared.resume_window,
+                };
+                // A full resume map only costs the respondent the resume offer.
+                let _ = maps.resumes.insert(resume_key, entry, now);
             }
+            ResumeWrite::Clear => {
+                maps.resumes.map.remove(&resume_key);
+            }
+            ResumeWrite::Untouched => {}
         }
-        map.insert(
-            key.to_owned(),
-            Entry {
-                record: record.clone(),
-                version: expected + 1,
-                expires: now + ttl,
-            },
-        );
-        Ok(true)
+        Ok(Saved::Stored)
+    }
+
+    async fn load_resume(
+        &self,
+        respondent: &str,
+        flow_id: &str,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let now = Instant::now();
+        let key = (respondent.to_owned(), flow_id.to_owned());
+        Ok(self
+            .lock()
+            .resumes
+            .live(&key, now)
+            .map(|e| e.record.clone()))
     }
 
     async fn ready(&self) -> bool {
@@ -154,61 +212,123 @@ mod tests {
         }
     }
 
+    fn key(id: &str) -> SessionKey {
+        SessionKey {
+            respondent: "p".into(),
+            gateway: "g".into(),
+            session_id: id.into(),
+        }
+    }
+
+    fn store(cap: usize, ttl: Duration) -> MemoryStore {
+        MemoryStore::new(cap, ttl, Duration::from_secs(3600))
+    }
+
     #[tokio::test]
     async fn compare_and_set_refuses_a_stale_version() {
-        let store = MemoryStore::new(10);
-        let ttl = Duration::from_secs(60);
-        assert!(store.save("k", &record("1"), 0, ttl).await.unwrap());
+        let store = store(10, Duration::from_secs(60));
+        let k = key("k");
+        assert_eq!(
+            store
+                .save(&k, &record("1"), 0, ResumeWrite::Untouched)
+                .await
+                .unwrap(),
+            Saved::Stored
+        );
         // A second hop that loaded "no session" loses.
-        assert!(!store.save("k", &record("2"), 0, ttl).await.unwrap());
-        let v = store.load("k").await.unwrap().unwrap();
+        assert_eq!(
+            store
+                .save(&k, &record("2"), 0, ResumeWrite::Untouched)
+                .await
+                .unwrap(),
+            Saved::Conflict
+        );
+        let v = store.load(&k, true).await.unwrap().unwrap();
         assert_eq!((v.version, v.record.consumed), (1, Consumed::of("1")));
-        assert!(store.save("k", &record("1*2"), 1, ttl).await.unwrap());
-        assert!(!store.save("k", &record("1*3"), 1, ttl).await.unwrap());
-        assert_eq!(store.load("k").await.unwrap().unwrap().version, 2);
+        assert_eq!(
+            store
+                .save(&k, &record("1*2"), 1, ResumeWrite::Untouched)
+                .await
+                .unwrap(),
+            Saved::Stored
+        );
+        assert_eq!(
+            store
+                .save(&k, &record("1*3"), 1, ResumeWrite::Untouched)
+                .await
+                .unwrap(),
+            Saved::Conflict
+        );
+        assert_eq!(store.load(&k, false).await.unwrap().unwrap().version, 2);
     }
 
     #[tokio::test]
     async fn expired_sessions_are_gone_and_swept() {
-        let store = MemoryStore::new(10);
+        let short = Duration::from_millis(1);
+        let store = store(10, short);
         store
-            .save("old", &record(""), 0, Duration::from_millis(1))
-            .await
-            .unwrap();
-        store
-            .save("live", &record(""), 0, Duration::from_secs(60))
+            .save(&key("old"), &record(""), 0, ResumeWrite::Untouched)
             .await
             .unwrap();
         std::thread::sleep(Duration::from_millis(5));
-        assert!(store.load("old").await.unwrap().is_none());
+        assert!(store.load(&key("old"), true).await.unwrap().is_none());
         // An expired session counts as absent for compare-and-set too.
-        assert!(
+        assert_eq!(
             store
-                .save("old", &record("x"), 0, Duration::from_secs(60))
+                .save(&key("old"), &record("x"), 0, ResumeWrite::Untouched)
                 .await
-                .unwrap()
+                .unwrap(),
+            Saved::Stored
         );
-        store
-            .save("gone", &record(""), 0, Duration::from_millis(1))
-            .await
-            .unwrap();
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(sweep(&store.shared, Instant::now()), 1);
-        assert_eq!(store.len(), 2);
+        assert_eq!(store.len(), 0);
     }
 
     #[tokio::test]
     async fn memory_stays_bounded() {
-        let store = MemoryStore::new(2);
-        let ttl = Duration::from_secs(60);
-        store.save("a", &record(""), 0, ttl).await.unwrap();
-        store.save("b", &record(""), 0, ttl).await.unwrap();
+        let store = store(2, Duration::from_secs(60));
+        store
+            .save(&key("a"), &record(""), 0, ResumeWrite::Untouched)
+            .await
+            .unwrap();
+        store
+            .save(&key("b"), &record(""), 0, ResumeWrite::Untouched)
+            .await
+            .unwrap();
         assert!(matches!(
-            store.save("c", &record(""), 0, ttl).await,
+            store
+                .save(&key("c"), &record(""), 0, ResumeWrite::Untouched)
+                .await,
             Err(StoreError::Full(2))
         ));
         // Existing sessions still move on.
-        assert!(store.save("a", &record("1"), 1, ttl).await.unwrap());
+        assert_eq!(
+            store
+                .save(&key("a"), &record("1"), 1, ResumeWrite::Untouched)
+                .await
+                .unwrap(),
+            Saved::Stored
+        );
+    }
+
+    #[tokio::test]
+    async fn the_resume_record_follows_the_saves() {
+        let store = store(10, Duration::from_secs(60));
+        store
+            .save(&key("a"), &record("1"), 0, ResumeWrite::Keep)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.load_resume("p", "f").await.unwrap().unwrap().consumed,
+            Consumed::of("1")
+        );
+        assert!(store.load_resume("p", "other").await.unwrap().is_none());
+        store
+            .save(&key("a"), &record("1*2"), 1, ResumeWrite::Clear)
+            .await
+            .unwrap();
+        assert!(store.load_resume("p", "f").await.unwrap().is_none());
     }
 }
 

@@ -3,13 +3,14 @@
 
 pub mod codec;
 pub mod memory;
-
-use std::time::Duration;
+pub mod redis;
 
 use crate::engine::SessionState;
+use crate::hash::fnv1a;
 use crate::question::Invalid;
 
 pub use memory::MemoryStore;
+pub use redis::{RedisConfig, RedisStore};
 
 /// Everything kept about a live session between two hops.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,15 +53,6 @@ pub enum Progress<'t> {
     New(&'t str),
     /// Does not extend the history (the gateway or the phone restarted it).
     Diverged,
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 impl Consumed {
@@ -107,23 +99,71 @@ pub enum StoreError {
     Unavailable(String),
     #[error("session store full ({0} live sessions)")]
     Full(usize),
+    #[error(transparent)]
+    Corrupt(#[from] codec::DecodeError),
 }
 
-/// Where sessions live between hops.
-pub trait SessionStore: Send + Sync {
-    /// The live (unexpired) record of a session, if any.
-    fn load(&self, key: &str)
-    -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
+/// Identifies a live session. The respondent's pseudonym comes first so that a session
+/// and its resume record share a Redis Cluster hash slot (one atomic script for both).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub respondent: String,
+    pub gateway: String,
+    pub session_id: String,
+}
 
-    /// Stores `record` if the stored version is still `expected` (0: no record), with a
-    /// fresh TTL. `Ok(false)` when another hop saved first: reload and try again.
+impl SessionKey {
+    /// The shortened pseudonym used in keys (128 bits are plenty to tell respondents apart).
+    pub fn tag(respondent: &str) -> &str {
+        &respondent[..respondent.len().min(32)]
+    }
+}
+
+/// What a save does to the respondent's resume record for this flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResumeWrite {
+    /// Keep this record as the place to resume from (an unfinished survey).
+    Keep,
+    /// The survey is complete (or restarted): nothing to resume.
+    Clear,
+    /// Leave it as it is.
+    Untouched,
+}
+
+/// The outcome of a compare-and-set save.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Saved {
+    Stored,
+    /// Another hop saved first; the next load sees its record.
+    Conflict,
+}
+
+/// Where sessions live between hops: the in-memory store (embedded default) or Redis.
+pub trait SessionStore: Send + Sync {
+    /// The live record of a session. `fresh` asks for the authoritative copy, bypassing
+    /// any local cache (needed before a side effect such as recording a response).
+    fn load(
+        &self,
+        key: &SessionKey,
+        fresh: bool,
+    ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
+
+    /// Stores `record` if the stored version is still `expected` (0: no live record), with
+    /// the session TTL, and updates the resume record of (respondent, flow) in the same step.
     fn save(
         &self,
-        key: &str,
+        key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
-        ttl: Duration,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+        resume: ResumeWrite,
+    ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
+
+    /// The unfinished survey a respondent may resume, if any.
+    fn load_resume(
+        &self,
+        respondent: &str,
+        flow_id: &str,
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
 
     /// Whether the store can serve hops now (for `/readyz`).
     fn ready(&self) -> impl Future<Output = bool> + Send;

@@ -81,4 +81,5 @@ impl<'f> Phone<'f> {
     }
 }
 
+pub mod redis;
 pub mod server;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::REPO;
 
 /// How to start a server; every field has a sensible default for tests.
+#[derive(Clone)]
 pub struct Options {
     pub flows: PathBuf,
     pub locales: PathBuf,
@@ -42,8 +43,7 @@ pub struct Server {
     /// Keeps the temporary directory (data, config) alive as long as the server handle.
     pub dir: Arc<tempfile::TempDir>,
     logs: Arc<Mutex<String>>,
-    opts_flows: PathBuf,
-    opts_locales: PathBuf,
+    opts: Options,
 }
 
 impl Server {
@@ -55,6 +55,11 @@ impl Server {
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let data_dir = dir.path().join("data");
         Server::spawn(opts, dir, data_dir)
+    }
+
+    /// A second process sharing this one's options (and Redis), with its own data directory.
+    pub fn sibling(&self) -> Server {
+        Server::start_with(self.opts.clone())
     }
 
     fn spawn(opts: Options, dir: Arc<tempfile::TempDir>, data_dir: PathBuf) -> Server {
@@ -117,18 +122,13 @@ impl Server {
             data_dir,
             dir,
             logs,
-            opts_flows: opts.flows,
-            opts_locales: opts.locales,
+            opts,
         }
     }
 
     /// Starts a new process on the same data directory (after a crash or a stop).
     pub fn restart(&mut self) {
-        let opts = Options {
-            flows: self.opts_flows.clone(),
-            locales: self.opts_locales.clone(),
-            ..Options::default()
-        };
+        let opts = self.opts.clone();
         let _ = self.child.kill();
         let _ = self.child.wait();
         *self = Server::spawn(opts, self.dir.clone(), self.data_dir.clone());

@@ -1,0 +1,40 @@
+//! FNV-1a, a small stable hash: the same value in every process and every build, which
+//! `DefaultHasher` does not promise. Used for fingerprints, never for security.
+
+/// An incremental FNV-1a (64-bit) hasher.
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv {
+    pub fn update(&mut self, bytes: &[u8]) -> &mut Self {
+        for &b in bytes {
+            self.0 ^= b as u64;
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self
+    }
+
+    pub fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    Fnv::default().update(bytes).finish()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn matches_the_reference_vectors() {
+        assert_eq!(super::fnv1a(b""), 0xcbf29ce484222325);
+        assert_eq!(super::fnv1a(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(super::fnv1a(b"foobar"), 0x85944171f73967e8);
+    }
+}
