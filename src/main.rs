@@ -374,11 +374,9 @@ mod serve {
     }
 
     /// Reloads flows on SIGHUP and, when `reload_poll_secs` > 0, when files change.
-    async fn watch_flows(c: Config, app: Arc<App>) {
+    async fn watch_flows(c: Config, app: Arc<App>, mut hup: Option<Hangup>) {
         let poll = Duration::from_secs(c.reload_poll_secs.max(1));
         let mut stamp = tree_stamp(&[&c.flows, &c.locales]);
-        #[cfg(unix)]
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             #[cfg(unix)]
             let hangup = async {
@@ -390,7 +388,10 @@ mod serve {
                 }
             };
             #[cfg(not(unix))]
-            let hangup = std::future::pending::<()>();
+            let hangup = {
+                let _ = &mut hup;
+                std::future::pending::<()>()
+            };
             let polling = c.reload_poll_secs > 0;
             tokio::select! {
                 () = hangup => reload(&c, &app.survey, "SIGHUP"),
@@ -404,6 +405,11 @@ mod serve {
             }
         }
     }
+
+    #[cfg(unix)]
+    type Hangup = tokio::signal::unix::Signal;
+    #[cfg(not(unix))]
+    type Hangup = ();
 
     pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let c = config(&args)?;
@@ -459,6 +465,11 @@ mod serve {
                 .await
                 .with_context(|| format!("cannot listen on {}", c.listen))?;
             let addr = listener.local_addr()?;
+            // Before anyone can send SIGHUP (whose default action would end the process).
+            #[cfg(unix)]
+            let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+            #[cfg(not(unix))]
+            let hup = None;
             println!("sauti listening on http://{addr}");
             for f in app.survey.flows().current() {
                 println!(
@@ -475,7 +486,7 @@ mod serve {
             println!("  sessions: {store_name}");
             println!("  responses: {}", app.survey.journal().path().display());
             tracing::info!(%addr, profile = ?c.profile, sessions = %store_name, "serving");
-            let watcher = tokio::spawn(watch_flows(c.clone(), app.clone()));
+            let watcher = tokio::spawn(watch_flows(c.clone(), app.clone(), hup));
             server::run(listener, app.clone(), shutdown_signal()).await;
             watcher.abort();
             let _ = watcher.await;

@@ -499,6 +499,202 @@ fn the_same_hop_fired_concurrently_advances_once_and_records_once(opts: Options)
     assert_eq!(server.responses().len(), 1);
 }
 
+fn an_unfinished_survey_is_resumed_where_it_stopped(opts: Options) {
+    let server = Server::start_with(opts);
+    let number = "+243810000077";
+    let mut first = AtPhone::new(&server, "ATUid_drop_1", "*384*1#", number);
+    first.dial();
+    first.send("2"); // Kiswahili
+    first.send("1"); // consent
+    first.send("2"); // violence
+    assert!(first.send("1").starts_with("CON Katika jimbo gani?")); // today
+    // Coverage fades: the network drops the session. The respondent dials again.
+    let mut second = AtPhone::new(&server, "ATUid_drop_2", "*384*1#", number);
+    assert_eq!(
+        second.dial(),
+        "CON Ulikuwa umeshaanza maswali haya.\n1. Endelea\n2. Anza upya"
+    );
+    // Continuing lands on the first unanswered question, in their language.
+    assert!(
+        second.send("1").starts_with("CON Katika jimbo gani?\n1."),
+        "{:?}",
+        second.text
+    );
+    second.send("1");
+    second.send("Uvira");
+    second.send("000");
+    second.send("4");
+    let end = second.send("2");
+    assert!(end.starts_with("END Asante"), "{end}");
+    let responses = server.responses();
+    assert_eq!(responses.len(), 1);
+    let r = &responses[0];
+    assert_eq!(r["language"], "sw");
+    assert_eq!(r["answers"]["incident"]["value"], "violence");
+    assert_eq!(r["answers"]["when"]["value"], "today");
+    assert_eq!(r["answers"]["territory"]["value"], "Uvira");
+    // The survey is complete: dialling again starts a new one.
+    let mut third = AtPhone::new(&server, "ATUid_drop_3", "*384*1#", number);
+    assert!(third.dial().starts_with("CON Langue / Lugha / Monoko:"));
+}
+
+fn a_respondent_can_choose_to_start_again(opts: Options) {
+    let server = Server::start_with(opts);
+    let number = "+243810000078";
+    let mut first = AtPhone::new(&server, "ATUid_again_1", "*384*1#", number);
+    first.dial();
+    first.send("3"); // Lingala
+    first.send("1");
+    first.send("4");
+    let mut second = AtPhone::new(&server, "ATUid_again_2", "*384*1#", number);
+    assert_eq!(
+        second.dial(),
+        "CON Obandaki kala mituna oyo.\n1. Kokoba\n2. Kobanda sika"
+    );
+    // Starting again: the first question, still in Lingala, earlier answers dropped.
+    let consent = second.send("2");
+    assert!(consent.ends_with("1. Iyo\n2. Te\n0. Zonga"), "{consent}");
+    assert!(second.send("2").starts_with("END "));
+    let responses = server.responses();
+    assert_eq!(responses.len(), 1);
+    assert_eq!(
+        responses[0]["answers"],
+        json!({ "consent": { "value": "no", "label": "Non" } })
+    );
+    assert_eq!(responses[0]["language"], "ln");
+    // Another respondent, or another survey, is never offered someone else's answers.
+    let mut other = AtPhone::new(&server, "ATUid_again_3", "*384*1#", "+243810000079");
+    assert!(other.dial().starts_with("CON Langue"));
+}
+
+/// A project with a copy of the shipped flows that a test may edit.
+fn editable_project() -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows");
+    let locales = dir.path().join("locales");
+    std::fs::create_dir_all(&flows).unwrap();
+    for f in ["kufatilia.toml", "connectivity.toml"] {
+        std::fs::copy(Path::new(REPO).join("flows").join(f), flows.join(f)).unwrap();
+    }
+    for lang in ["fr", "sw", "ln"] {
+        std::fs::create_dir_all(locales.join(lang)).unwrap();
+        for f in ["sauti.ftl", "kufatilia.ftl", "connectivity.ftl"] {
+            std::fs::copy(
+                Path::new(REPO).join("locales").join(lang).join(f),
+                locales.join(lang).join(f),
+            )
+            .unwrap();
+        }
+    }
+    (dir, flows, locales)
+}
+
+fn sighup(server: &Server) {
+    std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(server.pid().to_string())
+        .status()
+        .unwrap();
+}
+
+fn a_new_flow_version_is_served_without_breaking_conversations_in_flight(opts: Options) {
+    let (_dir, flows, locales) = editable_project();
+    let server = Server::start_with(Options {
+        flows: flows.clone(),
+        locales: locales.clone(),
+        ..opts
+    });
+    let mut before = AtPhone::new(&server, "ATUid_v1", "*384*1#", "+243810000081");
+    before.dial();
+    before.send("1");
+    before.send("1");
+    // The researchers publish version 2: the consent question now leads straight to the end
+    // when the incident is not described... here simply: a new text, and a new version.
+    let toml = std::fs::read_to_string(flows.join("kufatilia.toml"))
+        .unwrap()
+        .replace("version = 1", "version = 2");
+    std::fs::write(flows.join("kufatilia.toml"), toml).unwrap();
+    let ftl = std::fs::read_to_string(locales.join("fr/kufatilia.ftl"))
+        .unwrap()
+        .replace(
+            "incident = Que voulez-vous signaler?",
+            "incident = Quel incident signalez-vous?",
+        );
+    std::fs::write(locales.join("fr/kufatilia.ftl"), ftl).unwrap();
+    sighup(&server);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.logs().contains("flows reloaded") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload: {}",
+            server.logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // A new conversation gets version 2.
+    let mut after = AtPhone::new(&server, "ATUid_v2", "*384*1#", "+243810000082");
+    after.dial();
+    after.send("1");
+    assert!(
+        after
+            .send("1")
+            .starts_with("CON Quel incident signalez-vous?")
+    );
+    assert!(after.send("0").starts_with("CON Sauti:"));
+    assert!(after.send("2").starts_with("END "));
+    // The conversation in flight finishes on version 1.
+    assert!(
+        before.send("1").starts_with("CON Quand cela"),
+        "{:?}",
+        before.text
+    );
+    for input in ["1", "1", "Mwenga", "000", "0"] {
+        before.send(input);
+    }
+    assert!(before.send("2").starts_with("END "));
+    let versions: Vec<u64> = server
+        .responses()
+        .iter()
+        .map(|r| r["flow_version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(versions, [2, 1]);
+}
+
+fn a_flow_changed_without_a_new_version_is_refused_at_reload(opts: Options) {
+    let (_dir, flows, locales) = editable_project();
+    let server = Server::start_with(Options {
+        flows,
+        locales: locales.clone(),
+        ..opts
+    });
+    let ftl = std::fs::read_to_string(locales.join("fr/kufatilia.ftl"))
+        .unwrap()
+        .replace(
+            "incident = Que voulez-vous signaler?",
+            "incident = Quel incident?",
+        );
+    std::fs::write(locales.join("fr/kufatilia.ftl"), ftl).unwrap();
+    sighup(&server);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.logs().contains("flows reloaded") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no reload: {}",
+            server.logs()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(
+        server.logs().contains("changed without a new `version`"),
+        "{}",
+        server.logs()
+    );
+    let mut phone = AtPhone::new(&server, "ATUid_same_v", "*384*1#", PHONE);
+    phone.dial();
+    phone.send("1");
+    assert!(phone.send("1").starts_with("CON Que voulez-vous signaler?"));
+}
+
 /// The same conversations on every session store.
 macro_rules! on_every_store {
     ($($store:ident => $opts:expr),* $(,)?) => {$(
@@ -539,6 +735,22 @@ macro_rules! on_every_store {
         #[test]
         fn the_same_hop_fired_concurrently_advances_once_and_records_once() {
             super::the_same_hop_fired_concurrently_advances_once_and_records_once($opts)
+        }
+        #[test]
+        fn an_unfinished_survey_is_resumed_where_it_stopped() {
+            super::an_unfinished_survey_is_resumed_where_it_stopped($opts)
+        }
+        #[test]
+        fn a_respondent_can_choose_to_start_again() {
+            super::a_respondent_can_choose_to_start_again($opts)
+        }
+        #[test]
+        fn a_new_flow_version_is_served_without_breaking_conversations_in_flight() {
+            super::a_new_flow_version_is_served_without_breaking_conversations_in_flight($opts)
+        }
+        #[test]
+        fn a_flow_changed_without_a_new_version_is_refused_at_reload() {
+            super::a_flow_changed_without_a_new_version_is_refused_at_reload($opts)
         }
         #[test]
         fn sigterm_stops_the_server_cleanly() {

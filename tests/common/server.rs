@@ -134,6 +134,10 @@ impl Server {
         *self = Server::spawn(opts, self.dir.clone(), self.data_dir.clone());
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the process printed (stdout and stderr).
     pub fn logs(&self) -> String {
         self.logs.lock().unwrap().clone()
