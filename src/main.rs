@@ -170,9 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 today: now.date(),
                 budget: budget.into(),
             };
-            let stamp = now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
+            let stamp = sauti::survey::rfc3339(now);
             let stdin = std::io::stdin();
             let mut lock = stdin.lock();
             let inputs = match answers {

@@ -463,8 +463,14 @@ fn response(
     }
 }
 
+/// RFC 3339 in UTC with milliseconds, always the same width (`2026-03-14T09:21:07.123Z`),
+/// so that timestamps also sort as text.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
         .unwrap_or_default()
 }
 

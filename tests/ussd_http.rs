@@ -79,7 +79,12 @@ fn a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_dis
     assert_eq!(r["language"], "fr");
     assert_eq!(r["network"], "63001");
     assert_eq!(r["respondent"].as_str().unwrap().len(), 64);
-    assert!(r["started_at"].as_str().unwrap() <= r["completed_at"].as_str().unwrap());
+    let at = |field: &str| {
+        let text = r[field].as_str().unwrap();
+        assert_eq!(text.len(), "2026-03-14T09:21:07.123Z".len(), "{text}");
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    assert!(at("started_at") <= at("completed_at"));
     assert_eq!(
         r["answers"],
         json!({
