@@ -9,6 +9,7 @@ use serde::Deserialize;
 use crate::problem::Problem;
 use crate::render::Budget;
 use crate::session::RedisConfig;
+use crate::sink::SinkConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -93,6 +94,8 @@ pub struct Config {
     pub gateways: BTreeMap<String, GatewayConfig>,
     /// Sessions in Redis when `redis.url` is set; in memory otherwise.
     pub redis: RedisConfig,
+    /// Where completed surveys are delivered (default: the JSONL file in the data directory).
+    pub sinks: BTreeMap<String, SinkConfig>,
 }
 
 impl Default for Config {
@@ -117,6 +120,7 @@ impl Default for Config {
             max_connections: 4096,
             gateways: BTreeMap::new(),
             redis: RedisConfig::default(),
+            sinks: BTreeMap::new(),
         }
     }
 }

@@ -32,6 +32,8 @@ struct Append {
 pub struct Journal {
     tx: mpsc::Sender<Append>,
     path: PathBuf,
+    /// Woken after every write, so that delivery workers pick new responses up at once.
+    appended: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Waits for the writer thread to flush everything when the last handle is dropped.
@@ -69,12 +71,14 @@ impl Journal {
             let _ = d.sync_all();
         }
         let (tx, rx) = mpsc::channel::<Append>(4096);
+        let appended = std::sync::Arc::new(tokio::sync::Notify::new());
+        let notify = appended.clone();
         let thread = std::thread::Builder::new()
             .name("sauti-journal".into())
-            .spawn(move || writer(file, rx))
+            .spawn(move || writer(file, rx, notify))
             .map_err(JournalError::Write)?;
         Ok((
-            Journal { tx, path },
+            Journal { tx, path, appended },
             JournalGuard {
                 thread: Some(thread),
             },
@@ -83,6 +87,11 @@ impl Journal {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Notified after each write to the journal.
+    pub fn appended(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.appended.clone()
     }
 
     /// Appends one response; returns once it is on disk (written and fsynced).
@@ -111,7 +120,11 @@ impl Journal {
 }
 
 /// Group commit: everything queued while the previous fsync ran is written, then synced once.
-fn writer(mut file: File, mut rx: mpsc::Receiver<Append>) {
+fn writer(
+    mut file: File,
+    mut rx: mpsc::Receiver<Append>,
+    appended: std::sync::Arc<tokio::sync::Notify>,
+) {
     let mut batch: Vec<Append> = Vec::new();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -135,5 +148,6 @@ fn writer(mut file: File, mut rx: mpsc::Receiver<Append>) {
         for a in batch.drain(..) {
             let _ = a.done.send(result.clone());
         }
+        appended.notify_waiters();
     }
 }

@@ -40,8 +40,27 @@ impl From<BudgetArgs> for Budget {
 #[derive(Subcommand)]
 enum Command {
     /// Serve USSD gateways over HTTP (embedded defaults: sessions in memory, responses in
-    /// <data-dir>/responses.jsonl).
+    /// <data-dir>/responses.jsonl), and deliver completed surveys to the sinks.
     Serve(ServeArgs),
+    /// Only deliver queued responses to the sinks (no HTTP server).
+    Deliver(ServeArgs),
+    /// Inspect and repair the outbox: status, dead letters, replay.
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxAction,
+        #[command(flatten)]
+        args: ServeArgs,
+    },
+    /// Export a flow as an XForm for ODK Central or KoBoToolbox.
+    Xform {
+        /// A flow file, or the id of a flow in `flows/`.
+        flow: String,
+        #[arg(long, default_value = "locales")]
+        locales: PathBuf,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Check flows and translations; one line per problem, with file:line.
     Check {
         /// Flow files or directories of flows.
@@ -69,40 +88,67 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum OutboxAction {
+    /// Queued, in flight, delivered, dead and the oldest age, per sink.
+    Status {
+        #[arg(long)]
+        sink: Option<String>,
+    },
+    /// Dead letters with their last error.
+    Dead {
+        #[arg(long)]
+        sink: Option<String>,
+    },
+    /// Put a dead letter (or all of them) back in the queue.
+    Replay {
+        /// A response id.
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+        #[arg(long)]
+        sink: Option<String>,
+    },
+}
+
 /// Flags of `serve`; each overrides `sauti.toml`, and each has a `SAUTI_*` variable.
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Configuration file (default: ./sauti.toml when it exists).
-    #[arg(long, env = "SAUTI_CONFIG")]
+    #[arg(long, global = true, env = "SAUTI_CONFIG")]
     config: Option<PathBuf>,
     /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
-    #[arg(long, env = "SAUTI_LISTEN")]
+    #[arg(long, global = true, env = "SAUTI_LISTEN")]
     listen: Option<String>,
     /// Directory of flows (default flows).
-    #[arg(long, env = "SAUTI_FLOWS")]
+    #[arg(long, global = true, env = "SAUTI_FLOWS")]
     flows: Option<PathBuf>,
     /// Directory of translations (default locales).
-    #[arg(long, env = "SAUTI_LOCALES")]
+    #[arg(long, global = true, env = "SAUTI_LOCALES")]
     locales: Option<PathBuf>,
     /// Where responses are written (default data).
-    #[arg(long, env = "SAUTI_DATA_DIR")]
+    #[arg(long, global = true, env = "SAUTI_DATA_DIR")]
     data_dir: Option<PathBuf>,
     /// dev or prod; prod refuses to start without a pseudonym key.
-    #[arg(long, env = "SAUTI_PROFILE")]
+    #[arg(long, global = true, env = "SAUTI_PROFILE")]
     profile: Option<sauti::config::Profile>,
     /// Log format: text or json.
-    #[arg(long, env = "SAUTI_LOG_FORMAT")]
+    #[arg(long, global = true, env = "SAUTI_LOG_FORMAT")]
     log_format: Option<sauti::config::LogFormat>,
     /// Session time-to-live in seconds (default 180).
-    #[arg(long, env = "SAUTI_SESSION_TTL_SECS")]
+    #[arg(long, global = true, env = "SAUTI_SESSION_TTL_SECS")]
     session_ttl_secs: Option<u64>,
     /// Keep sessions in Redis: redis://host:6379, rediss://... (TLS),
     /// redis+cluster://host1:6379,host2:6379 (default: in memory).
-    #[arg(long, env = "SAUTI_REDIS_URL")]
+    #[arg(long, global = true, env = "SAUTI_REDIS_URL")]
     redis: Option<String>,
     /// First part of every Redis key (default sauti).
-    #[arg(long, env = "SAUTI_REDIS_KEY_PREFIX")]
+    #[arg(long, global = true, env = "SAUTI_REDIS_KEY_PREFIX")]
     redis_key_prefix: Option<String>,
+    /// Deliver every flow's responses to this URL too (a webhook sink named `webhook`,
+    /// signed with the secret in SAUTI_WEBHOOK_SECRET).
+    #[arg(long, global = true, env = "SAUTI_WEBHOOK_URL")]
+    webhook: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -117,7 +163,35 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve::serve(args),
+        Command::Serve(args) => serve::serve(args, true),
+        Command::Deliver(args) => serve::serve(args, false),
+        Command::Outbox { action, args } => serve::outbox(action, args),
+        Command::Xform {
+            flow,
+            locales,
+            output,
+        } => {
+            let path = flow_path(&flow);
+            let report = check::check(std::slice::from_ref(&path), &locales, Budget::default());
+            if !report.problems.is_empty() {
+                for p in &report.problems {
+                    eprintln!("{p}");
+                }
+                bail!(
+                    "{} has problems; fix them first (sauti check)",
+                    path.display()
+                );
+            }
+            let flow = report.flows.into_iter().next().context("no flow loaded")?;
+            let xml = sauti::xform::xform(&flow);
+            match output {
+                Some(p) => {
+                    std::fs::write(&p, xml).with_context(|| format!("writing {}", p.display()))?
+                }
+                None => print!("{xml}"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check {
             paths,
             locales,
@@ -204,14 +278,17 @@ mod serve {
     use anyhow::{Context, bail};
     use sauti::config::{Config, LogFormat, Profile};
     use sauti::journal::Journal;
+    use sauti::metrics::Metrics;
+    use sauti::outbox::{Admin, DiskQueue, RedisQueue, run_worker};
     use sauti::pseudonym::Pseudonymizer;
     use sauti::render::Budget;
     use sauti::server::{self, App, Limits};
     use sauti::session::{MemoryStore, RedisStore};
+    use sauti::sink::{AnySink, SinkConfig, SinkKind};
     use sauti::survey::{AnyStore, Survey};
     use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
-    use super::{ExitCode, ServeArgs};
+    use super::{ExitCode, OutboxAction, ServeArgs};
 
     fn config(args: &ServeArgs) -> anyhow::Result<Config> {
         let mut c = Config::load(args.config.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;
@@ -241,6 +318,25 @@ mod serve {
         }
         if let Some(v) = &args.redis_key_prefix {
             c.redis.key_prefix = v.clone();
+        }
+        if c.sinks.is_empty() {
+            // The embedded default: every response in the data directory's JSONL file.
+            c.sinks.insert(
+                "file".into(),
+                SinkConfig::new(SinkKind::File {
+                    path: c.data_dir.join("responses.jsonl"),
+                }),
+            );
+        }
+        if let Some(url) = &args.webhook {
+            c.sinks.insert(
+                "webhook".into(),
+                SinkConfig::new(SinkKind::Webhook {
+                    url: url.clone(),
+                    secret: None,
+                    secret_env: Some("SAUTI_WEBHOOK_SECRET".into()),
+                }),
+            );
         }
         if let Ok(key) = std::env::var("SAUTI_PSEUDONYM_KEY") {
             c.pseudonym_key = Some(key);
@@ -409,7 +505,197 @@ mod serve {
     #[cfg(not(unix))]
     type Hangup = ();
 
-    pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    /// How long a worker waits before taking over a response another (dead) worker held.
+    const RECLAIM_IDLE: Duration = Duration::from_secs(60);
+
+    /// This process's name in the outbox consumer groups: stable across restarts of the same
+    /// deployment (host name and data directory), distinct between deployments.
+    fn consumer_name(c: &Config) -> String {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "sauti".into());
+        let dir = c
+            .data_dir
+            .canonicalize()
+            .unwrap_or_else(|_| c.data_dir.clone());
+        format!(
+            "{host}-{:08x}",
+            sauti::hash::fnv1a(dir.as_os_str().as_encoded_bytes()) as u32
+        )
+    }
+
+    /// Whether `path` is the journal itself (embedded mode writes it on every completion).
+    fn is_journal(c: &Config, path: &Path) -> bool {
+        let journal = c.data_dir.join("responses.jsonl");
+        path == journal
+            || (path.canonicalize().ok().is_some()
+                && path.canonicalize().ok() == journal.canonicalize().ok())
+    }
+
+    /// Starts one delivery worker per sink; they stop when `stop` turns true.
+    async fn start_workers(
+        c: &Config,
+        appended: Option<Arc<tokio::sync::Notify>>,
+        metrics: &Metrics,
+        stop: &tokio::sync::watch::Receiver<bool>,
+    ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+        let redis = !c.redis.url.trim().is_empty();
+        let mut handles = Vec::new();
+        for (name, cfg) in &c.sinks {
+            if !redis
+                && let SinkKind::File { path } = &cfg.kind
+                && is_journal(c, path)
+            {
+                // Embedded mode writes this file on every completion: nothing to deliver.
+                continue;
+            }
+            let sink =
+                Arc::new(AnySink::build(cfg).map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?);
+            let counters = metrics.sink(name);
+            if redis {
+                let deadline = Duration::from_millis(c.redis.deadline_ms.max(1000));
+                let q = RedisQueue::connect(
+                    &c.redis.url,
+                    &c.redis.key_prefix,
+                    name,
+                    &consumer_name(c),
+                    deadline,
+                    RECLAIM_IDLE,
+                )
+                .await
+                .with_context(|| format!("outbox of sink `{name}` in Redis"))?;
+                let q = Arc::new(q);
+                handles.push(tokio::spawn(run_worker(
+                    name.clone(),
+                    q,
+                    sink,
+                    cfg.clone(),
+                    counters,
+                    stop.clone(),
+                )));
+            } else {
+                let notify = appended.clone().unwrap_or_default();
+                let q = DiskQueue::open(&c.data_dir, name, &cfg.flows, notify)
+                    .with_context(|| format!("outbox of sink `{name}`"))?;
+                handles.push(tokio::spawn(run_worker(
+                    name.clone(),
+                    Arc::new(q),
+                    sink,
+                    cfg.clone(),
+                    counters,
+                    stop.clone(),
+                )));
+            }
+            tracing::info!(sink = %name, "delivering");
+        }
+        Ok(handles)
+    }
+
+    pub fn outbox(action: OutboxAction, args: ServeArgs) -> anyhow::Result<ExitCode> {
+        let c = config(&args)?;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let chosen = match &action {
+                OutboxAction::Status { sink }
+                | OutboxAction::Dead { sink }
+                | OutboxAction::Replay { sink, .. } => sink.clone(),
+            };
+            if let Some(s) = &chosen
+                && !c.sinks.contains_key(s)
+            {
+                bail!(
+                    "no sink named `{s}` (configured: {})",
+                    c.sinks.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            }
+            let mut replayed = 0;
+            for (name, cfg) in &c.sinks {
+                if chosen.as_ref().is_some_and(|s| s != name) {
+                    continue;
+                }
+                let run = async {
+                    if c.redis.url.trim().is_empty() {
+                        outbox_action(&action, &DiskQueue::admin(&c.data_dir, name, &cfg.flows))
+                            .await
+                    } else {
+                        let deadline = Duration::from_millis(c.redis.deadline_ms.max(1000));
+                        let q = RedisQueue::connect(
+                            &c.redis.url,
+                            &c.redis.key_prefix,
+                            name,
+                            &consumer_name(&c),
+                            deadline,
+                            RECLAIM_IDLE,
+                        )
+                        .await?;
+                        outbox_action(&action, &q).await
+                    }
+                };
+                match run.await {
+                    Ok(n) => replayed += n,
+                    Err(sauti::outbox::OutboxError::NoSuchDeadLetter(_)) if chosen.is_none() => {}
+                    Err(e) => return Err(anyhow::anyhow!("sink `{name}`: {e}")),
+                }
+            }
+            if let OutboxAction::Replay { id, .. } = &action {
+                if replayed == 0 && id.is_some() {
+                    bail!("no dead letter with that id");
+                }
+                println!("replayed {replayed}");
+            }
+            Ok(ExitCode::SUCCESS)
+        })
+    }
+
+    async fn outbox_action(
+        action: &OutboxAction,
+        q: &impl Admin,
+    ) -> Result<usize, sauti::outbox::OutboxError> {
+        match action {
+            OutboxAction::Status { .. } => {
+                let s = q.status().await?;
+                println!(
+                    "{}: queued {} in_flight {} delivered {} dead {} oldest {}",
+                    s.sink,
+                    s.queued,
+                    s.in_flight,
+                    s.delivered,
+                    s.dead,
+                    s.oldest_age_secs
+                        .map_or("-".to_owned(), |a| format!("{a}s"))
+                );
+                Ok(0)
+            }
+            OutboxAction::Dead { sink } => {
+                for d in q.dead_letters().await? {
+                    println!(
+                        "{}\t{}\t{}\t{} attempts\t{}\t{}",
+                        sink.as_deref().unwrap_or(""),
+                        d.id,
+                        d.flow,
+                        d.attempts,
+                        d.at,
+                        d.error
+                    );
+                }
+                Ok(0)
+            }
+            OutboxAction::Replay { id, all_dead, .. } => {
+                if id.is_none() && !all_dead {
+                    return Ok(0);
+                }
+                q.replay(id.as_deref()).await
+            }
+        }
+    }
+
+    pub fn serve(args: ServeArgs, http: bool) -> anyhow::Result<ExitCode> {
         let c = config(&args)?;
         init_logging(&c);
         // rustls (Redis over TLS) needs its crypto provider chosen once per process.
@@ -450,7 +736,27 @@ mod serve {
                 AnyStore::Memory(_) => "memory".to_owned(),
                 AnyStore::Redis(_) => format!("redis {}", redact(&c.redis.url)),
             };
-            let survey = Survey::new(flows, store, journal, pseudonyms);
+            let metrics = Arc::new(Metrics::default());
+            let routes = c
+                .sinks
+                .iter()
+                .map(|(n, s)| (n.clone(), s.flows.clone()))
+                .collect();
+            let appended = journal.appended();
+            let survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
+            let (stop_workers, stop) = tokio::sync::watch::channel(false);
+            let workers = start_workers(&c, Some(appended), &metrics, &stop).await?;
+            if !http {
+                println!("sauti delivering for {} sink(s)", workers.len());
+                shutdown_signal().await;
+                let _ = stop_workers.send(true);
+                for w in workers {
+                    let _ = tokio::time::timeout(grace, w).await;
+                }
+                drop(survey);
+                let _ = tokio::task::spawn_blocking(move || journal_guard.finish()).await;
+                return Ok(());
+            }
             let limits = Limits {
                 max_body_bytes: c.max_body_bytes,
                 header_timeout: Duration::from_secs(c.header_timeout_secs),
@@ -482,12 +788,20 @@ mod serve {
                 println!("  gateway {name}: POST http://{addr}/ussd/{name}");
             }
             println!("  sessions: {store_name}");
+            for name in c.sinks.keys() {
+                println!("  sink: {name}");
+            }
             println!("  responses: {}", app.survey.journal().path().display());
             tracing::info!(%addr, profile = ?c.profile, sessions = %store_name, "serving");
             let watcher = tokio::spawn(watch_flows(c.clone(), app.clone(), hup));
             server::run(listener, app.clone(), shutdown_signal()).await;
             watcher.abort();
             let _ = watcher.await;
+            // Deliveries in flight finish (the rest stays queued for the next start).
+            let _ = stop_workers.send(true);
+            for w in workers {
+                let _ = tokio::time::timeout(grace, w).await;
+            }
             // Hops in flight have finished (or the grace period is over): drop the journal
             // handles and wait for the last fsync.
             drop(app);

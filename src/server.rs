@@ -163,6 +163,7 @@ async fn handle_safely(app: &App, req: Request<Incoming>) -> Reply {
 enum Route<'a> {
     Health,
     Ready,
+    Metrics,
     Ussd(&'a str),
     UssdEnded(&'a str),
     NotFound,
@@ -178,6 +179,7 @@ fn route(path: &str) -> Route<'_> {
     match path {
         "/healthz" => return Route::Health,
         "/readyz" => return Route::Ready,
+        "/metrics" => return Route::Metrics,
         _ => {}
     }
     // `/ussd/<gateway>[/events]`, and `/gateways/<gateway>/ussd[/events]` as an alias.
@@ -221,7 +223,15 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
         Route::Ready if req.method() == Method::GET || req.method() == Method::HEAD => {
             ready(app).await
         }
-        Route::Health | Route::Ready => method_not_allowed("GET, HEAD"),
+        Route::Metrics if req.method() == Method::GET => {
+            let mut r = text(StatusCode::OK, app.survey.metrics.render());
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        Route::Health | Route::Ready | Route::Metrics => method_not_allowed("GET, HEAD"),
         Route::Ussd(_) | Route::UssdEnded(_) if req.method() != Method::POST => {
             method_not_allowed("POST")
         }

@@ -12,12 +12,13 @@ use crate::engine::{self, At, Event, Hop, HopContext, Screen};
 use crate::flow::CompiledFlow;
 use crate::gateway::UssdRequest;
 use crate::journal::{Journal, JournalError};
+use crate::metrics::Metrics;
 use crate::pseudonym::Pseudonymizer;
 use crate::render::{Budget, truncate};
 use crate::response::{Response, SCHEMA_VERSION, answers_json, receipt_of};
 use crate::session::{
-    Consumed, MemoryStore, Progress, RedisStore, ResumeWrite, Saved, SessionKey, SessionRecord,
-    SessionStore, StoreError, Versioned,
+    Consumed, Enqueue, MemoryStore, Progress, RedisStore, ResumeWrite, Saved, SessionKey,
+    SessionRecord, SessionStore, StoreError, Versioned,
 };
 
 /// The session stores Sauti can run on.
@@ -40,10 +41,11 @@ impl SessionStore for AnyStore {
         record: &SessionRecord,
         expected: u64,
         resume: ResumeWrite,
+        enqueue: Option<&Enqueue<'_>>,
     ) -> Result<Saved, StoreError> {
         match self {
-            AnyStore::Memory(s) => s.save(key, record, expected, resume).await,
-            AnyStore::Redis(s) => s.save(key, record, expected, resume).await,
+            AnyStore::Memory(s) => s.save(key, record, expected, resume, enqueue).await,
+            AnyStore::Redis(s) => s.save(key, record, expected, resume, enqueue).await,
         }
     }
 
@@ -141,6 +143,9 @@ pub struct Survey {
     /// other; striped so that memory stays bounded whatever the number of sessions.
     /// Across processes, the store's compare-and-set does the same job.
     locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Sinks by name, with the flows each takes (empty: every flow).
+    sinks: Vec<(String, Vec<String>)>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Survey {
@@ -149,6 +154,8 @@ impl Survey {
         store: AnyStore,
         journal: Journal,
         pseudonyms: Pseudonymizer,
+        sinks: Vec<(String, Vec<String>)>,
+        metrics: Arc<Metrics>,
     ) -> Survey {
         let survey = Survey {
             flows: RwLock::new(Arc::new(FlowSet::default())),
@@ -158,6 +165,8 @@ impl Survey {
             locks: (0..LOCK_STRIPES)
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
+            sinks,
+            metrics,
         };
         survey.reload(flows);
         survey
@@ -201,6 +210,14 @@ impl Survey {
         }
         *guard = Arc::new(set);
         report
+    }
+
+    fn sinks_for(&self, flow_id: &str) -> Vec<String> {
+        self.sinks
+            .iter()
+            .filter(|(_, flows)| flows.is_empty() || flows.iter().any(|f| f == flow_id))
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     pub fn journal(&self) -> &Journal {
@@ -317,17 +334,33 @@ impl Survey {
                 .version(&record.flow_id, record.flow_version)
                 .ok_or_else(|| HopError::FlowGone(record.flow_id.clone(), record.flow_version))?;
             let completed = matches!(record.state.at, At::Done(_));
-            if completed && !fresh && expected != 0 {
-                // Never record a response computed from a cached copy: redo from the store's.
+            // On a Redis Cluster the response is queued before the save, not inside it: never
+            // queue one computed from a cached copy; redo from the store's.
+            let queued_apart = matches!(&self.store, AnyStore::Redis(r) if r.is_cluster());
+            if completed && queued_apart && !fresh && expected != 0 {
                 fresh = true;
                 continue;
             }
+            let mut body = Vec::new();
+            let mut sinks: Vec<String> = Vec::new();
             if completed {
-                // Durable before the respondent sees END.
-                self.journal
-                    .append(&response(flow, gateway, &record, now))
-                    .await?;
+                let response = response(flow, gateway, &record, now);
+                sinks = self.sinks_for(&flow.id);
+                if let AnyStore::Memory(_) = &self.store {
+                    // The embedded outbox: durable before the respondent sees END.
+                    self.journal.append(&response).await?;
+                } else {
+                    body = serde_json::to_vec(&response).map_err(|e| {
+                        HopError::Journal(JournalError::Write(std::io::Error::other(e)))
+                    })?;
+                }
             }
+            let rid = record.response_id.to_string();
+            let enqueue = (completed && !body.is_empty()).then_some(Enqueue {
+                response_id: &rid,
+                body: &body,
+                sinks: &sinks,
+            });
             let resume = if completed || hop.events.contains(&Event::Restarted) {
                 ResumeWrite::Clear
             } else if record.state.resume_point().is_some() {
@@ -335,8 +368,26 @@ impl Survey {
             } else {
                 ResumeWrite::Untouched
             };
-            match self.store.save(&key, &record, expected, resume).await? {
+            match self
+                .store
+                .save(&key, &record, expected, resume, enqueue.as_ref())
+                .await?
+            {
                 Saved::Stored => {
+                    self.metrics
+                        .hops
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if completed {
+                        self.metrics
+                            .completed
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        for s in &sinks {
+                            self.metrics
+                                .sink(s)
+                                .queued
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
                     log_events(flow, gateway, &record, expected == 0, &hop.events);
                     return Ok(hop.screen);
                 }

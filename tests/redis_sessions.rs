@@ -185,7 +185,10 @@ fn while_redis_is_down_respondents_are_told_to_try_later_and_service_resumes_by_
     assert!(fresh.dial().starts_with("CON Langue"));
     fresh.send("1");
     assert!(fresh.send("2").starts_with("END "));
-    assert_eq!(server.responses().len(), 1);
+    // The delivery worker recovers by itself too.
+    wait_for("the response delivered to the file", || {
+        server.responses().len() == 1
+    });
 }
 
 #[test]
@@ -260,7 +263,13 @@ fn a_hop_in_the_middle_of_a_survey_is_one_redis_round_trip() {
     for input in ["1", "2", "1", "1", "Kabare"] {
         assert!(phone.send(input).starts_with("CON "));
     }
-    let calls = command_calls(redis.port);
+    let mut calls = command_calls(redis.port);
+    // The outbox workers poll their streams meanwhile: those are not the hops' commands.
+    calls.retain(|name, _| {
+        !name.starts_with("xreadgroup")
+            && !name.starts_with("xautoclaim")
+            && !name.starts_with("xgroup")
+    });
     // Command stats also count the commands a script runs: each save script runs one HMGET,
     // HSET, PEXPIRE and (an unfinished survey) the SET of the resume record. Nothing else
     // reached Redis: no read before the save, no second round trip.

@@ -133,6 +133,7 @@ impl SessionStore for MemoryStore {
         record: &SessionRecord,
         expected: u64,
         resume: ResumeWrite,
+        _enqueue: Option<&super::Enqueue<'_>>,
     ) -> Result<Saved, StoreError> {
         let now = Instant::now();
         let mut maps = self.lock();
@@ -230,7 +231,7 @@ mod tests {
         let k = key("k");
         assert_eq!(
             store
-                .save(&k, &record("1"), 0, ResumeWrite::Untouched)
+                .save(&k, &record("1"), 0, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Stored
@@ -238,7 +239,7 @@ mod tests {
         // A second hop that loaded "no session" loses.
         assert_eq!(
             store
-                .save(&k, &record("2"), 0, ResumeWrite::Untouched)
+                .save(&k, &record("2"), 0, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Conflict
@@ -247,14 +248,14 @@ mod tests {
         assert_eq!((v.version, v.record.consumed), (1, Consumed::of("1")));
         assert_eq!(
             store
-                .save(&k, &record("1*2"), 1, ResumeWrite::Untouched)
+                .save(&k, &record("1*2"), 1, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Stored
         );
         assert_eq!(
             store
-                .save(&k, &record("1*3"), 1, ResumeWrite::Untouched)
+                .save(&k, &record("1*3"), 1, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Conflict
@@ -267,7 +268,7 @@ mod tests {
         let short = Duration::from_millis(1);
         let store = store(10, short);
         store
-            .save(&key("old"), &record(""), 0, ResumeWrite::Untouched)
+            .save(&key("old"), &record(""), 0, ResumeWrite::Untouched, None)
             .await
             .unwrap();
         std::thread::sleep(Duration::from_millis(5));
@@ -275,7 +276,7 @@ mod tests {
         // An expired session counts as absent for compare-and-set too.
         assert_eq!(
             store
-                .save(&key("old"), &record("x"), 0, ResumeWrite::Untouched)
+                .save(&key("old"), &record("x"), 0, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Stored
@@ -289,23 +290,23 @@ mod tests {
     async fn memory_stays_bounded() {
         let store = store(2, Duration::from_secs(60));
         store
-            .save(&key("a"), &record(""), 0, ResumeWrite::Untouched)
+            .save(&key("a"), &record(""), 0, ResumeWrite::Untouched, None)
             .await
             .unwrap();
         store
-            .save(&key("b"), &record(""), 0, ResumeWrite::Untouched)
+            .save(&key("b"), &record(""), 0, ResumeWrite::Untouched, None)
             .await
             .unwrap();
         assert!(matches!(
             store
-                .save(&key("c"), &record(""), 0, ResumeWrite::Untouched)
+                .save(&key("c"), &record(""), 0, ResumeWrite::Untouched, None)
                 .await,
             Err(StoreError::Full(2))
         ));
         // Existing sessions still move on.
         assert_eq!(
             store
-                .save(&key("a"), &record("1"), 1, ResumeWrite::Untouched)
+                .save(&key("a"), &record("1"), 1, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Stored
@@ -316,7 +317,7 @@ mod tests {
     async fn the_resume_record_follows_the_saves() {
         let store = store(10, Duration::from_secs(60));
         store
-            .save(&key("a"), &record("1"), 0, ResumeWrite::Keep)
+            .save(&key("a"), &record("1"), 0, ResumeWrite::Keep, None)
             .await
             .unwrap();
         assert_eq!(
@@ -325,7 +326,7 @@ mod tests {
         );
         assert!(store.load_resume("p", "other").await.unwrap().is_none());
         store
-            .save(&key("a"), &record("1*2"), 1, ResumeWrite::Clear)
+            .save(&key("a"), &record("1*2"), 1, ResumeWrite::Clear, None)
             .await
             .unwrap();
         assert!(store.load_resume("p", "f").await.unwrap().is_none());

@@ -130,6 +130,16 @@ pub enum ResumeWrite {
     Untouched,
 }
 
+/// A completed survey to queue for delivery in the same step as the save (Redis mode: the
+/// stream entries are added by the save script itself, only if the save wins).
+#[derive(Debug, Clone, Copy)]
+pub struct Enqueue<'a> {
+    pub response_id: &'a str,
+    pub body: &'a [u8],
+    /// Names of the sinks that take this flow's responses.
+    pub sinks: &'a [String],
+}
+
 /// The outcome of a compare-and-set save.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Saved {
@@ -150,12 +160,15 @@ pub trait SessionStore: Send + Sync {
 
     /// Stores `record` if the stored version is still `expected` (0: no live record), with
     /// the session TTL, and updates the resume record of (respondent, flow) in the same step.
+    /// `enqueue` is for stores that hold the outbox too (Redis); the in-memory store ignores
+    /// it: embedded mode queues a response in the journal before saving.
     fn save(
         &self,
         key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
         resume: ResumeWrite,
+        enqueue: Option<&Enqueue<'_>>,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
 
     /// The unfinished survey a respondent may resume, if any.

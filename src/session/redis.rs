@@ -10,14 +10,14 @@ use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::{AsyncConnectionConfig, FromRedisValue, RedisResult, Script};
+use redis::{FromRedisValue, Script};
 use serde::Deserialize;
 
 use super::{
-    ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError, Versioned, codec,
+    Enqueue, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError, Versioned,
+    codec,
 };
+use crate::redis_conn::{RedisConn, within};
 
 /// `[redis]` in sauti.toml.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -48,9 +48,11 @@ impl Default for RedisConfig {
     }
 }
 
-/// KEYS: session, resume. ARGV: expected version, record, session TTL (ms),
-/// resume mode (0 untouched, 1 keep, 2 clear), resume TTL (ms).
-/// Returns {1, new version} or {0, current version, current record}.
+/// KEYS: session, resume, then the outbox streams of a completed survey.
+/// ARGV: expected version, record, session TTL (ms), resume mode (0 untouched, 1 keep,
+/// 2 clear), resume TTL (ms), response id, response JSON.
+/// Returns {1, new version} or {0, current version, current record}. The stream entries
+/// are added only when the save wins: a stale computation queues nothing.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
@@ -66,16 +68,13 @@ if ARGV[4] == '1' then
 elseif ARGV[4] == '2' then
   redis.call('DEL', KEYS[2])
 end
+for i = 3, #KEYS do
+  redis.call('XADD', KEYS[i], '*', 'id', ARGV[6], 'body', ARGV[7])
+end
 return {1, v + 1}
 ",
     )
 });
-
-#[derive(Clone)]
-enum Connection {
-    Single(ConnectionManager),
-    Cluster(ClusterConnection),
-}
 
 /// Records this process saved last, by session (see the module doc).
 struct NearCache {
@@ -116,7 +115,7 @@ impl NearCache {
 }
 
 pub struct RedisStore {
-    connection: Connection,
+    connection: RedisConn,
     prefix: String,
     deadline: Duration,
     session_ttl: Duration,
@@ -138,43 +137,9 @@ impl RedisStore {
     ) -> Result<RedisStore, StoreError> {
         let deadline = Duration::from_millis(config.deadline_ms);
         let connect_timeout = Duration::from_millis(config.connect_timeout_ms);
-        let url = config.url.trim();
-        let connection = if let Some((scheme, rest)) = url
-            .strip_prefix("redis+cluster://")
-            .map(|r| ("redis", r))
-            .or_else(|| url.strip_prefix("rediss+cluster://").map(|r| ("rediss", r)))
-        {
-            let (auth, hosts) = match rest.rsplit_once('@') {
-                Some((auth, hosts)) => (format!("{auth}@"), hosts),
-                None => (String::new(), rest),
-            };
-            let nodes: Vec<String> = hosts
-                .trim_end_matches('/')
-                .split(',')
-                .filter(|h| !h.is_empty())
-                .map(|h| format!("{scheme}://{auth}{h}"))
-                .collect();
-            let client = redis::cluster::ClusterClientBuilder::new(nodes)
-                .connection_timeout(connect_timeout)
-                .response_timeout(deadline)
-                .retries(1)
-                .build()
-                .map_err(unavailable)?;
-            Connection::Cluster(client.get_async_connection().await.map_err(unavailable)?)
-        } else {
-            let client = redis::Client::open(url).map_err(unavailable)?;
-            let cfg = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(connect_timeout))
-                .set_response_timeout(Some(deadline))
-                .set_number_of_retries(1)
-                .set_max_delay(Duration::from_millis(500));
-            Connection::Single(
-                client
-                    .get_connection_manager_lazy(cfg)
-                    .map_err(unavailable)?,
-            )
-        };
-        let _ = AsyncConnectionConfig::new; // the connection manager config covers the timeouts
+        let connection = crate::redis_conn::connect(&config.url, connect_timeout, Some(deadline))
+            .await
+            .map_err(unavailable)?;
         Ok(RedisStore {
             connection,
             prefix: config.key_prefix.clone(),
@@ -187,6 +152,16 @@ impl RedisStore {
                 ttl: session_ttl,
             },
         })
+    }
+
+    /// On a Cluster the outbox streams are in other slots than the session: they are
+    /// written just before the save, not inside it.
+    pub fn is_cluster(&self) -> bool {
+        self.connection.is_cluster()
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     fn session_key(&self, key: &SessionKey) -> String {
@@ -210,40 +185,9 @@ impl RedisStore {
 
     /// Runs a command within the hop deadline.
     async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> Result<T, StoreError> {
-        let run = async {
-            match self.connection.clone() {
-                Connection::Single(mut c) => cmd.query_async::<T>(&mut c).await,
-                Connection::Cluster(mut c) => cmd.query_async::<T>(&mut c).await,
-            }
-        };
-        within(self.deadline, run).await
-    }
-
-    async fn save_script(
-        &self,
-        invocation: &redis::ScriptInvocation<'_>,
-    ) -> Result<redis::Value, StoreError> {
-        let run = async {
-            match self.connection.clone() {
-                Connection::Single(mut c) => invocation.invoke_async::<redis::Value>(&mut c).await,
-                Connection::Cluster(mut c) => invocation.invoke_async::<redis::Value>(&mut c).await,
-            }
-        };
-        within(self.deadline, run).await
-    }
-}
-
-async fn within<T>(
-    deadline: Duration,
-    f: impl Future<Output = RedisResult<T>>,
-) -> Result<T, StoreError> {
-    match tokio::time::timeout(deadline, f).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(unavailable(e)),
-        Err(_) => Err(StoreError::Unavailable(format!(
-            "no answer within {} ms",
-            deadline.as_millis()
-        ))),
+        within(self.deadline, self.connection.query(cmd))
+            .await
+            .map_err(unavailable)
     }
 }
 
@@ -286,8 +230,32 @@ impl SessionStore for RedisStore {
         record: &SessionRecord,
         expected: u64,
         resume: ResumeWrite,
+        enqueue: Option<&Enqueue<'_>>,
     ) -> Result<Saved, StoreError> {
         let data = codec::encode(record);
+        let streams: Vec<String> = enqueue
+            .map(|e| {
+                e.sinks
+                    .iter()
+                    .map(|s| crate::outbox::redis::stream_key(&self.prefix, s))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if self.is_cluster()
+            && let Some(e) = enqueue
+        {
+            // Queued before the save (at least once; a lost race leaves a copy with the same id).
+            for stream in &streams {
+                let mut cmd = redis::cmd("XADD");
+                cmd.arg(stream)
+                    .arg("*")
+                    .arg("id")
+                    .arg(e.response_id)
+                    .arg("body")
+                    .arg(e.body);
+                self.query::<String>(&cmd).await?;
+            }
+        }
         let mode = match resume {
             ResumeWrite::Untouched => 0,
             ResumeWrite::Keep => 1,
@@ -301,7 +269,23 @@ impl SessionStore for RedisStore {
             .arg(ms(self.session_ttl))
             .arg(mode)
             .arg(ms(self.resume_window));
-        let reply = self.save_script(&invocation).await;
+        match enqueue {
+            Some(e) if !self.is_cluster() => {
+                for stream in &streams {
+                    invocation.key(stream);
+                }
+                invocation.arg(e.response_id).arg(e.body);
+            }
+            _ => {
+                invocation.arg("").arg("");
+            }
+        }
+        let reply = within(
+            self.deadline,
+            self.connection.invoke::<redis::Value>(&invocation),
+        )
+        .await
+        .map_err(unavailable);
         let reply = match reply {
             Ok(r) => r,
             Err(e) => {

@@ -81,5 +81,6 @@ impl<'f> Phone<'f> {
     }
 }
 
+pub mod collector;
 pub mod redis;
 pub mod server;

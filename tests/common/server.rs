@@ -134,6 +134,15 @@ impl Server {
         *self = Server::spawn(opts, self.dir.clone(), self.data_dir.clone());
     }
 
+    /// The `--redis` arguments this server runs with (empty in embedded mode).
+    pub fn redis_args(&self) -> Vec<String> {
+        let a = &self.opts.args;
+        a.iter()
+            .position(|x| x == "--redis")
+            .map(|i| a[i..(i + 4).min(a.len())].to_vec())
+            .unwrap_or_default()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -169,13 +178,31 @@ impl Server {
         }
     }
 
+    /// The responses in `<data-dir>/responses.jsonl`. In embedded mode the file is written
+    /// before END; in Redis mode its file sink writes it just after, so wait until it settles.
     pub fn responses(&self) -> Vec<serde_json::Value> {
-        let path = self.data_dir.join("responses.jsonl");
-        std::fs::read_to_string(path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-            .collect()
+        let read = || -> Vec<serde_json::Value> {
+            std::fs::read_to_string(self.data_dir.join("responses.jsonl"))
+                .unwrap_or_default()
+                .lines()
+                .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+                .collect()
+        };
+        if self.redis_args().is_empty() {
+            return read();
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut last = read();
+        let mut stable_since = Instant::now();
+        while Instant::now() < deadline && stable_since.elapsed() < Duration::from_millis(400) {
+            std::thread::sleep(Duration::from_millis(25));
+            let now = read();
+            if now.len() != last.len() {
+                last = now;
+                stable_since = Instant::now();
+            }
+        }
+        last
     }
 
     /// Sends raw bytes and reads one response (by its Content-Length, or to the end of

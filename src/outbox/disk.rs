@@ -1,0 +1,327 @@
+//! The embedded outbox: `responses.jsonl` (appended and fsynced by the hop) is the queue;
+//! each sink keeps what it has delivered in `outbox/<sink>.acks` and its dead letters (and
+//! their replays) in `outbox/<sink>.dead`. All appends are fsynced, so `kill -9` loses nothing.
+
+use std::collections::{HashSet, VecDeque};
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, Notify};
+
+use super::{
+    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, age_secs, now_rfc3339, parse,
+};
+
+/// A line of `<sink>.dead`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum DeadEvent {
+    Dead(DeadLetter),
+    Replayed { id: String, at: String },
+}
+
+struct State {
+    /// Bytes of the queue file already read.
+    offset: u64,
+    /// Bytes of the dead file already read (replays are written there by `sauti outbox`).
+    dead_offset: u64,
+    /// Delivered or dead: never handed out again (until replayed).
+    done: HashSet<String>,
+    /// Handed to the worker, not yet acknowledged.
+    taken: HashSet<String>,
+    pending: VecDeque<Entry>,
+    queued_ids: HashSet<String>,
+}
+
+pub struct DiskQueue {
+    sink: String,
+    flows: Vec<String>,
+    log: PathBuf,
+    acks: PathBuf,
+    dead: PathBuf,
+    state: Mutex<State>,
+    appended: Arc<Notify>,
+}
+
+fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    let mut buf = line.to_vec();
+    buf.push(b'\n');
+    f.write_all(&buf)?;
+    f.sync_data()
+}
+
+/// Complete lines of `path` from byte `from`; returns them and the new offset.
+fn read_lines(path: &Path, from: u64) -> std::io::Result<(Vec<String>, u64)> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), from)),
+        Err(e) => return Err(e),
+    };
+    f.seek(SeekFrom::Start(from))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    // A line still being written (no newline yet) is read next time.
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let lines = bytes[..complete]
+        .lines()
+        .map_while(Result::ok)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    Ok((lines, from + complete as u64))
+}
+
+fn read_acks(path: &Path) -> std::io::Result<HashSet<String>> {
+    Ok(read_lines(path, 0)?
+        .0
+        .into_iter()
+        .map(|l| l.trim().to_owned())
+        .collect())
+}
+
+/// Dead letters still dead (not replayed), in order.
+fn current_dead(events: &[String]) -> Vec<DeadLetter> {
+    let mut dead: Vec<DeadLetter> = Vec::new();
+    for line in events {
+        match serde_json::from_str::<DeadEvent>(line) {
+            Ok(DeadEvent::Dead(d)) => {
+                dead.retain(|x| x.id != d.id);
+                dead.push(d);
+            }
+            Ok(DeadEvent::Replayed { id, .. }) => dead.retain(|x| x.id != id),
+            Err(_) => {}
+        }
+    }
+    dead
+}
+
+impl DiskQueue {
+    /// The queue of `sink` over `data_dir/responses.jsonl`; `appended` is notified by the
+    /// journal after each append.
+    pub fn open(
+        data_dir: &Path,
+        sink: &str,
+        flows: &[String],
+        appended: Arc<Notify>,
+    ) -> Result<DiskQueue, OutboxError> {
+        let q = DiskQueue::paths(data_dir, sink, flows, appended);
+        let mut done = read_acks(&q.acks)?;
+        let (events, dead_offset) = read_lines(&q.dead, 0)?;
+        for d in current_dead(&events) {
+            done.insert(d.id);
+        }
+        *q.state.try_lock().expect("new queue") = State {
+            offset: 0,
+            dead_offset,
+            done,
+            taken: HashSet::new(),
+            pending: VecDeque::new(),
+            queued_ids: HashSet::new(),
+        };
+        Ok(q)
+    }
+
+    fn paths(data_dir: &Path, sink: &str, flows: &[String], appended: Arc<Notify>) -> DiskQueue {
+        DiskQueue {
+            sink: sink.to_owned(),
+            flows: flows.to_vec(),
+            log: data_dir.join("responses.jsonl"),
+            acks: data_dir.join("outbox").join(format!("{sink}.acks")),
+            dead: data_dir.join("outbox").join(format!("{sink}.dead")),
+            state: Mutex::new(State {
+                offset: 0,
+                dead_offset: 0,
+                done: HashSet::new(),
+                taken: HashSet::new(),
+                pending: VecDeque::new(),
+                queued_ids: HashSet::new(),
+            }),
+            appended,
+        }
+    }
+
+    /// For `sauti outbox`: reads the files, runs no worker.
+    pub fn admin(data_dir: &Path, sink: &str, flows: &[String]) -> DiskQueue {
+        DiskQueue::paths(data_dir, sink, flows, Arc::new(Notify::new()))
+    }
+
+    fn wants(&self, flow: &str) -> bool {
+        self.flows.is_empty() || self.flows.iter().any(|f| f == flow)
+    }
+
+    fn refill(&self, st: &mut State) -> Result<(), OutboxError> {
+        // Replays written by `sauti outbox replay` since the last look: hand them out again.
+        let (events, dead_offset) = read_lines(&self.dead, st.dead_offset)?;
+        st.dead_offset = dead_offset;
+        let mut rescan = false;
+        for line in events {
+            if let Ok(DeadEvent::Replayed { id, .. }) = serde_json::from_str::<DeadEvent>(&line) {
+                st.done.remove(&id);
+                rescan = true;
+            }
+        }
+        if rescan {
+            st.offset = 0;
+        }
+        let (lines, offset) = read_lines(&self.log, st.offset)?;
+        st.offset = offset;
+        for line in lines {
+            let Some(response) = parse(line.as_bytes()) else {
+                tracing::warn!(sink = %self.sink, "skipping an unreadable line of responses.jsonl");
+                continue;
+            };
+            let id = response.id.clone();
+            if !self.wants(&response.flow)
+                || st.done.contains(&id)
+                || st.taken.contains(&id)
+                || st.queued_ids.contains(&id)
+            {
+                continue;
+            }
+            st.queued_ids.insert(id.clone());
+            st.pending.push_back(Entry {
+                key: id,
+                response,
+                body: line.into_bytes(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Queue for DiskQueue {
+    async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Registered before looking, so an append between the look and the wait is seen.
+            let appended = self.appended.notified();
+            tokio::pin!(appended);
+            appended.as_mut().enable();
+            {
+                let mut st = self.state.lock().await;
+                self.refill(&mut st)?;
+                let n = st.pending.len().min(max);
+                if n > 0 {
+                    let batch: Vec<Entry> = st.pending.drain(..n).collect();
+                    for e in &batch {
+                        st.queued_ids.remove(&e.key);
+                        st.taken.insert(e.key.clone());
+                    }
+                    return Ok(batch);
+                }
+            }
+            let poll = deadline
+                .saturating_duration_since(tokio::time::Instant::now())
+                .min(Duration::from_secs(1));
+            if poll.is_zero() {
+                return Ok(Vec::new());
+            }
+            let _ = tokio::time::timeout(poll, appended).await;
+        }
+    }
+
+    async fn ack(&self, entry: &Entry) -> Result<(), OutboxError> {
+        let path = self.acks.clone();
+        let id = entry.key.clone();
+        tokio::task::spawn_blocking(move || append_line(&path, id.as_bytes()))
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut st = self.state.lock().await;
+        st.taken.remove(&entry.key);
+        st.done.insert(entry.key.clone());
+        Ok(())
+    }
+
+    async fn bury(&self, entry: &Entry, error: &str, attempts: u32) -> Result<(), OutboxError> {
+        let event = DeadEvent::Dead(DeadLetter {
+            id: entry.key.clone(),
+            flow: entry.response.flow.clone(),
+            error: error.to_owned(),
+            attempts,
+            at: now_rfc3339(),
+        });
+        let line = serde_json::to_vec(&event).map_err(std::io::Error::other)?;
+        let path = self.dead.clone();
+        tokio::task::spawn_blocking(move || append_line(&path, &line))
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut st = self.state.lock().await;
+        st.taken.remove(&entry.key);
+        st.done.insert(entry.key.clone());
+        // Our own event: nothing to replay in it.
+        let (_, offset) = read_lines(&self.dead, st.dead_offset)?;
+        st.dead_offset = offset;
+        Ok(())
+    }
+
+    async fn keep(&self, _entries: &[Entry]) -> Result<(), OutboxError> {
+        Ok(())
+    }
+}
+
+impl Admin for DiskQueue {
+    async fn status(&self) -> Result<SinkStatus, OutboxError> {
+        let acks = read_acks(&self.acks)?;
+        let dead: HashSet<String> = current_dead(&read_lines(&self.dead, 0)?.0)
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        let mut status = SinkStatus {
+            sink: self.sink.clone(),
+            dead: dead.len() as u64,
+            ..SinkStatus::default()
+        };
+        let mut seen = HashSet::new();
+        for line in read_lines(&self.log, 0)?.0 {
+            let Some(r) = parse(line.as_bytes()) else {
+                continue;
+            };
+            if !self.wants(&r.flow) || !seen.insert(r.id.clone()) {
+                continue;
+            }
+            if acks.contains(&r.id) {
+                status.delivered += 1;
+            } else if !dead.contains(&r.id) {
+                status.queued += 1;
+                let age = age_secs(&r.completed_at);
+                status.oldest_age_secs = Some(status.oldest_age_secs.map_or(age, |a| a.max(age)));
+            }
+        }
+        Ok(status)
+    }
+
+    async fn dead_letters(&self) -> Result<Vec<DeadLetter>, OutboxError> {
+        Ok(current_dead(&read_lines(&self.dead, 0)?.0))
+    }
+
+    async fn replay(&self, id: Option<&str>) -> Result<usize, OutboxError> {
+        let dead = current_dead(&read_lines(&self.dead, 0)?.0);
+        let chosen: Vec<&DeadLetter> = dead
+            .iter()
+            .filter(|d| id.is_none_or(|i| d.id == i))
+            .collect();
+        if let (Some(i), true) = (id, chosen.is_empty()) {
+            return Err(OutboxError::NoSuchDeadLetter(i.to_owned()));
+        }
+        for d in &chosen {
+            let event = DeadEvent::Replayed {
+                id: d.id.clone(),
+                at: now_rfc3339(),
+            };
+            append_line(
+                &self.dead,
+                &serde_json::to_vec(&event).map_err(std::io::Error::other)?,
+            )?;
+        }
+        Ok(chosen.len())
+    }
+}

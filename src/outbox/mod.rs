@@ -1,0 +1,112 @@
+//! The outbox: completed surveys queued durably before the respondent sees `END`, then
+//! delivered to each sink at least once (de-duplicable by response id), with dead letters.
+//!
+//! Embedded mode reads the fsynced `responses.jsonl` as the queue and keeps each sink's
+//! progress in `outbox/<sink>.acks` and `outbox/<sink>.dead`; Redis mode uses one stream
+//! per sink, consumed by a consumer group.
+
+pub mod disk;
+pub mod redis;
+pub mod worker;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::response::Response;
+
+pub use disk::DiskQueue;
+pub use redis::RedisQueue;
+pub use worker::run_worker;
+
+/// A queued response, as a worker sees it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Where the queue keeps it (a stream entry id, or the response id on disk).
+    pub key: String,
+    pub response: Response,
+    /// The JSON exactly as queued (what webhooks sign and send).
+    pub body: Vec<u8>,
+}
+
+/// A response a sink refused for good (or after every attempt).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: String,
+    pub flow: String,
+    pub error: String,
+    pub attempts: u32,
+    /// When it was moved to the dead letters (RFC 3339).
+    pub at: String,
+}
+
+/// What `sauti outbox status` shows for one sink.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SinkStatus {
+    pub sink: String,
+    /// Waiting for delivery (including in flight).
+    pub queued: u64,
+    /// Taken by a worker and not yet acknowledged (Redis mode; embedded mode cannot see
+    /// another process's workers).
+    pub in_flight: u64,
+    pub delivered: u64,
+    pub dead: u64,
+    /// Age of the oldest response still waiting, in seconds.
+    pub oldest_age_secs: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error("outbox storage: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("outbox in Redis: {0}")]
+    Redis(String),
+    #[error("no dead letter with id `{0}`")]
+    NoSuchDeadLetter(String),
+}
+
+/// One sink's queue.
+pub trait Queue: Send + Sync {
+    /// Up to `max` responses to deliver: new ones, and ones a dead worker left behind.
+    /// Waits up to `wait` when there are none.
+    fn next_batch(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Vec<Entry>, OutboxError>> + Send;
+    /// Delivered: never hand it out again.
+    fn ack(&self, entry: &Entry) -> impl Future<Output = Result<(), OutboxError>> + Send;
+    /// Refused for good: into the dead letters.
+    fn bury(
+        &self,
+        entry: &Entry,
+        error: &str,
+        attempts: u32,
+    ) -> impl Future<Output = Result<(), OutboxError>> + Send;
+    /// Still being retried by this worker: keep other workers from reclaiming it.
+    fn keep(&self, entries: &[Entry]) -> impl Future<Output = Result<(), OutboxError>> + Send;
+}
+
+/// Operator views and actions, for `sauti outbox ...` (from any process).
+pub trait Admin {
+    fn status(&self) -> impl Future<Output = Result<SinkStatus, OutboxError>>;
+    fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, OutboxError>>;
+    /// Puts dead letters back in the queue (`None`: all of them); returns how many.
+    fn replay(&self, id: Option<&str>) -> impl Future<Output = Result<usize, OutboxError>>;
+}
+
+/// Parses a queued body (shared by both modes).
+pub fn parse(body: &[u8]) -> Option<Response> {
+    serde_json::from_slice(body).ok()
+}
+
+pub fn now_rfc3339() -> String {
+    crate::survey::rfc3339(time::OffsetDateTime::now_utc())
+}
+
+/// Seconds since an RFC 3339 time (0 if it does not parse).
+pub fn age_secs(at: &str) -> u64 {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds().max(0) as u64)
+        .unwrap_or(0)
+}

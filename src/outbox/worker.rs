@@ -1,0 +1,215 @@
+//! The delivery worker of one sink: takes responses from its queue, delivers them with
+//! bounded concurrency and an optional rate limit, retries failures with exponential
+//! backoff and jitter (honouring `Retry-After`), and buries what cannot be delivered.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::{Entry, Queue};
+use crate::metrics::SinkCounters;
+use crate::sink::{Delivery, Sink, SinkConfig};
+
+/// The delay before attempt `attempt + 1`: `base * 2^(attempt-1)`, capped, with jitter
+/// (a random half to whole of it) so that retries of many responses do not arrive together.
+pub fn backoff(attempt: u32, base: Duration, max: Duration, jitter: f64) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    let capped = exp.min(max);
+    capped.mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+fn random_unit() -> f64 {
+    getrandom::u32().map_or(0.5, |r| r as f64 / u32::MAX as f64)
+}
+
+/// Runs until `stop` turns true, then lets deliveries in flight finish.
+pub async fn run_worker<Q, S>(
+    name: String,
+    queue: Arc<Q>,
+    sink: Arc<S>,
+    config: SinkConfig,
+    counters: &'static SinkCounters,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) where
+    Q: Queue + 'static,
+    S: Sink + 'static,
+{
+    let concurrency = config.concurrency.max(1);
+    let interval = (config.rate_per_sec > 0).then(|| Duration::from_secs(1) / config.rate_per_sec);
+    let base = Duration::from_millis(config.backoff_ms);
+    let max_backoff = Duration::from_millis(config.backoff_max_ms);
+    let mut next_start = Instant::now();
+    let mut in_flight: JoinSet<(Entry, u32, Delivery)> = JoinSet::new();
+    // Failed entries waiting for their next attempt: (when, sequence) -> (entry, attempts).
+    let mut retries: BTreeMap<(Instant, u64), (Entry, u32)> = BTreeMap::new();
+    let mut seq = 0u64;
+    let mut last_keep = Instant::now();
+    let mut backoff_on_error = Duration::from_millis(200);
+
+    let start = |entry: Entry, attempts: u32, in_flight: &mut JoinSet<(Entry, u32, Delivery)>| {
+        let sink = sink.clone();
+        let timeout = Duration::from_millis(config.timeout_ms) + Duration::from_secs(1);
+        in_flight.spawn(async move {
+            let outcome =
+                match tokio::time::timeout(timeout, sink.deliver(&entry.response, &entry.body))
+                    .await
+                {
+                    Ok(d) => d,
+                    Err(_) => Delivery::Retry {
+                        after: None,
+                        error: "delivery timed out".into(),
+                    },
+                };
+            (entry, attempts + 1, outcome)
+        });
+    };
+
+    let mut finished = Vec::new();
+    loop {
+        let stopping = *stop.borrow();
+        if stopping && in_flight.is_empty() && finished.is_empty() {
+            break;
+        }
+        // Outcomes of finished deliveries.
+        while let Some(done) = in_flight.try_join_next() {
+            finished.push(done);
+        }
+        for done in finished.drain(..) {
+            let Ok((entry, attempts, outcome)) = done else {
+                continue;
+            };
+            let result = match outcome {
+                Delivery::Delivered => {
+                    counters
+                        .delivered
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::debug!(sink = %name, response = %entry.response.id, attempts, "delivered");
+                    queue.ack(&entry).await
+                }
+                Delivery::Permanent { error } => {
+                    counters
+                        .dead
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "refused: moved to the dead letters");
+                    queue.bury(&entry, &error, attempts).await
+                }
+                Delivery::Retry { after, error } if attempts >= config.max_attempts => {
+                    counters
+                        .failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    counters
+                        .dead
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "giving up: moved to the dead letters");
+                    let _ = after;
+                    queue
+                        .bury(
+                            &entry,
+                            &format!("after {attempts} attempts: {error}"),
+                            attempts,
+                        )
+                        .await
+                }
+                Delivery::Retry { after, error } => {
+                    counters
+                        .failed
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let delay = backoff(attempts, base, max_backoff, random_unit())
+                        .max(after.unwrap_or_default());
+                    tracing::info!(sink = %name, response = %entry.response.id, attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                    seq += 1;
+                    retries.insert((Instant::now() + delay, seq), (entry, attempts));
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                tracing::error!(sink = %name, error = %e, "outbox update failed; the response will be delivered again");
+            }
+        }
+        if stopping {
+            if let Some(done) = in_flight.join_next().await {
+                finished.push(done);
+            }
+            continue;
+        }
+        // Keep retried entries ours (Redis: not reclaimed by another process meanwhile).
+        if last_keep.elapsed() > Duration::from_secs(20) && !retries.is_empty() {
+            let waiting: Vec<Entry> = retries.values().map(|(e, _)| e.clone()).collect();
+            let _ = queue.keep(&waiting).await;
+            last_keep = Instant::now();
+        }
+        // Due retries first, then new responses.
+        let now = Instant::now();
+        while in_flight.len() < concurrency {
+            let Some((&key, _)) = retries.first_key_value() else {
+                break;
+            };
+            if key.0 > now {
+                break;
+            }
+            let (entry, attempts) = retries.remove(&key).expect("present");
+            if let Some(i) = interval {
+                tokio::time::sleep_until(next_start).await;
+                next_start = Instant::now().max(next_start) + i;
+            }
+            start(entry, attempts, &mut in_flight);
+        }
+        let capacity = concurrency - in_flight.len().min(concurrency);
+        if capacity == 0 {
+            tokio::select! {
+                done = in_flight.join_next() => finished.extend(done),
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
+        let until_retry = retries
+            .first_key_value()
+            .map_or(Duration::from_secs(1), |(k, _)| {
+                k.0.saturating_duration_since(Instant::now())
+            });
+        let wait = if in_flight.is_empty() {
+            until_retry.min(Duration::from_secs(1))
+        } else {
+            Duration::from_millis(20)
+        };
+        let batch = tokio::select! {
+            b = queue.next_batch(capacity, wait) => b,
+            _ = stop.changed() => continue,
+        };
+        match batch {
+            Ok(entries) => {
+                backoff_on_error = Duration::from_millis(200);
+                for entry in entries {
+                    if let Some(i) = interval {
+                        tokio::time::sleep_until(next_start).await;
+                        next_start = Instant::now().max(next_start) + i;
+                    }
+                    start(entry, 0, &mut in_flight);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(sink = %name, error = %e, "outbox unavailable; retrying");
+                tokio::time::sleep(backoff_on_error).await;
+                backoff_on_error = (backoff_on_error * 2).min(Duration::from_secs(1));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_caps_and_jitters() {
+        let base = Duration::from_secs(1);
+        let max = Duration::from_secs(60);
+        assert_eq!(backoff(1, base, max, 1.0), Duration::from_secs(1));
+        assert_eq!(backoff(3, base, max, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(30, base, max, 1.0), Duration::from_secs(60));
+        assert_eq!(backoff(3, base, max, 0.0), Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,102 @@
+//! One way to reach Redis for every part of Sauti: a single node through a reconnecting
+//! connection manager, or a Cluster; every call bounded by a deadline.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{FromRedisValue, RedisResult};
+
+#[derive(Clone)]
+pub enum RedisConn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct RedisFailure(pub String);
+
+/// Connects to `url`: `redis://`, `rediss://`, `redis+cluster://h1:p1,h2:p2` or
+/// `rediss+cluster://...`. A single node connects lazily (the process may start while Redis
+/// is down); a Cluster needs its nodes at start. `response_timeout` bounds each command
+/// (`None` for connections that block on `XREADGROUP`).
+pub async fn connect(
+    url: &str,
+    connect_timeout: Duration,
+    response_timeout: Option<Duration>,
+) -> Result<RedisConn, RedisFailure> {
+    let fail = |e: redis::RedisError| RedisFailure(e.to_string());
+    let url = url.trim();
+    let cluster = url
+        .strip_prefix("redis+cluster://")
+        .map(|r| ("redis", r))
+        .or_else(|| url.strip_prefix("rediss+cluster://").map(|r| ("rediss", r)));
+    if let Some((scheme, rest)) = cluster {
+        let (auth, hosts) = match rest.rsplit_once('@') {
+            Some((auth, hosts)) => (format!("{auth}@"), hosts),
+            None => (String::new(), rest),
+        };
+        let nodes: Vec<String> = hosts
+            .trim_end_matches('/')
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("{scheme}://{auth}{h}"))
+            .collect();
+        let mut builder = redis::cluster::ClusterClientBuilder::new(nodes)
+            .connection_timeout(connect_timeout)
+            .retries(1);
+        builder = builder.response_timeout(response_timeout.unwrap_or(Duration::from_secs(3600)));
+        let client = builder.build().map_err(fail)?;
+        return Ok(RedisConn::Cluster(
+            client.get_async_connection().await.map_err(fail)?,
+        ));
+    }
+    let client = redis::Client::open(url).map_err(fail)?;
+    let cfg = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(connect_timeout))
+        .set_response_timeout(response_timeout)
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(500));
+    Ok(RedisConn::Single(
+        client.get_connection_manager_lazy(cfg).map_err(fail)?,
+    ))
+}
+
+impl RedisConn {
+    pub fn is_cluster(&self) -> bool {
+        matches!(self, RedisConn::Cluster(_))
+    }
+
+    pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> RedisResult<T> {
+        match self.clone() {
+            RedisConn::Single(mut c) => cmd.query_async::<T>(&mut c).await,
+            RedisConn::Cluster(mut c) => cmd.query_async::<T>(&mut c).await,
+        }
+    }
+
+    pub async fn invoke<T: FromRedisValue>(
+        &self,
+        invocation: &redis::ScriptInvocation<'_>,
+    ) -> RedisResult<T> {
+        match self.clone() {
+            RedisConn::Single(mut c) => invocation.invoke_async::<T>(&mut c).await,
+            RedisConn::Cluster(mut c) => invocation.invoke_async::<T>(&mut c).await,
+        }
+    }
+}
+
+/// Runs `f` within `deadline`.
+pub async fn within<T>(
+    deadline: Duration,
+    f: impl Future<Output = RedisResult<T>>,
+) -> Result<T, RedisFailure> {
+    match tokio::time::timeout(deadline, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(RedisFailure(e.to_string())),
+        Err(_) => Err(RedisFailure(format!(
+            "no answer within {} ms",
+            deadline.as_millis()
+        ))),
+    }
+}

@@ -1,0 +1,356 @@
+//! Every completed survey reaches the collector: a real HTTP collector that fails, hangs or
+//! refuses, a real `sauti serve` that is killed mid-delivery, and signatures checked with an
+//! implementation of the Standard Webhooks check written here, independently of Sauti's.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::process::Command;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::collector::{Collector, Mode, Received};
+use common::server::{AtPhone, Options, Server};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+
+const SECRET: &str = "whsec_c2F1dGktdGVzdC13ZWJob29rLXNlY3JldC0zMmJ5dGU=";
+
+/// The receiver's side of Standard Webhooks: recompute and compare in constant time.
+fn verify(secret: &str, id: &str, timestamp: &str, body: &[u8], header: &str) -> bool {
+    let key = STANDARD
+        .decode(secret.strip_prefix("whsec_").unwrap())
+        .unwrap();
+    header
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .any(|sig| {
+            let Ok(sig) = STANDARD.decode(sig) else {
+                return false;
+            };
+            let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
+            mac.update(format!("{id}.{timestamp}.").as_bytes());
+            mac.update(body);
+            mac.verify_slice(&sig).is_ok()
+        })
+}
+
+fn verified(r: &Received) -> bool {
+    verify(
+        SECRET,
+        r.header("webhook-id").unwrap_or(""),
+        r.header("webhook-timestamp").unwrap_or(""),
+        &r.body,
+        r.header("webhook-signature").unwrap_or(""),
+    )
+}
+
+#[test]
+fn the_checker_used_here_accepts_the_fixture_and_rejects_a_tampered_body() {
+    let raw = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/standard-webhooks/01-survey-completed.request.http"
+    ))
+    .unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let h = |name: &str| {
+        head.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(verify(
+        SECRET,
+        &h("webhook-id"),
+        &h("webhook-timestamp"),
+        body.as_bytes(),
+        &h("webhook-signature")
+    ));
+    assert!(!verify(
+        SECRET,
+        &h("webhook-id"),
+        &h("webhook-timestamp"),
+        b"{}",
+        &h("webhook-signature")
+    ));
+    // And Sauti's signer agrees with it on the fixture.
+    let key = sauti::sink::webhook::secret_key(SECRET).unwrap();
+    let ts: i64 = h("webhook-timestamp").parse().unwrap();
+    assert_eq!(
+        sauti::sink::webhook::signature(&key, &h("webhook-id"), ts, body.as_bytes()),
+        h("webhook-signature")
+    );
+}
+
+fn hook_config(collector: &Collector, extra: &str) -> String {
+    format!(
+        r#"
+[sinks.partners]
+kind = "webhook"
+url = "{}"
+secret = "{SECRET}"
+backoff_ms = 50
+backoff_max_ms = 300
+timeout_ms = 2000
+{extra}
+"#,
+        collector.url("/hooks/sauti")
+    )
+}
+
+fn with_config(mut opts: Options, config: String) -> Options {
+    opts.config = Some(config);
+    opts
+}
+
+/// Completes a short kufatilia report (declined consent); returns the END screen.
+fn report(server: &Server, session: &str, number: &str) -> String {
+    let mut phone = AtPhone::new(server, session, "*384*1#", number);
+    phone.dial();
+    phone.send("1");
+    let end = phone.send("2");
+    assert!(end.starts_with("END "), "{end}");
+    end
+}
+
+fn distinct_ids(received: &[Received]) -> BTreeSet<String> {
+    received
+        .iter()
+        .filter_map(|r| r.header("webhook-id").map(str::to_owned))
+        .collect()
+}
+
+fn outbox(server: &Server, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(server.dir.path())
+        .arg("outbox")
+        .args(args)
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .arg("--config")
+        .arg(server.dir.path().join("sauti.toml"))
+        .args(server.redis_args())
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn queued_while_the_collector_is_down_is_delivered_once_it_is_up(opts: Options) {
+    let collector = Collector::start(Mode::Drop);
+    let server = Server::start_with(with_config(opts, hook_config(&collector, "")));
+    report(&server, "ATUid_down_1", "+243810000301");
+    report(&server, "ATUid_down_2", "+243810000302");
+    collector.wait_for("attempts while down", 10, |r| r.len() >= 2);
+    collector.set_mode(Mode::Status(204));
+    collector.wait_for("both delivered", 15, |_| {
+        distinct_ids(&collector.accepted()).len() == 2
+    });
+    for r in collector.accepted() {
+        assert!(verified(&r), "bad signature: {:?}", r.headers);
+        let body = r.json();
+        assert_eq!(
+            r.header("webhook-id"),
+            body["id"].as_str(),
+            "webhook-id is the response id"
+        );
+        assert_eq!(body["flow"], "kufatilia");
+        assert_eq!(r.header("content-type"), Some("application/json"));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let metrics = server.get("/metrics").body;
+        if metrics.contains("sauti_outbox_delivered_total{sink=\"partners\"} 2") {
+            assert!(
+                metrics.contains("sauti_outbox_queued_total{sink=\"partners\"} 2"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{metrics}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn a_refused_response_goes_to_the_dead_letters_and_replay_delivers_it(opts: Options) {
+    let collector = Collector::start(Mode::Status(400));
+    let server = Server::start_with(with_config(opts, hook_config(&collector, "")));
+    report(&server, "ATUid_dead_1", "+243810000311");
+    collector.wait_for("the refused attempt", 10, |r| !r.is_empty());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let listed = loop {
+        let (ok, out) = outbox(&server, &["dead", "--sink", "partners"]);
+        assert!(ok, "{out}");
+        if out.contains("HTTP 400") {
+            break out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no dead letter: {out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(collector.received().len(), 1, "a 400 is not retried");
+    let (ok, status) = outbox(&server, &["status"]);
+    assert!(
+        ok && status.contains("partners: queued 0") && status.contains("dead 1"),
+        "{status}"
+    );
+    // The collector is fixed; the operator replays.
+    collector.set_mode(Mode::Status(200));
+    let (ok, out) = outbox(&server, &["replay", "--all-dead"]);
+    assert!(ok && out.contains("replayed 1"), "{out}");
+    collector.wait_for("the replayed delivery", 15, |_| {
+        collector.accepted().len() == 1
+    });
+    let id = listed.split('\t').nth(1).unwrap().to_owned();
+    assert_eq!(
+        collector.accepted()[0].header("webhook-id"),
+        Some(id.as_str())
+    );
+    let (_, status) = outbox(&server, &["status"]);
+    assert!(status.contains("dead 0"), "{status}");
+}
+
+fn retries_honour_retry_after_and_keep_the_same_id(opts: Options) {
+    let collector = Collector::start(Mode::RetryAfter(429, 1));
+    let server = Server::start_with(with_config(opts, hook_config(&collector, "")));
+    report(&server, "ATUid_429", "+243810000321");
+    collector.wait_for("the first attempt", 10, |r| !r.is_empty());
+    let first = std::time::Instant::now();
+    collector.set_mode(Mode::Status(200));
+    collector.wait_for("the retry", 10, |_| collector.accepted().len() == 1);
+    // Retry-After: 1 was honoured although the backoff alone would retry within 300 ms.
+    assert!(
+        first.elapsed() >= std::time::Duration::from_millis(700),
+        "{:?}",
+        first.elapsed()
+    );
+    let received = collector.received();
+    assert_eq!(
+        distinct_ids(&received).len(),
+        1,
+        "the same webhook-id on every attempt"
+    );
+}
+
+fn a_crash_before_the_acknowledgement_redelivers_the_same_id(opts: Options) {
+    // The collector takes a while to answer: the process is killed meanwhile.
+    let collector = Collector::start(Mode::Delay(200, 1500));
+    let mut server = Server::start_with(with_config(opts, hook_config(&collector, "")));
+    report(&server, "ATUid_crash_ack", "+243810000331");
+    collector.wait_for("the delivery in flight", 10, |r| !r.is_empty());
+    server.kill9();
+    collector.set_mode(Mode::Status(200));
+    server.restart();
+    collector.wait_for("the delivery after restart", 15, |r| {
+        r.len() >= 2 && r[1..].iter().any(|x| x.answered == Some(200))
+    });
+    let ids = distinct_ids(&collector.received());
+    assert_eq!(
+        ids.len(),
+        1,
+        "never a different id for the same survey: {ids:?}"
+    );
+    assert!(collector.received().len() >= 2);
+}
+
+fn a_kill_in_the_middle_of_a_batch_loses_nothing(opts: Options) {
+    let collector = Collector::start(Mode::Delay(200, 150));
+    let mut server = Server::start_with(with_config(
+        opts,
+        hook_config(&collector, "concurrency = 2"),
+    ));
+    let mut ends = 0;
+    for i in 0..12 {
+        report(
+            &server,
+            &format!("ATUid_batch_{i}"),
+            &format!("+2438100004{i:02}"),
+        );
+        ends += 1;
+    }
+    collector.wait_for("some deliveries", 10, |r| r.len() >= 3);
+    server.kill9();
+    server.restart();
+    for i in 12..15 {
+        report(
+            &server,
+            &format!("ATUid_batch_{i}"),
+            &format!("+2438100004{i:02}"),
+        );
+        ends += 1;
+    }
+    collector.wait_for("every response", 30, |_| {
+        distinct_ids(&collector.accepted()).len() == ends
+    });
+    let accepted = collector.accepted();
+    assert!(accepted.len() >= ends);
+    assert!(accepted.iter().all(verified));
+}
+
+macro_rules! on_every_store {
+    ($($store:ident => $opts:expr),* $(,)?) => {$(
+        mod $store {
+            use super::*;
+            #[test]
+            fn queued_while_the_collector_is_down_is_delivered_once_it_is_up() {
+                super::queued_while_the_collector_is_down_is_delivered_once_it_is_up($opts)
+            }
+            #[test]
+            fn a_refused_response_goes_to_the_dead_letters_and_replay_delivers_it() {
+                super::a_refused_response_goes_to_the_dead_letters_and_replay_delivers_it($opts)
+            }
+            #[test]
+            fn retries_honour_retry_after_and_keep_the_same_id() {
+                super::retries_honour_retry_after_and_keep_the_same_id($opts)
+            }
+            #[test]
+            fn a_crash_before_the_acknowledgement_redelivers_the_same_id() {
+                super::a_crash_before_the_acknowledgement_redelivers_the_same_id($opts)
+            }
+            #[test]
+            fn a_kill_in_the_middle_of_a_batch_loses_nothing() {
+                super::a_kill_in_the_middle_of_a_batch_loses_nothing($opts)
+            }
+        }
+    )*};
+}
+
+on_every_store! {
+    embedded => Options::default(),
+    redis => common::redis::options(),
+}
+
+#[test]
+fn two_processes_on_redis_one_killed_deliver_everything() {
+    let collector = Collector::start(Mode::Delay(200, 100));
+    let a = Server::start_with(with_config(
+        common::redis::options(),
+        hook_config(&collector, "concurrency = 2"),
+    ));
+    let mut b = a.sibling();
+    let mut ends = 0;
+    for i in 0..10 {
+        let server = if i % 2 == 0 { &a } else { &b };
+        report(
+            server,
+            &format!("ATUid_pair_{i}"),
+            &format!("+2438100005{i:02}"),
+        );
+        ends += 1;
+    }
+    collector.wait_for("some deliveries", 10, |r| r.len() >= 2);
+    b.kill9();
+    // Whatever b held is reclaimed by a (after the idle time), or by b once restarted.
+    b.restart();
+    collector.wait_for("every response", 90, |_| {
+        distinct_ids(&collector.accepted()).len() == ends
+    });
+}
