@@ -83,6 +83,8 @@ pub struct Config {
     pub session_ttl_secs: u64,
     /// How long an unfinished survey can be resumed by the same respondent.
     pub resume_window_secs: u64,
+    /// How often to look for surveys abandoned past their resume window (partial responses).
+    pub partials_sweep_secs: u64,
     /// How often to look for changed flows and translations (0: only on SIGHUP).
     pub reload_poll_secs: u64,
     pub max_sessions: usize,
@@ -112,6 +114,7 @@ impl Default for Config {
             session_ttl_secs: 180,
             resume_window_secs: 48 * 3600,
             reload_poll_secs: 10,
+            partials_sweep_secs: 60,
             max_sessions: 200_000,
             max_body_bytes: 8 * 1024,
             header_timeout_secs: 10,

@@ -794,9 +794,15 @@ mod serve {
             println!("  responses: {}", app.survey.journal().path().display());
             tracing::info!(%addr, profile = ?c.profile, sessions = %store_name, "serving");
             let watcher = tokio::spawn(watch_flows(c.clone(), app.clone(), hup));
+            let sweeper = tokio::spawn(sweep_abandoned(
+                app.clone(),
+                Duration::from_secs(c.partials_sweep_secs.max(1)),
+            ));
             server::run(listener, app.clone(), shutdown_signal()).await;
             watcher.abort();
+            sweeper.abort();
             let _ = watcher.await;
+            let _ = sweeper.await;
             // Deliveries in flight finish (the rest stays queued for the next start).
             let _ = stop_workers.send(true);
             for w in workers {
@@ -823,6 +829,20 @@ mod serve {
         match (url.find("://"), url.rfind('@')) {
             (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
             _ => url.to_owned(),
+        }
+    }
+
+    /// Turns surveys abandoned past their resume window into partial responses.
+    async fn sweep_abandoned(app: Arc<App>, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = app
+                .survey
+                .sweep_abandoned(time::OffsetDateTime::now_utc())
+                .await
+            {
+                tracing::warn!(error = %e, "partial responses not swept this time");
+            }
         }
     }
 

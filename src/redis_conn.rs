@@ -75,6 +75,13 @@ impl RedisConn {
         }
     }
 
+    pub async fn query_pipe<T: FromRedisValue>(&self, pipe: &redis::Pipeline) -> RedisResult<T> {
+        match self.clone() {
+            RedisConn::Single(mut c) => pipe.query_async::<T>(&mut c).await,
+            RedisConn::Cluster(mut c) => pipe.query_async::<T>(&mut c).await,
+        }
+    }
+
     pub async fn invoke<T: FromRedisValue>(
         &self,
         invocation: &redis::ScriptInvocation<'_>,

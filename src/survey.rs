@@ -60,6 +60,20 @@ impl SessionStore for AnyStore {
         }
     }
 
+    async fn take_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
+        match self {
+            AnyStore::Memory(s) => s.take_abandoned(max).await,
+            AnyStore::Redis(s) => s.take_abandoned(max).await,
+        }
+    }
+
+    async fn enqueue(&self, e: &Enqueue<'_>) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Memory(s) => s.enqueue(e).await,
+            AnyStore::Redis(s) => s.enqueue(e).await,
+        }
+    }
+
     async fn ready(&self) -> bool {
         match self {
             AnyStore::Memory(s) => s.ready().await,
@@ -395,6 +409,52 @@ impl Survey {
             }
         }
         Err(HopError::Contended)
+    }
+
+    /// Delivers surveys abandoned for good (resume window over) as partial responses, for
+    /// the flows that ask for them (`partials = true`). Returns how many were queued.
+    pub async fn sweep_abandoned(&self, now: OffsetDateTime) -> Result<usize, HopError> {
+        let flows = self.flows();
+        let mut queued = 0;
+        for record in self.store.take_abandoned(1000).await? {
+            let Some(flow) = flows.version(&record.flow_id, record.flow_version) else {
+                continue;
+            };
+            if !flow.partials || record.state.history.is_empty() {
+                continue;
+            }
+            let gateway = GatewaySettings {
+                name: String::new(),
+                budget: Budget::default(),
+            };
+            let mut response = response(flow, &gateway, &record, now);
+            response.status = "partial".into();
+            response.gateway = "-".into();
+            let sinks = self.sinks_for(&flow.id);
+            if let AnyStore::Memory(_) = &self.store {
+                self.journal.append(&response).await?;
+            } else {
+                let body = serde_json::to_vec(&response).map_err(|e| {
+                    HopError::Journal(JournalError::Write(std::io::Error::other(e)))
+                })?;
+                self.store
+                    .enqueue(&Enqueue {
+                        response_id: &response.id,
+                        body: &body,
+                        sinks: &sinks,
+                    })
+                    .await?;
+            }
+            for s in &sinks {
+                self.metrics
+                    .sink(s)
+                    .queued
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            tracing::info!(flow = %flow.id, response = %response.id, "unfinished survey queued as a partial response");
+            queued += 1;
+        }
+        Ok(queued)
     }
 
     /// A new session: the resume offer when the respondent left this survey unfinished

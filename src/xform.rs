@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::fmt::Write as _;
 
-use crate::flow::{CompiledFlow, FlowLocale, Prompt, StepIdx};
-use crate::question::Question;
+use crate::flow::{Arg, CompiledFlow, FlowLocale, Prompt, StepIdx};
+use crate::question::{ArgValue, Question};
 
 /// Escapes `& < > " '` for XML text and attribute values, and drops the characters XML 1.0
 /// cannot carry at all (control characters other than tab, newline and carriage return).
@@ -62,14 +62,43 @@ fn answers(question: &Question) -> bool {
     !matches!(question, Question::Info | Question::End)
 }
 
-/// The prompt of step `i` in one language, as plain text (a prompt echoing earlier answers is
-/// formatted without them).
-fn prompt(locale: &FlowLocale, flow: &CompiledFlow, i: usize) -> String {
-    match &locale.steps[i].prompt {
-        Prompt::Static(s) => s.clone(),
-        Prompt::Dynamic { id, .. } => crate::i18n::format(&locale.flow_chain, id, None)
-            .unwrap_or_else(|| flow.steps[i].id.clone()),
+/// The label of step `i` in one language, as XML content. A prompt that echoes earlier answers
+/// (`{ $incident }`) shows them with `<output>`, as ODK forms do; the receipt code, which a
+/// form cannot know, is left out.
+fn label(locale: &FlowLocale, flow: &CompiledFlow, i: usize) -> String {
+    let (id, args) = match &locale.steps[i].prompt {
+        Prompt::Static(s) => return escape(s).into_owned(),
+        Prompt::Dynamic { id, args } => (id, args),
+    };
+    // Each argument formats as a marker (private-use characters, which no translation holds),
+    // replaced after escaping by the markup that shows the answer.
+    let marker = |k: usize| format!("\u{E000}{k}\u{E001}");
+    let fluent_args = crate::i18n::args_from(
+        args.iter()
+            .enumerate()
+            .map(|(k, (name, _))| (name.as_str(), ArgValue::Text(marker(k)))),
+    );
+    let Some(text) = crate::i18n::format(&locale.flow_chain, id, Some(&fluent_args)) else {
+        return escape(&flow.steps[i].id).into_owned();
+    };
+    let mut out = escape(&text).into_owned();
+    for (k, (_, arg)) in args.iter().enumerate() {
+        let shown = match arg {
+            Arg::Answer(s) => {
+                let step = &flow.steps[*s as usize];
+                let path = format!("/data/{}", element_name(&step.id));
+                match step.question {
+                    Question::Choice(_) => {
+                        format!("<output value=\"jr:choice-name({path}, '{path}')\"/>")
+                    }
+                    _ => format!("<output value=\"{path}\"/>"),
+                }
+            }
+            Arg::Receipt => String::new(),
+        };
+        out = out.replace(&marker(k), &shown);
     }
+    out
 }
 
 /// The steps every path from the first step to an `end` goes through: only those can be marked
@@ -153,7 +182,7 @@ pub fn xform(flow: &CompiledFlow) -> String {
                 x,
                 "          <text id=\"{}:label\"><value>{}</value></text>",
                 escape(&step.id),
-                escape(&prompt(locale, flow, i))
+                label(locale, flow, i)
             );
             if let Some(options) = step.question.options() {
                 let labels = &locale.steps[i].labels;

@@ -295,6 +295,37 @@ fn a_kill_in_the_middle_of_a_batch_loses_nothing(opts: Options) {
     assert!(accepted.iter().all(verified));
 }
 
+fn an_abandoned_survey_is_delivered_as_a_partial_response(opts: Options) {
+    let collector = Collector::start(Mode::Status(200));
+    let config = format!(
+        "resume_window_secs = 1\npartials_sweep_secs = 1\n{}",
+        hook_config(&collector, "")
+    );
+    let server = Server::start_with(with_config(opts, config));
+    let mut phone = AtPhone::new(&server, "ATUid_partial", "*384*1#", "+243810000341");
+    phone.dial();
+    phone.send("1");
+    phone.send("1");
+    phone.send("4"); // fraud
+    // Coverage fades; nobody dials again within the resume window.
+    collector.wait_for("the partial response", 15, |r| !r.is_empty());
+    let r = &collector.accepted()[0];
+    assert!(verified(r));
+    let body = r.json();
+    assert_eq!(body["status"], "partial");
+    assert_eq!(body["flow"], "kufatilia");
+    assert_eq!(body["answers"]["consent"]["value"], "yes");
+    assert_eq!(body["answers"]["incident"]["value"], "fraud");
+    assert!(body["answers"].get("when").is_none());
+    // The connectivity survey does not ask for partials: nothing is sent for it.
+    let mut other = AtPhone::new(&server, "ATUid_no_partial", "*384*2#", "+243810000342");
+    other.dial();
+    other.send("1");
+    other.send("1");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(distinct_ids(&collector.received()).len(), 1);
+}
+
 macro_rules! on_every_store {
     ($($store:ident => $opts:expr),* $(,)?) => {$(
         mod $store {
@@ -314,6 +345,10 @@ macro_rules! on_every_store {
             #[test]
             fn a_crash_before_the_acknowledgement_redelivers_the_same_id() {
                 super::a_crash_before_the_acknowledgement_redelivers_the_same_id($opts)
+            }
+            #[test]
+            fn an_abandoned_survey_is_delivered_as_a_partial_response() {
+                super::an_abandoned_survey_is_delivered_as_a_partial_response($opts)
             }
             #[test]
             fn a_kill_in_the_middle_of_a_batch_loses_nothing() {

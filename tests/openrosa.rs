@@ -398,6 +398,26 @@ fn only_questions_on_every_path_are_required() {
     assert!(bind("territory").contains("constraint=\"string-length(.) &lt;= 40\""));
 }
 
+#[test]
+fn prompts_echoing_answers_show_them_with_output() {
+    let flows = shipped_flows();
+    let form = sauti::xform::xform(flows.iter().find(|f| f.id == "kufatilia").unwrap());
+    let people: Vec<&str> = form
+        .lines()
+        .filter(|l| l.contains("<text id=\"people:label\">"))
+        .collect();
+    assert_eq!(people.len(), 3);
+    for line in people {
+        assert!(
+            line.contains(
+                "<value><output value=\"jr:choice-name(/data/incident, '/data/incident')\"/>: "
+            ),
+            "{line}"
+        );
+        assert!(!line.contains('{'), "{line}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // (b) The submission.
 

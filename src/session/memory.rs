@@ -153,7 +153,7 @@ impl SessionStore for MemoryStore {
                 let entry = Entry {
                     record: record.clone(),
                     version: 0,
-                    expires: now + self.shared.resume_window,
+                    expires: now + self.shared.resume_window + super::ABANDONED_GRACE,
                 };
                 // A full resume map only costs the respondent the resume offer.
                 let _ = maps.resumes.insert(resume_key, entry, now);
@@ -173,15 +173,41 @@ impl SessionStore for MemoryStore {
     ) -> Result<Option<SessionRecord>, StoreError> {
         let now = Instant::now();
         let key = (respondent.to_owned(), flow_id.to_owned());
+        // Past its resume window, the record only waits to be delivered as a partial.
+        let window_open = |e: &&Entry| e.expires > now + super::ABANDONED_GRACE;
         Ok(self
             .lock()
             .resumes
             .live(&key, now)
+            .filter(window_open)
             .map(|e| e.record.clone()))
     }
 
     async fn ready(&self) -> bool {
         true
+    }
+
+    async fn take_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
+        let now = Instant::now();
+        let mut maps = self.lock();
+        let due: Vec<(String, String)> = maps
+            .resumes
+            .map
+            .iter()
+            .filter(|(_, e)| e.expires <= now + super::ABANDONED_GRACE)
+            .map(|(k, _)| k.clone())
+            .take(max)
+            .collect();
+        Ok(due
+            .iter()
+            .filter_map(|k| maps.resumes.map.remove(k))
+            .map(|e| e.record)
+            .collect())
+    }
+
+    async fn enqueue(&self, _e: &super::Enqueue<'_>) -> Result<(), StoreError> {
+        // Embedded mode queues responses in the journal.
+        Ok(())
     }
 }
 

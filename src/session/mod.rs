@@ -180,4 +180,18 @@ pub trait SessionStore: Send + Sync {
 
     /// Whether the store can serve hops now (for `/readyz`).
     fn ready(&self) -> impl Future<Output = bool> + Send;
+
+    /// Takes (removes) up to `max` resume records whose resume window has passed: surveys
+    /// left unfinished for good, to be delivered as partial responses.
+    fn take_abandoned(
+        &self,
+        max: usize,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// Queues a response outside a hop (partials). Only stores that hold the outbox do it.
+    fn enqueue(&self, e: &Enqueue<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
+
+/// How long a resume record is kept after its resume window, so that the sweeper still finds
+/// it to deliver it as a partial response.
+pub const ABANDONED_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);

@@ -268,7 +268,7 @@ impl SessionStore for RedisStore {
             .arg(&data)
             .arg(ms(self.session_ttl))
             .arg(mode)
-            .arg(ms(self.resume_window));
+            .arg(ms(self.resume_window + super::ABANDONED_GRACE));
         match enqueue {
             Some(e) if !self.is_cluster() => {
                 for stream in &streams {
@@ -332,9 +332,15 @@ impl SessionStore for RedisStore {
         respondent: &str,
         flow_id: &str,
     ) -> Result<Option<SessionRecord>, StoreError> {
-        let data: Option<Vec<u8>> = self
-            .query(redis::cmd("GET").arg(self.resume_key(respondent, flow_id)))
-            .await?;
+        let key = self.resume_key(respondent, flow_id);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET").arg(&key).cmd("PTTL").arg(&key);
+        let (data, pttl): (Option<Vec<u8>>, i64) =
+            within(self.deadline, self.connection.query_pipe(&pipe))
+                .await
+                .map_err(unavailable)?;
+        // Past its resume window, the record only waits to be delivered as a partial.
+        let data = data.filter(|_| pttl > super::ABANDONED_GRACE.as_millis() as i64);
         match data {
             Some(d) => match codec::decode(&d) {
                 Ok(r) => Ok(Some(r)),
@@ -346,6 +352,63 @@ impl SessionStore for RedisStore {
             },
             None => Ok(None),
         }
+    }
+
+    async fn take_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
+        // One sweeper at a time across processes.
+        let lock = format!("{}:partials-sweep", self.prefix);
+        let mut set = redis::cmd("SET");
+        set.arg(&lock).arg("1").arg("NX").arg("PX").arg(30_000);
+        if self.query::<Option<String>>(&set).await?.is_none() {
+            return Ok(Vec::new());
+        }
+        let pattern = format!("{}:{{*}}:r:*", self.prefix);
+        let grace = super::ABANDONED_GRACE.as_millis() as i64;
+        let mut taken = Vec::new();
+        let mut cursor: u64 = 0;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500);
+            let (next, keys): (u64, Vec<String>) = self.query(&scan).await?;
+            for key in keys {
+                let pttl: i64 = self.query(redis::cmd("PTTL").arg(&key)).await?;
+                if pttl < 0 || pttl > grace {
+                    continue;
+                }
+                // GETDEL: whoever takes it delivers it.
+                let data: Option<Vec<u8>> = self.query(redis::cmd("GETDEL").arg(&key)).await?;
+                if let Some(record) = data.and_then(|d| codec::decode(&d).ok()) {
+                    taken.push(record);
+                }
+                if taken.len() >= max {
+                    break;
+                }
+            }
+            cursor = next;
+            if cursor == 0 || taken.len() >= max || self.is_cluster() {
+                break;
+            }
+        }
+        let _ = self.query::<i64>(redis::cmd("DEL").arg(&lock)).await;
+        Ok(taken)
+    }
+
+    async fn enqueue(&self, e: &Enqueue<'_>) -> Result<(), StoreError> {
+        for sink in e.sinks {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(crate::outbox::redis::stream_key(&self.prefix, sink))
+                .arg("*")
+                .arg("id")
+                .arg(e.response_id)
+                .arg("body")
+                .arg(e.body);
+            self.query::<String>(&cmd).await?;
+        }
+        Ok(())
     }
 
     async fn ready(&self) -> bool {
