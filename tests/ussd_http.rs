@@ -191,6 +191,8 @@ fn the_phone_number_never_reaches_the_file_or_the_logs(opts: Options) {
         phone.send(input);
     }
     assert!(phone.send("1").starts_with("END "));
+    // (In Redis mode the file sink writes the file just after END: wait for it.)
+    assert_eq!(server.responses().len(), 1);
     let file = std::fs::read_to_string(server.data_dir.join("responses.jsonl")).unwrap();
     let logs = server.logs();
     assert!(

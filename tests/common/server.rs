@@ -194,7 +194,11 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut last = read();
         let mut stable_since = Instant::now();
-        while Instant::now() < deadline && stable_since.elapsed() < Duration::from_millis(400) {
+        // Settled: unchanged for 400 ms (and, when still empty, for 3 s).
+        let settled = |n: usize, since: Instant| {
+            since.elapsed() >= Duration::from_millis(if n == 0 { 3000 } else { 400 })
+        };
+        while Instant::now() < deadline && !settled(last.len(), stable_since) {
             std::thread::sleep(Duration::from_millis(25));
             let now = read();
             if now.len() != last.len() {
