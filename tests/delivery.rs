@@ -389,3 +389,64 @@ fn two_processes_on_redis_one_killed_deliver_everything() {
         distinct_ids(&collector.accepted()).len() == ends
     });
 }
+
+#[test]
+fn the_webhook_shortcut_sends_every_flow_signed_with_the_secret_from_the_environment() {
+    let collector = Collector::start(Mode::Status(200));
+    let mut opts = Options::default();
+    opts.args
+        .extend(["--webhook".to_owned(), collector.url("/in")]);
+    opts.env
+        .push(("SAUTI_WEBHOOK_SECRET".into(), SECRET.into()));
+    let server = Server::start_with(opts);
+    report(&server, "ATUid_shortcut", "+243810000351");
+    let mut phone = AtPhone::new(&server, "ATUid_shortcut_2", "*384*2#", "+243810000352");
+    phone.dial();
+    phone.send("1");
+    assert!(phone.send("2").starts_with("END "));
+    collector.wait_for("both flows", 10, |_| collector.accepted().len() == 2);
+    let flows: BTreeSet<String> = collector
+        .accepted()
+        .iter()
+        .map(|r| r.json()["flow"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        flows.into_iter().collect::<Vec<_>>(),
+        ["connectivity", "kufatilia"]
+    );
+    assert!(
+        collector
+            .accepted()
+            .iter()
+            .all(|r| verified(r) && r.path == "/in")
+    );
+    // The default file sink still records everything.
+    assert_eq!(server.responses().len(), 2);
+}
+
+#[test]
+fn sauti_xform_exports_the_flow_for_odk() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["xform", "kufatilia"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        xml.contains(r#"<data id="kufatilia" version="1""#),
+        "{}",
+        &xml[..xml.len().min(400)]
+    );
+    for field in ["consent", "incident", "incident_other", "people", "contact"] {
+        assert!(
+            xml.contains(&format!("nodeset=\"/data/{field}\"")),
+            "{field}"
+        );
+    }
+    assert!(xml.contains(r#"lang="sw""#) && xml.contains(r#"lang="ln""#));
+}
