@@ -51,7 +51,9 @@ async fn collector(received: Arc<AtomicU64>) -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let received = received.clone();
             tokio::spawn(async move {
                 let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -92,14 +94,24 @@ async fn deliveries(n: usize, concurrency: usize) {
     let metrics: &'static Metrics = Box::leak(Box::default());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let started = Instant::now();
-    let worker = tokio::spawn(run_worker("hook".into(), queue, sink, config, metrics.sink("hook"), stop));
+    let worker = tokio::spawn(run_worker(
+        "hook".into(),
+        queue,
+        sink,
+        config,
+        metrics.sink("hook"),
+        stop,
+    ));
     while metrics.sink("hook").delivered.load(Ordering::Relaxed) < n as u64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();
     let _ = stop_tx.send(true);
     let _ = worker.await;
-    let status = DiskQueue::admin(dir.path(), "hook", &[]).status().await.unwrap();
+    let status = DiskQueue::admin(dir.path(), "hook", &[])
+        .status()
+        .await
+        .unwrap();
     assert_eq!(status.delivered, n as u64);
     println!(
         "deliveries: {n} responses, webhook, concurrency {concurrency}: {:.0} deliveries/s ({:.2} ms each), {} requests",
@@ -108,7 +120,9 @@ async fn deliveries(n: usize, concurrency: usize) {
         received.load(Ordering::Relaxed)
     );
     drop(journal);
-    tokio::task::spawn_blocking(move || guard.finish()).await.unwrap();
+    tokio::task::spawn_blocking(move || guard.finish())
+        .await
+        .unwrap();
 }
 
 async fn journal_appends(n: usize, parallel: usize) {
@@ -140,14 +154,19 @@ async fn journal_appends(n: usize, parallel: usize) {
         worst.as_secs_f64() * 1000.0
     );
     drop(journal);
-    tokio::task::spawn_blocking(move || guard.finish()).await.unwrap();
+    tokio::task::spawn_blocking(move || guard.finish())
+        .await
+        .unwrap();
 }
 
 fn main() {
     // `cargo test --benches` runs bench binaries with `--bench`-less args: keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let n = if quick { 50 } else { 5000 };
         journal_appends(if quick { 20 } else { 500 }, 1).await;

@@ -171,18 +171,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             locales,
             output,
         } => {
-            let path = flow_path(&flow);
-            let report = check::check(std::slice::from_ref(&path), &locales, Budget::default());
-            if !report.problems.is_empty() {
-                for p in &report.problems {
-                    eprintln!("{p}");
-                }
-                bail!(
-                    "{} has problems; fix them first (sauti check)",
-                    path.display()
-                );
-            }
-            let flow = report.flows.into_iter().next().context("no flow loaded")?;
+            let flow = load_one(&flow, &locales, Budget::default())?;
             let xml = sauti::xform::xform(&flow);
             match output {
                 Some(p) => {
@@ -217,18 +206,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             locales,
             budget,
         } => {
-            let path = flow_path(&flow);
-            let report = check::check(std::slice::from_ref(&path), &locales, budget.into());
-            if !report.problems.is_empty() {
-                for p in &report.problems {
-                    eprintln!("{p}");
-                }
-                bail!(
-                    "{} has problems; fix them first (sauti check)",
-                    path.display()
-                );
-            }
-            let flow = report.flows.into_iter().next().context("no flow loaded")?;
+            let flow = load_one(&flow, &locales, budget.into())?;
             let lang = match lang {
                 Some(tag) => Some(flow.language_index(&tag).with_context(|| {
                     format!(
@@ -256,6 +234,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Loads and checks one flow (a path or an id); its problems are printed and refused.
+fn load_one(flow: &str, locales: &Path, budget: Budget) -> anyhow::Result<sauti::CompiledFlow> {
+    let path = flow_path(flow);
+    let report = check::check(std::slice::from_ref(&path), locales, budget);
+    if !report.problems.is_empty() {
+        for p in &report.problems {
+            eprintln!("{p}");
+        }
+        bail!(
+            "{} has problems; fix them first (sauti check)",
+            path.display()
+        );
+    }
+    report.flows.into_iter().next().context("no flow loaded")
 }
 
 /// `flows/kufatilia.toml`, or `kufatilia` for the flow of that id in `flows/`.

@@ -245,16 +245,7 @@ impl SessionStore for RedisStore {
             && let Some(e) = enqueue
         {
             // Queued before the save (at least once; a lost race leaves a copy with the same id).
-            for stream in &streams {
-                let mut cmd = redis::cmd("XADD");
-                cmd.arg(stream)
-                    .arg("*")
-                    .arg("id")
-                    .arg(e.response_id)
-                    .arg("body")
-                    .arg(e.body);
-                self.query::<String>(&cmd).await?;
-            }
+            self.enqueue(e).await?;
         }
         let mode = match resume {
             ResumeWrite::Untouched => 0,
