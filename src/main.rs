@@ -456,7 +456,7 @@ mod serve {
             }
             Ok(flows) => {
                 let r = survey.reload(flows);
-                tracing::info!(why, added = ?r.added, refused = ?r.refused, "flows reloaded");
+                tracing::info!(why, added = ?r.added, updated = ?r.updated, refused = ?r.refused, "flows reloaded");
             }
         }
     }

@@ -68,10 +68,19 @@ impl RedisConn {
         matches!(self, RedisConn::Cluster(_))
     }
 
+    /// Runs a command. After a lost connection (Redis restarted) the manager reconnects,
+    /// but the command that noticed fails: it is sent once more on the new connection.
+    /// Every command Sauti sends is safe to repeat (reads, and compare-and-set saves).
     pub async fn query<T: FromRedisValue>(&self, cmd: &redis::Cmd) -> RedisResult<T> {
-        match self.clone() {
-            RedisConn::Single(mut c) => cmd.query_async::<T>(&mut c).await,
-            RedisConn::Cluster(mut c) => cmd.query_async::<T>(&mut c).await,
+        let once = || async {
+            match self.clone() {
+                RedisConn::Single(mut c) => cmd.query_async::<T>(&mut c).await,
+                RedisConn::Cluster(mut c) => cmd.query_async::<T>(&mut c).await,
+            }
+        };
+        match once().await {
+            Err(e) if reconnected(&e) => once().await,
+            r => r,
         }
     }
 
@@ -91,6 +100,12 @@ impl RedisConn {
             RedisConn::Cluster(mut c) => invocation.invoke_async::<T>(&mut c).await,
         }
     }
+}
+
+/// Whether an error means the connection was lost (and is being re-established), as
+/// opposed to Redis answering with an error or being down.
+fn reconnected(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() || e.is_unrecoverable_error()
 }
 
 /// Runs `f` within `deadline`.

@@ -141,7 +141,9 @@ impl FlowSet {
 pub struct Reloaded {
     /// `id vN` newly served.
     pub added: Vec<String>,
-    /// Flows whose content changed without a new version: kept as they were.
+    /// Flows whose texts were corrected (same structure and version): updated in place.
+    pub updated: Vec<String>,
+    /// Flows whose structure changed without a new version: kept as they were.
     pub refused: Vec<String>,
 }
 
@@ -203,7 +205,23 @@ impl Survey {
         let mut report = Reloaded::default();
         for flow in flows {
             let chosen = match old.version(&flow.id, flow.version) {
-                Some(existing) if existing.fingerprint == flow.fingerprint => existing.clone(),
+                Some(existing)
+                    if existing.fingerprint == flow.fingerprint
+                        && existing.texts_fingerprint == flow.texts_fingerprint =>
+                {
+                    existing.clone()
+                }
+                Some(existing) if existing.fingerprint == flow.fingerprint => {
+                    // Same structure, corrected texts: sessions on this version can use them.
+                    report
+                        .updated
+                        .push(format!("{} v{}", flow.id, flow.version));
+                    let f = Arc::new(flow);
+                    for slot in set.all.iter_mut().filter(|a| Arc::ptr_eq(a, existing)) {
+                        *slot = f.clone();
+                    }
+                    f
+                }
                 Some(existing) => {
                     tracing::error!(flow = %flow.id, version = flow.version, "flow changed without a new `version`: keeping the one already served; bump `version` to publish the change");
                     report

@@ -667,23 +667,9 @@ fn a_new_flow_version_is_served_without_breaking_conversations_in_flight(opts: O
     assert_eq!(versions, [2, 1]);
 }
 
-fn a_flow_changed_without_a_new_version_is_refused_at_reload(opts: Options) {
-    let (_dir, flows, locales) = editable_project();
-    let server = Server::start_with(Options {
-        flows,
-        locales: locales.clone(),
-        ..opts
-    });
-    let ftl = std::fs::read_to_string(locales.join("fr/kufatilia.ftl"))
-        .unwrap()
-        .replace(
-            "incident = Que voulez-vous signaler?",
-            "incident = Quel incident?",
-        );
-    std::fs::write(locales.join("fr/kufatilia.ftl"), ftl).unwrap();
-    sighup(&server);
+fn wait_for_reload(server: &Server, times: usize) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !server.logs().contains("flows reloaded") {
+    while server.logs().matches("flows reloaded").count() < times {
         assert!(
             std::time::Instant::now() < deadline,
             "no reload: {}",
@@ -691,15 +677,58 @@ fn a_flow_changed_without_a_new_version_is_refused_at_reload(opts: Options) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+fn a_flow_changed_without_a_new_version_is_refused_at_reload(opts: Options) {
+    let (_dir, flows, locales) = editable_project();
+    let server = Server::start_with(Options {
+        flows: flows.clone(),
+        locales: locales.clone(),
+        ..opts
+    });
+    let mut phone = AtPhone::new(&server, "ATUid_same_v", "*384*1#", PHONE);
+    phone.dial();
+    phone.send("1");
+    // A translation is corrected: same structure, same version. It applies at once, even to
+    // the conversation in flight.
+    let ftl = std::fs::read_to_string(locales.join("fr/kufatilia.ftl"))
+        .unwrap()
+        .replace(
+            "incident = Que voulez-vous signaler?",
+            "incident = Quel incident signalez-vous?",
+        );
+    std::fs::write(locales.join("fr/kufatilia.ftl"), ftl).unwrap();
+    sighup(&server);
+    wait_for_reload(&server, 1);
+    assert!(
+        phone
+            .send("1")
+            .starts_with("CON Quel incident signalez-vous?")
+    );
+    // The structure changes without a new version: refused, the served flow is kept.
+    let toml = std::fs::read_to_string(flows.join("kufatilia.toml"))
+        .unwrap()
+        .replace(
+            "id = \"site\"\nkind = \"text\"\nmax_len = 60\nrequired = false\n",
+            "id = \"site\"\nkind = \"text\"\nmax_len = 60\n",
+        );
+    std::fs::write(flows.join("kufatilia.toml"), toml).unwrap();
+    sighup(&server);
+    wait_for_reload(&server, 2);
     assert!(
         server.logs().contains("changed without a new `version`"),
         "{}",
         server.logs()
     );
-    let mut phone = AtPhone::new(&server, "ATUid_same_v", "*384*1#", PHONE);
-    phone.dial();
-    phone.send("1");
-    assert!(phone.send("1").starts_with("CON Que voulez-vous signaler?"));
+    for input in ["1", "1", "1", "Mwenga"] {
+        phone.send(input);
+    }
+    // The site is still optional: the old structure is what is served.
+    assert!(
+        phone.send("000").starts_with("CON Accident: combien"),
+        "{:?}",
+        phone.text
+    );
 }
 
 /// The same conversations on every session store.

@@ -183,8 +183,8 @@ pub fn compile_file(
     };
     let mut flow = compile_raw(&mut cx, raw, locales);
     if let Some(f) = &mut flow {
+        f.fingerprint = crate::hash::fnv1a(source.as_bytes());
         let mut h = crate::hash::Fnv::default();
-        h.update(source.as_bytes());
         for lang in &f.languages {
             for stem in [f.id.as_str(), ENGINE_FILE] {
                 if let Some(file) = locales.file(lang, stem) {
@@ -192,7 +192,7 @@ pub fn compile_file(
                 }
             }
         }
-        f.fingerprint = h.finish();
+        f.texts_fingerprint = h.finish();
     }
     let ok = cx.problems.is_empty();
     problems.append(&mut cx.problems);
@@ -475,6 +475,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         locales: Vec::new(),
         language_screen: None,
         fingerprint: 0,
+        texts_fingerprint: 0,
     };
     bind_texts(cx, &mut flow, locales, &lists);
     if cx.problems.is_empty() {

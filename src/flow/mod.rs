@@ -93,9 +93,11 @@ pub struct CompiledFlow {
     /// Texts per language, in the order of `languages`.
     pub locales: Vec<FlowLocale>,
     pub language_screen: Option<LanguageScreen>,
-    /// Hash of the flow file and every translation it uses: a flow whose texts or structure
-    /// changed without a new `version` is refused at reload.
+    /// Hash of the flow file (its structure): a flow whose structure changed without a new
+    /// `version` is refused at reload, since sessions pinned to that version would break.
     pub fingerprint: u64,
+    /// Hash of every translation it uses: texts may be corrected in place, without a new version.
+    pub texts_fingerprint: u64,
 }
 
 impl CompiledFlow {
