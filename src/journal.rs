@@ -53,11 +53,20 @@ impl JournalGuard {
 impl Journal {
     /// Opens (creating if needed) `<dir>/responses.jsonl` and starts its writer thread.
     pub fn open(dir: &Path) -> Result<(Journal, JournalGuard), JournalError> {
+        Journal::open_file(&dir.join("responses.jsonl"))
+    }
+
+    /// Opens (creating if needed) any JSONL file with the same group-commit writer.
+    pub fn open_file(path: &Path) -> Result<(Journal, JournalGuard), JournalError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         std::fs::create_dir_all(dir).map_err(|source| JournalError::Open {
             path: dir.to_path_buf(),
             source,
         })?;
-        let path = dir.join("responses.jsonl");
+        let path = path.to_path_buf();
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -96,7 +105,12 @@ impl Journal {
 
     /// Appends one response; returns once it is on disk (written and fsynced).
     pub async fn append(&self, response: &Response) -> Result<(), JournalError> {
-        let mut line = serde_json::to_vec(response).map_err(std::io::Error::other)?;
+        let line = serde_json::to_vec(response).map_err(std::io::Error::other)?;
+        self.append_line(line).await
+    }
+
+    /// Appends one JSON line (given without its newline); returns once it is on disk.
+    pub async fn append_line(&self, mut line: Vec<u8>) -> Result<(), JournalError> {
         line.push(b'\n');
         let (done, wait) = oneshot::channel();
         self.tx

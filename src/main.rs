@@ -315,12 +315,12 @@ mod serve {
         }
         if c.sinks.is_empty() {
             // The embedded default: every response in the data directory's JSONL file.
-            c.sinks.insert(
-                "file".into(),
-                SinkConfig::new(SinkKind::File {
-                    path: c.data_dir.join("responses.jsonl"),
-                }),
-            );
+            let mut file = SinkConfig::new(SinkKind::File {
+                path: c.data_dir.join("responses.jsonl"),
+            });
+            // Appends share fsyncs: many in flight make one fsync serve many responses.
+            file.concurrency = 64;
+            c.sinks.insert("file".into(), file);
         }
         if let Some(url) = &args.webhook {
             c.sinks.insert(
@@ -611,6 +611,17 @@ mod serve {
             let mut replayed = 0;
             for (name, cfg) in &c.sinks {
                 if chosen.as_ref().is_some_and(|s| s != name) {
+                    continue;
+                }
+                if c.redis.url.trim().is_empty()
+                    && let SinkKind::File { path } = &cfg.kind
+                    && is_journal(&c, path)
+                {
+                    if let OutboxAction::Status { .. } = action {
+                        println!(
+                            "{name}: the journal itself: every response is written to it before END"
+                        );
+                    }
                     continue;
                 }
                 let run = async {

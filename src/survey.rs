@@ -615,7 +615,7 @@ fn log_events(
     let respondent = &respondent[..respondent.len().min(16)];
     let step_id = |i: u16| flow.steps.get(i as usize).map_or("?", |s| s.id.as_str());
     if new_session {
-        tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, "session started");
+        tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, "session started");
     }
     for e in events {
         match e {

@@ -1,25 +1,33 @@
-//! File sink: appends each response as one JSON line to a file and fsyncs it; a response
-//! delivered twice (after a crash) is written once, by id.
+//! File sink: appends each response as one JSON line to a file, fsynced (concurrent
+//! deliveries share an fsync); a response delivered twice (after a crash) is written once.
 
 use std::collections::HashSet;
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
 use super::{Delivery, Sink};
+use crate::journal::{Journal, JournalGuard};
 use crate::response::Response;
 
 pub struct FileSink {
     path: PathBuf,
-    /// Ids already in the file; the std mutex also serialises the appends.
-    written: Mutex<Option<HashSet<String>>>,
+    /// Opened on first use: ids already in the file, and its group-commit writer.
+    state: tokio::sync::OnceCell<Result<Open, String>>,
+}
+
+struct Open {
+    /// Ids written or being written; an id is removed again if its write fails.
+    ids: Mutex<HashSet<String>>,
+    journal: Journal,
+    _guard: JournalGuard,
 }
 
 impl FileSink {
     pub fn new(path: PathBuf) -> FileSink {
         FileSink {
             path,
-            written: Mutex::new(None),
+            state: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -27,60 +35,58 @@ impl FileSink {
         &self.path
     }
 
-    fn append(&self, id: &str, body: &[u8]) -> std::io::Result<()> {
-        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
-        if written.is_none() {
-            // First use: learn which ids the file already holds.
-            let mut ids = HashSet::new();
-            if let Ok(f) = std::fs::File::open(&self.path) {
-                for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
-                    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
-                        && let Some(id) = v["id"].as_str()
-                    {
-                        ids.insert(id.to_owned());
-                    }
+    fn open(&self) -> Result<Open, String> {
+        let mut ids = HashSet::new();
+        if let Ok(f) = std::fs::File::open(&self.path) {
+            for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                    && let Some(id) = v["id"].as_str()
+                {
+                    ids.insert(id.to_owned());
                 }
             }
-            *written = Some(ids);
         }
-        let ids = written.as_mut().expect("loaded above");
-        if ids.contains(id) {
-            return Ok(());
-        }
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
-        let mut line = body.to_vec();
-        line.push(b'\n');
-        f.write_all(&line)?;
-        f.sync_data()?;
-        ids.insert(id.to_owned());
-        Ok(())
+        let (journal, guard) = Journal::open_file(&self.path).map_err(|e| e.to_string())?;
+        Ok(Open {
+            ids: Mutex::new(ids),
+            journal,
+            _guard: guard,
+        })
     }
 }
 
 impl Sink for FileSink {
     async fn deliver(&self, response: &Response, body: &[u8]) -> Delivery {
-        let id = response.id.clone();
-        let body = body.to_vec();
-        // Tell the runtime this worker thread blocks on the disk for a moment.
-        let multi = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        let written = if multi {
-            tokio::task::block_in_place(|| self.append(&id, &body))
-        } else {
-            self.append(&id, &body)
+        let open = self.state.get_or_init(|| async { self.open() }).await;
+        let open = match open {
+            Ok(o) => o,
+            Err(e) => {
+                return Delivery::Retry {
+                    after: None,
+                    error: format!("{}: {e}", self.path.display()),
+                };
+            }
         };
-        match written {
+        if !open
+            .ids
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(response.id.clone())
+        {
+            return Delivery::Delivered;
+        }
+        match open.journal.append_line(body.to_vec()).await {
             Ok(()) => Delivery::Delivered,
-            Err(e) => Delivery::Retry {
-                after: None,
-                error: format!("{}: {e}", self.path.display()),
-            },
+            Err(e) => {
+                open.ids
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&response.id);
+                Delivery::Retry {
+                    after: None,
+                    error: format!("{}: {e}", self.path.display()),
+                }
+            }
         }
     }
 }
