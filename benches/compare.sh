@@ -1,0 +1,323 @@
+#!/usr/bin/env bash
+# Side-by-side throughput of Sauti and the peer USSD frameworks, in one sitting, with the
+# harness in BENCH_DIR (loadgen-wrk.sh + loadgen.lua, peerctl.sh, limit/). See benches/README.md.
+#
+#   benches/compare.sh                          # every target, 50 respondents, 10 s after 2 s warmup
+#   CONCURRENCY=20 DURATION=5 WARMUP=1 benches/compare.sh
+#   TARGETS="limit-redis sauti-redis" benches/compare.sh
+#
+# Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (50), DURATION (10 s), WARMUP (2 s),
+#      PEER_WORKERS (2: node cluster workers / gunicorn workers), TARGETS (all, in this order:
+#      limit-null limit-redis sauti-embedded sauti-redis ussd-menu-builder ussd_airflow),
+#      BENCH_LOG (sauti's log filter, default info as shipped; the peers log warnings only).
+# Builds sauti and limit/ in release mode, installs the peers if missing (peerctl.sh install),
+# runs a dedicated redis-server on a free loopback port for the run (every Redis-backed target
+# uses it, flushed between targets), starts each target alone, waits until it answers, drives
+# it with loadgen-wrk.sh, stops it. Prints a Markdown table and writes it with the raw
+# LOADGEN-WRK lines to benches/results/<UTC timestamp>.md; logs and data go to
+# target/bench-compare/<UTC timestamp>/. Nothing is added to git.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
+CONCURRENCY=${CONCURRENCY:-50}
+DURATION=${DURATION:-10}
+WARMUP=${WARMUP:-2}
+PEER_WORKERS=${PEER_WORKERS:-2}
+BENCH_LOG=${BENCH_LOG:-info}
+ALL_TARGETS="limit-null limit-redis sauti-embedded sauti-redis ussd-menu-builder ussd_airflow"
+TARGETS=${TARGETS:-$ALL_TARGETS}
+# A fixed key for the benchmark only (pseudonyms of synthetic phone numbers).
+PSEUDONYM_KEY=bench-key-0123456789abcdef
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RUN="$ROOT/target/bench-compare/$STAMP"      # logs, data dirs, wrk reports (git-ignored)
+RESULTS_DIR="$ROOT/benches/results"
+REPORT="$RESULTS_DIR/$STAMP.md"
+RAW="$RUN/raw.txt"                           # name<TAB>LOADGEN-WRK {...} | name<TAB>SKIP reason
+NOTES="$RUN/notes.txt"
+mkdir -p "$RUN" "$RESULTS_DIR"
+: >"$RAW"; : >"$NOTES"
+
+for t in $TARGETS; do
+  [[ " $ALL_TARGETS " == *" $t "* ]] || { echo "unknown target $t (one of: $ALL_TARGETS)" >&2; exit 2; }
+done
+[[ -x $BENCH_DIR/loadgen-wrk.sh && -d $BENCH_DIR/limit ]] || { echo "no harness in $BENCH_DIR (set BENCH_DIR)" >&2; exit 2; }
+for cmd in wrk redis-server redis-cli curl python3 cargo node; do
+  command -v "$cmd" >/dev/null || { echo "missing $cmd (see $BENCH_DIR/README.md: apt-get install -y redis-server redis-tools wrk)" >&2; exit 2; }
+done
+
+# Processes started here, stopped by the trap whatever happens.
+PIDS=()              # our own servers (sauti, limit, redis-server)
+PEERS_STARTED=()     # peers started through peerctl.sh
+REDIS_PORT=""
+REDIS_PID=""
+
+log() { echo "[compare] $*" >&2; }
+note() { echo "- $*" >>"$NOTES"; log "NOTE: $*"; }
+
+stop_pid() {  # pid: TERM, wait up to 15 s, then KILL
+  local pid=$1
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$pid" 2>/dev/null; then log "pid $pid still alive after 15 s, killing"; kill -9 "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in "${PEERS_STARTED[@]}"; do "$BENCH_DIR/peerctl.sh" stop "$p" >/dev/null 2>&1 || true; done
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  if [[ -n $REDIS_PID ]] && kill -0 "$REDIS_PID" 2>/dev/null; then
+    redis-cli -h 127.0.0.1 -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    stop_pid "$REDIS_PID"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+busy() {  # what else is using the CPU (another build halves the figures)
+  local hogs
+  hogs=$(pgrep -l -x 'rustc|cc1|cc1plus|ld|cargo|wrk|redis-benchmark|gcc' 2>/dev/null | awk '{print $2}' | sort | uniq -c | awk '{print $2"x"$1}' | tr '\n' ' ' || true)
+  echo "load average $(cut -d' ' -f1-3 /proc/loadavg); foreign CPU hogs: ${hogs:-none}"
+}
+
+# --- builds and installs ---------------------------------------------------------------------
+log "building sauti (release)"
+(cd "$ROOT" && cargo build --release --locked --bin sauti)
+log "building limit-null / limit-redis (release) in $BENCH_DIR/limit"
+(cd "$BENCH_DIR/limit" && cargo build --release --locked)
+SAUTI="$ROOT/target/release/sauti"
+LIMIT_BIN="$BENCH_DIR/limit/target/release"
+
+umb_installed() { [[ -d $BENCH_DIR/ussd-menu-builder/node_modules/ussd-menu-builder ]]; }
+airflow_installed() { [[ -x $BENCH_DIR/ussd-airflow/.venv/bin/gunicorn ]]; }
+want() { [[ " $TARGETS " == *" $1 "* ]]; }
+if { want ussd-menu-builder && ! umb_installed; } || { want ussd_airflow && ! airflow_installed; }; then
+  log "installing the peers (peerctl.sh install)"
+  if ! "$BENCH_DIR/peerctl.sh" install >"$RUN/peer-install.log" 2>&1; then
+    note "peerctl.sh install failed (see target/bench-compare/$STAMP/peer-install.log): $(tail -n 3 "$RUN/peer-install.log" | tr '\n' ' ')"
+  fi
+fi
+
+# --- the header: machine and versions --------------------------------------------------------
+rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$ROOT" diff --quiet HEAD 2>/dev/null || rev="$rev (+ uncommitted changes)"
+ver() { "$@" 2>&1 | head -n 1 || true; }
+{
+  echo "# Sauti side-by-side benchmark, $STAMP"
+  echo
+  echo "- machine: $(nproc) CPU, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(uname -sr)"
+  echo "- uptime: $(uptime)"
+  echo "- sauti: $rev ($(ver "$SAUTI" --version)), $(ver rustc --version)"
+  echo "- node $(ver node --version), $(ver python3 --version), $(ver redis-server --version | sed 's/ sha=.*//'), $(ver wrk --version | cut -d' ' -f1-2)"
+  if umb_installed; then
+    echo "- ussd-menu-builder $(cd "$BENCH_DIR/ussd-menu-builder" && node -p "require('ussd-menu-builder/package.json').version" 2>/dev/null || echo '?')"
+  fi
+  if airflow_installed; then
+    echo "- ussd-airflow venv: $("$BENCH_DIR/ussd-airflow/.venv/bin/pip" freeze 2>/dev/null | grep -iE '^(ussd[-_]airflow[-_]engine|gunicorn|redis)==' | tr '\n' ' ')"
+  fi
+  echo "- load: \`loadgen-wrk.sh URL $CONCURRENCY $DURATION $WARMUP\` (concurrency, measured seconds, warmup seconds), peers with $PEER_WORKERS workers, harness $BENCH_DIR"
+  echo "- before the runs: $(busy)"
+} >"$RUN/header.md"
+cat "$RUN/header.md"
+echo
+
+# --- Redis for the run -----------------------------------------------------------------------
+needs_redis=no
+for t in $TARGETS; do case $t in limit-null|sauti-embedded) ;; *) needs_redis=yes;; esac; done
+if [[ $needs_redis == yes ]]; then
+  REDIS_PORT=$(free_port)
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
+    --logfile "$RUN/redis.log" &
+  REDIS_PID=$!
+  for _ in $(seq 1 100); do redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null || { echo "redis-server did not start on $REDIS_PORT" >&2; exit 1; }
+  log "redis-server on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID, no persistence)"
+fi
+REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+flush_redis() { [[ -z $REDIS_PORT ]] || redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null; }
+
+# --- sauti's configuration -------------------------------------------------------------------
+# The load driver reuses phone numbers across its warmup and measured runs (+24381<thread><n>),
+# so a respondent whose warmup session was cut off would be offered to *resume* it (Sauti keeps
+# unfinished surveys per respondent for 48 h), which the driver counts as bad responses.
+# resume_window_secs = 0 keeps the resume bookkeeping (a record per unfinished survey, a lookup
+# per new session) but never offers it: every session is a fresh respondent, as for the peers.
+cat >"$RUN/sauti.toml" <<EOF
+# Written by benches/compare.sh for one run.
+resume_window_secs = 0
+log = "$BENCH_LOG"
+EOF
+
+# --- targets ---------------------------------------------------------------------------------
+wait_http() {  # pid url: until a hop is answered with HTTP 200 (or the process dies), 15 s
+  local pid=$1 url=$2 code
+  for _ in $(seq 1 150); do
+    if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" \
+      --data-urlencode sessionId=compare-probe --data-urlencode 'serviceCode=*384*1#' \
+      --data-urlencode phoneNumber=+243800000000 --data-urlencode networkCode=63001 \
+      --data-urlencode text= 2>/dev/null || true)
+    [[ $code == 200 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+start_bg() {  # name cmd...: starts a server of ours in the background, logs in $RUN/<name>.log
+  local name=$1; shift
+  "$@" >"$RUN/$name.log" 2>&1 &
+  STARTED_PID=$!
+  PIDS+=("$STARTED_PID")
+}
+
+stop_ours() { stop_pid "$1"; }
+
+measure() {  # name url
+  local name=$1 url=$2 line
+  log "$name: $(busy)"
+  "$BENCH_DIR/loadgen-wrk.sh" "$url" "$CONCURRENCY" "$DURATION" "$WARMUP" >"$RUN/$name.wrk.txt" 2>&1 || true
+  line=$(grep -m1 '^LOADGEN-WRK ' "$RUN/$name.wrk.txt" || true)
+  if [[ -z $line ]]; then
+    printf '%s\tSKIP %s\n' "$name" "no LOADGEN-WRK line: $(tail -n 2 "$RUN/$name.wrk.txt" | tr '\n' ' ')" >>"$RAW"
+  else
+    printf '%s\t%s\n' "$name" "$line" >>"$RAW"
+    echo "$name $line" >&2
+  fi
+}
+
+skip() { printf '%s\tSKIP %s\n' "$1" "$2" >>"$RAW"; note "$1 skipped: $2"; }
+
+run_own() {  # name url cmd...: start, wait, measure, stop one of our servers
+  local name=$1 url=$2; shift 2
+  flush_redis
+  start_bg "$name" "$@"
+  local pid=$STARTED_PID
+  if wait_http "$pid" "$url"; then
+    measure "$name" "$url"
+  else
+    skip "$name" "did not answer on $url: $(tail -n 3 "$RUN/$name.log" | tr '\n' ' ')"
+  fi
+  if [[ $name == sauti-* ]]; then sauti_after "$name"; fi
+  stop_ours "$pid"
+}
+
+sauti_after() {  # what became of the completed surveys (before the server stops)
+  local name=$1 dir="$RUN/data-$1" status
+  if [[ $name == sauti-redis ]]; then
+    status=$(SAUTI_PSEUDONYM_KEY=$PSEUDONYM_KEY timeout 20 "$SAUTI" outbox status --config "$RUN/sauti.toml" \
+      --data-dir "$dir" --redis "$REDIS_URL" --redis-key-prefix sauti-bench 2>&1 | tail -n 1 || true)
+    note "sauti-redis: outbox right after the run: ${status:-?}; lines in responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (the file sink keeps delivering from the Redis stream)"
+  else
+    note "sauti-embedded: responses fsynced to responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (warmup included)"
+  fi
+}
+
+run_peer() {  # name peerctl-name port
+  local name=$1 p=$2 port=$3 url="http://127.0.0.1:$3/ussd"
+  local installed=umb_installed; [[ $p == airflow ]] && installed=airflow_installed
+  if ! $installed; then skip "$name" "not installed (peerctl.sh install failed, see the note above)"; return; fi
+  if "$BENCH_DIR/peerctl.sh" status | grep -q "^$p: running"; then
+    skip "$name" "already running (not started by this script; stop it with peerctl.sh stop $p)"; return
+  fi
+  flush_redis
+  if REDIS_URL=$REDIS_URL "$BENCH_DIR/peerctl.sh" start "$p" "$PEER_WORKERS" >"$RUN/$name.start.txt" 2>&1; then
+    PEERS_STARTED+=("$p")
+    if wait_http "" "$url"; then measure "$name" "$url"
+    else skip "$name" "did not answer on $url"; fi
+    "$BENCH_DIR/peerctl.sh" stop "$p" >/dev/null 2>&1 || true
+    PEERS_STARTED=()
+  else
+    skip "$name" "did not start: $(tr '\n' ' ' <"$RUN/$name.start.txt") (log: $BENCH_DIR/.run/$p.log: $(tail -n 3 "$BENCH_DIR/.run/$p.log" 2>/dev/null | tr '\n' ' '))"
+    "$BENCH_DIR/peerctl.sh" stop "$p" >/dev/null 2>&1 || true
+  fi
+}
+
+for t in $TARGETS; do
+  case $t in
+    limit-null)
+      port=$(free_port)
+      run_own "$t" "http://127.0.0.1:$port/ussd" env PORT="$port" "$LIMIT_BIN/limit-null" ;;
+    limit-redis)
+      port=$(free_port)
+      run_own "$t" "http://127.0.0.1:$port/ussd" env PORT="$port" REDIS_URL="$REDIS_URL" "$LIMIT_BIN/limit-redis" ;;
+    sauti-embedded)
+      port=$(free_port)
+      run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
+        env -u SAUTI_REDIS_URL -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
+        --config "$RUN/sauti.toml" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
+        --locales "$ROOT/benches/locales" --data-dir "$RUN/data-$t" ;;
+    sauti-redis)
+      port=$(free_port)
+      run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
+        env -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
+        --config "$RUN/sauti.toml" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
+        --locales "$ROOT/benches/locales" --data-dir "$RUN/data-$t" \
+        --redis "$REDIS_URL" --redis-key-prefix sauti-bench ;;
+    ussd-menu-builder) run_peer "$t" umb 8081 ;;
+    ussd_airflow) run_peer "$t" airflow 8082 ;;
+  esac
+done
+
+# --- the table -------------------------------------------------------------------------------
+table=$(python3 - "$RAW" <<'EOF'
+import json, sys
+rows, res = [], {}
+for line in open(sys.argv[1], encoding="utf-8"):
+    name, _, rest = line.rstrip("\n").partition("\t")
+    if rest.startswith("LOADGEN-WRK "):
+        res[name] = json.loads(rest[len("LOADGEN-WRK "):])
+    rows.append((name, rest))
+def ratio(r, ref):
+    base = res.get(ref)
+    if not base or not base["hops_per_s"]:
+        return "n/a"
+    return f'{r["hops_per_s"] / base["hops_per_s"]:.2f}'
+print("| target | hops/s | p50 ms | p90 ms | p99 ms | bad responses | transport errors | / ussd-menu-builder | / limit-redis |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+for name, rest in rows:
+    r = res.get(name)
+    if r is None:
+        print(f"| {name} | not run | | | | | | | |")
+        continue
+    l = r["latency_ms"]
+    print(f'| {name} | {r["hops_per_s"]:,.0f} | {l["p50"]:.2f} | {l["p90"]:.2f} | {l["p99"]:.2f} '
+          f'| {r["bad_responses"]} | {r["transport_errors"]} | {ratio(r, "ussd-menu-builder")} | {ratio(r, "limit-redis")} |')
+EOF
+)
+
+{
+  cat "$RUN/header.md"
+  echo "- after the runs: $(busy)"
+  echo
+  echo "$table"
+  echo
+  echo "Targets: limit-null / limit-redis are the harness's minimal hyper servers (no engine; limit-redis does one"
+  echo "\`SET ... EX 180 GET\` per hop); sauti-embedded keeps sessions in memory and fsyncs each completed survey to"
+  echo "responses.jsonl; sauti-redis keeps sessions and the outbox stream in Redis and a file sink delivers from it;"
+  echo "the peers keep sessions in Redis. All Redis-backed targets share one dedicated redis-server (flushed between"
+  echo "targets). Sauti runs with \`resume_window_secs = 0\` and \`log = \"$BENCH_LOG\"\` (see benches/README.md)."
+  if [[ -s $NOTES ]]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
+  echo
+  echo "Raw driver lines:"
+  echo
+  echo '```'
+  sed 's/\t/  /' "$RAW"
+  echo '```'
+  echo
+  echo "Logs, wrk reports and data: target/bench-compare/$STAMP/"
+} >"$REPORT"
+
+echo
+echo "$table"
+[[ -s $NOTES ]] && { echo; cat "$NOTES"; }
+echo
+echo "report: $REPORT"
