@@ -297,7 +297,7 @@ fn turn_page(flow: &CompiledFlow, state: &mut SessionState, input: &str, ctx: &H
     if !forward && input != flow.nav.prev {
         return false;
     }
-    let pages = with_layout(flow, state, ctx, None, |_, _, _, pages| pages.len());
+    let pages = with_layout(flow, state, ctx, None, |_, _, _, pages, _| pages.len());
     let page = state.page as usize;
     if forward && page + 1 < pages {
         state.page += 1;
@@ -420,7 +420,7 @@ fn with_layout<R>(
     state: &SessionState,
     ctx: &HopContext,
     reason: Option<&Invalid>,
-    f: impl FnOnce(&str, &[Text], &Footer<'_>, &[Page]) -> R,
+    f: impl FnOnce(&str, &[Text], &Footer<'_>, &[Page], bool) -> R,
 ) -> R {
     let loc = &flow.locales[state.lang as usize];
     let (mut prompt, options, back, skip, step) = match state.at {
@@ -469,13 +469,17 @@ fn with_layout<R>(
         back,
         skip,
     };
+    let mut degraded = false;
     let pages = match render::paginate(&prompt, options, &footer, ctx.budget) {
         Ok(p) => p,
         // `check` proves shipped flows fit; with a smaller gateway budget, degrade to one
         // option per page with the prompt cut, rather than send an over-long screen.
-        Err(_) => fallback_pages(&prompt, options),
+        Err(_) => {
+            degraded = true;
+            fallback_pages(&prompt, options)
+        }
     };
-    f(&prompt, options, &footer, &pages)
+    f(&prompt, options, &footer, &pages, degraded)
 }
 
 fn fallback_pages(prompt: &str, options: &[Text]) -> Vec<Page> {
@@ -509,7 +513,7 @@ pub fn layout_error(
         return None;
     }
     let mut err = None;
-    with_layout(flow, state, ctx, None, |prompt, options, footer, _| {
+    with_layout(flow, state, ctx, None, |prompt, options, footer, _, _| {
         err = render::paginate(prompt, options, footer, ctx.budget).err();
     });
     err
@@ -532,13 +536,13 @@ pub fn render(
             state,
             ctx,
             reason,
-            |prompt, options, footer, pages| {
+            |prompt, options, footer, pages, degraded| {
                 let page = (state.page as usize).min(pages.len() - 1);
                 let mut text = String::with_capacity(200);
                 render::render_page(&mut text, prompt, options, footer, pages, page);
                 // A degraded layout may still overflow a tiny budget: never send more than fits.
-                let fitted = render::truncate(&text, ctx.budget);
-                if fitted.len() != text.len() {
+                if degraded {
+                    let fitted = render::truncate(&text, ctx.budget);
                     text.truncate(fitted.len());
                 }
                 Screen { end: false, text }
@@ -561,7 +565,7 @@ pub fn all_pages(
             state,
             ctx,
             reason,
-            |prompt, options, footer, pages| {
+            |prompt, options, footer, pages, _| {
                 (0..pages.len())
                     .map(|i| {
                         let mut s = String::new();

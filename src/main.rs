@@ -7,6 +7,11 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use sauti::check;
+
+/// mimalloc: a hop allocates and frees many small buffers across threads; glibc's malloc
+/// showed up at about 11% of a loaded server's CPU in the profile (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use sauti::engine::HopContext;
 use sauti::render::Budget;
 use sauti::simulate::{self, Inputs};

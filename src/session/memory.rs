@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::{ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError, Versioned};
 
 struct Entry {
-    record: SessionRecord,
+    /// Shared by the session and its resume record (the same record is saved in both).
+    record: Arc<SessionRecord>,
     version: u64,
     expires: Instant,
 }
@@ -122,7 +123,7 @@ impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey, _fresh: bool) -> Result<Option<Versioned>, StoreError> {
         let now = Instant::now();
         Ok(self.lock().sessions.live(key, now).map(|e| Versioned {
-            record: e.record.clone(),
+            record: SessionRecord::clone(&e.record),
             version: e.version,
         }))
     }
@@ -141,8 +142,9 @@ impl SessionStore for MemoryStore {
         if current != expected {
             return Ok(Saved::Conflict);
         }
+        let shared_record = Arc::new(record.clone());
         let entry = Entry {
-            record: record.clone(),
+            record: shared_record.clone(),
             version: expected + 1,
             expires: now + self.shared.session_ttl,
         };
@@ -151,7 +153,7 @@ impl SessionStore for MemoryStore {
         match resume {
             ResumeWrite::Keep => {
                 let entry = Entry {
-                    record: record.clone(),
+                    record: shared_record,
                     version: 0,
                     expires: now + self.shared.resume_window + super::ABANDONED_GRACE,
                 };
@@ -180,7 +182,7 @@ impl SessionStore for MemoryStore {
             .resumes
             .live(&key, now)
             .filter(window_open)
-            .map(|e| e.record.clone()))
+            .map(|e| SessionRecord::clone(&e.record)))
     }
 
     async fn ready(&self) -> bool {
@@ -201,7 +203,7 @@ impl SessionStore for MemoryStore {
         Ok(due
             .iter()
             .filter_map(|k| maps.resumes.map.remove(k))
-            .map(|e| e.record)
+            .map(|e| Arc::unwrap_or_clone(e.record))
             .collect())
     }
 
