@@ -393,9 +393,17 @@ impl Survey {
                 body: &body,
                 sinks: &sinks,
             });
+            // The resume record follows the answers; a re-ask or a page turn changes nothing
+            // worth resuming and is not written again.
+            let answered = hop.events.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::Answered(_) | Event::Skipped(_) | Event::WentBack(_) | Event::Resumed(_)
+                )
+            });
             let resume = if completed || hop.events.contains(&Event::Restarted) {
                 ResumeWrite::Clear
-            } else if record.state.resume_point().is_some() {
+            } else if answered && record.state.resume_point().is_some() {
                 ResumeWrite::Keep
             } else {
                 ResumeWrite::Untouched

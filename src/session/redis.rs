@@ -1,8 +1,8 @@
 //! Sessions in Redis (single node or Cluster), shared by every `sauti serve` process.
 //!
 //! Keys carry the respondent's pseudonym as hash tag, so a session and its resume record
-//! live in one Cluster slot: `<prefix>:{<pseudonym>}:s:<gateway>:<session-id>` (a hash
-//! `v` version, `d` compact record) and `<prefix>:{<pseudonym>}:r:<flow>` (the record to
+//! live in one Cluster slot: `<prefix>:{<pseudonym>}:s:<gateway>:<session-id>` (a string
+//! `<version>:<compact record>`) and `<prefix>:{<pseudonym>}:r:<flow>` (the record to
 //! resume). A save is one Lua script: compare-and-set on `v`, TTL, resume record. A local
 //! near-cache of the last record saved by this process makes the common hop one round trip.
 
@@ -51,18 +51,19 @@ impl Default for RedisConfig {
 /// KEYS: session, resume, then the outbox streams of a completed survey.
 /// ARGV: expected version, record, session TTL (ms), resume mode (0 untouched, 1 keep,
 /// 2 clear), resume TTL (ms), response id, response JSON.
-/// Returns {1, new version} or {0, current version, current record}. The stream entries
+/// The session is one string, `<version>:<record>`: one GET and one SET with its TTL.
+/// Returns {1, new version} or {0, current version, current value}. The stream entries
 /// are added only when the save wins: a stale computation queues nothing.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local cur = redis.call('HMGET', KEYS[1], 'v', 'd')
-local v = tonumber(cur[1]) or 0
+local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then v = tonumber(string.match(cur, '^(%d+):')) or 0 end
 if v ~= tonumber(ARGV[1]) then
-  return {0, v, cur[2] or ''}
+  return {0, v, cur or ''}
 end
-redis.call('HSET', KEYS[1], 'v', v + 1, 'd', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('SET', KEYS[1], (v + 1) .. ':' .. ARGV[2], 'PX', ARGV[3])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
 elseif ARGV[4] == '2' then
@@ -191,6 +192,19 @@ impl RedisStore {
     }
 }
 
+/// Splits a stored session value, `<version>:<record>`.
+fn versioned(value: &[u8]) -> Result<(u64, &[u8]), StoreError> {
+    let colon = value
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(codec::DecodeError("no version"))?;
+    let version = std::str::from_utf8(&value[..colon])
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .ok_or(codec::DecodeError("bad version"))?;
+    Ok((version, &value[colon + 1..]))
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis().max(1) as u64
 }
@@ -200,18 +214,13 @@ impl SessionStore for RedisStore {
         if !fresh && let Some(v) = self.near.get(key) {
             return Ok(Some(v));
         }
-        let (version, data): (Option<u64>, Option<Vec<u8>>) = self
-            .query(
-                redis::cmd("HMGET")
-                    .arg(self.session_key(key))
-                    .arg("v")
-                    .arg("d"),
-            )
+        let value: Option<Vec<u8>> = self
+            .query(redis::cmd("GET").arg(self.session_key(key)))
             .await?;
-        match (version, data) {
-            (Some(version), Some(data)) => {
+        match value.as_deref().map(versioned).transpose()? {
+            Some((version, data)) => {
                 let v = Versioned {
-                    record: codec::decode(&data)?,
+                    record: codec::decode(data)?,
                     version,
                 };
                 self.near.put(key, v.clone());
@@ -306,13 +315,16 @@ impl SessionStore for RedisStore {
             .get(2)
             .and_then(|v| Vec::<u8>::from_redis_value_ref(v).ok());
         match current.filter(|d| !d.is_empty()) {
-            Some(d) => self.near.put(
-                key,
-                Versioned {
-                    record: codec::decode(&d)?,
-                    version: int(items.get(1)),
-                },
-            ),
+            Some(d) => {
+                let (version, data) = versioned(&d)?;
+                self.near.put(
+                    key,
+                    Versioned {
+                        record: codec::decode(data)?,
+                        version,
+                    },
+                )
+            }
             None => self.near.forget(key),
         }
         Ok(Saved::Conflict)
