@@ -96,7 +96,7 @@ pub async fn run_worker<Q, S>(
                     tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "refused: moved to the dead letters");
                     queue.bury(&entry, &error, attempts).await
                 }
-                Delivery::Retry { after, error } if attempts >= config.max_attempts => {
+                Delivery::Retry { error, .. } if attempts >= config.max_attempts => {
                     counters
                         .failed
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -104,7 +104,6 @@ pub async fn run_worker<Q, S>(
                         .dead
                         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "giving up: moved to the dead letters");
-                    let _ = after;
                     queue
                         .bury(
                             &entry,
