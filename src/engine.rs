@@ -53,6 +53,33 @@ impl SessionState {
         matches!(self.at, At::Done(_) | At::GaveUp(_))
     }
 
+    /// Whether every index in this state exists in `flow` (a state read from storage is
+    /// checked before the engine trusts it: an index out of range would be a crash).
+    pub fn fits(&self, flow: &CompiledFlow) -> bool {
+        let step_ok = |i: StepIdx| (i as usize) < flow.steps.len();
+        let at_ok = match self.at {
+            At::Language => flow.language_screen.is_some(),
+            At::Step(i) | At::Done(i) | At::GaveUp(i) | At::Resume(i) => step_ok(i),
+        };
+        let answer_ok = |(i, a): &(StepIdx, Answer)| {
+            step_ok(*i) && {
+                let n = flow.steps[*i as usize]
+                    .question
+                    .options()
+                    .map_or(0, |o| o.len());
+                match a {
+                    Answer::Choice(o) => (*o as usize) < n,
+                    Answer::Multi(os) => os.iter().all(|o| (*o as usize) < n),
+                    _ => true,
+                }
+            }
+        };
+        (self.lang as usize) < flow.locales.len()
+            && at_ok
+            && self.history.iter().all(|&i| step_ok(i))
+            && self.answers.iter().all(answer_ok)
+    }
+
     /// The step a later session could continue at: an unfinished survey with answers.
     pub fn resume_point(&self) -> Option<StepIdx> {
         if self.history.is_empty() {

@@ -100,6 +100,8 @@ pub enum HopError {
     Contended,
     #[error("flow `{0}` v{1} is not loaded in this process")]
     FlowGone(String, u32),
+    #[error("a stored session of flow `{0}` does not match the flow")]
+    Corrupt(String),
 }
 
 /// Every flow version this process can serve: sessions pin the version they started on,
@@ -337,6 +339,9 @@ impl Survey {
                     let flow = flows
                         .version(&rec.flow_id, rec.flow_version)
                         .ok_or_else(|| HopError::FlowGone(rec.flow_id.clone(), rec.flow_version))?;
+                    if !rec.state.fits(flow) {
+                        return Err(HopError::Corrupt(rec.flow_id.clone()));
+                    }
                     let input = match rec.consumed.progress(&req.text) {
                         // A finished session only ever shows its END again.
                         _ if rec.state.is_finished() => None,
@@ -446,7 +451,7 @@ impl Survey {
             let Some(flow) = flows.version(&record.flow_id, record.flow_version) else {
                 continue;
             };
-            if !flow.partials || record.state.history.is_empty() {
+            if !flow.partials || record.state.history.is_empty() || !record.state.fits(flow) {
                 continue;
             }
             let gateway = GatewaySettings {
@@ -498,6 +503,9 @@ impl Survey {
         let saved = self.store.load_resume(&key.respondent, &flow.id).await?;
         let resumed = saved.and_then(|saved| {
             let pinned = flows.version(&saved.flow_id, saved.flow_version)?;
+            if !saved.state.fits(pinned) {
+                return None;
+            }
             let hop = engine::offer_resume(pinned, &saved.state, ctx)?;
             Some((pinned.clone(), saved, hop))
         });

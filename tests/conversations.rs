@@ -374,3 +374,23 @@ fn a_connectivity_survey_in_lingala_with_a_keypad_multi_answer() {
         json!(["calls", "sms", "radio"])
     );
 }
+
+#[test]
+fn a_stored_state_that_does_not_match_its_flow_is_recognised() {
+    let flow = shipped("kufatilia");
+    let mut phone = Phone::dial(&flow);
+    phone.send("1");
+    phone.send("1");
+    assert!(phone.state.fits(&flow));
+    let mut broken = phone.state.clone();
+    broken.at = At::Step(999);
+    assert!(!broken.fits(&flow));
+    let mut broken = phone.state.clone();
+    broken
+        .answers
+        .push((1, sauti::question::Answer::Choice(42)));
+    assert!(!broken.fits(&flow));
+    let mut broken = phone.state.clone();
+    broken.lang = 7;
+    assert!(!broken.fits(&flow));
+}
