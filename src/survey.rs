@@ -362,8 +362,16 @@ impl Survey {
                 }
             };
             record.consumed = Consumed::of(&req.text);
-            if hop.events.contains(&Event::Restarted) {
-                (record, hop) = self.restart(&flows, record, &ctx, now);
+            if hop.events.contains(&Event::Restarted)
+                && let Some(flow) = flows.current().find(|f| f.id == record.flow_id).cloned()
+            {
+                (record, hop) = restart(
+                    &flow,
+                    flows.version(&record.flow_id, record.flow_version),
+                    record,
+                    &ctx,
+                    now,
+                );
             }
             record.reason = hop.reason.clone();
             record.state = hop.state.clone();
@@ -545,38 +553,30 @@ impl Survey {
         }
         Ok((record, hop))
     }
+}
 
-    /// "Start again": a new response (new id and receipt) on the newest version of the flow,
-    /// in the language the respondent already chose.
-    fn restart(
-        &self,
-        flows: &FlowSet,
-        record: SessionRecord,
-        ctx: &HopContext,
-        now: OffsetDateTime,
-    ) -> (SessionRecord, Hop) {
-        let response_id = uuid::Uuid::now_v7();
-        let old = flows.version(&record.flow_id, record.flow_version);
-        let newest = flows
-            .current()
-            .find(|f| f.id == record.flow_id)
-            .or(old)
-            .cloned();
-        let lang_tag = old.map(|f| f.languages[record.state.lang as usize].clone());
-        let Some(flow) = newest else {
-            unreachable!("a session's flow is loaded: checked before the step");
-        };
-        let lang = lang_tag.and_then(|t| flow.language_index(&t));
-        let mut hop = engine::start(&flow, lang, &receipt_of(&response_id), ctx);
-        hop.events.insert(0, Event::Restarted);
-        let record = SessionRecord {
-            flow_version: flow.version,
-            response_id,
-            started_at_ms: unix_ms(now),
-            ..record
-        };
-        (record, hop)
-    }
+/// "Start again": a new response (new id and receipt) on the newest version of the flow
+/// (`newest`), in the language the respondent already chose on the version they were on.
+fn restart(
+    newest: &CompiledFlow,
+    old: Option<&Arc<CompiledFlow>>,
+    record: SessionRecord,
+    ctx: &HopContext,
+    now: OffsetDateTime,
+) -> (SessionRecord, Hop) {
+    let response_id = uuid::Uuid::now_v7();
+    let lang = old
+        .and_then(|f| f.languages.get(record.state.lang as usize))
+        .and_then(|tag| newest.language_index(tag));
+    let mut hop = engine::start(newest, lang, &receipt_of(&response_id), ctx);
+    hop.events.insert(0, Event::Restarted);
+    let record = SessionRecord {
+        flow_version: newest.version,
+        response_id,
+        started_at_ms: unix_ms(now),
+        ..record
+    };
+    (record, hop)
 }
 
 fn unix_ms(t: OffsetDateTime) -> i64 {
