@@ -800,3 +800,32 @@ on_every_store! {
     memory => Options::default(),
     redis => common::redis::options(),
 }
+
+#[test]
+fn logs_can_be_json_lines_with_pseudonyms_and_flow_ids() {
+    let mut opts = Options::default();
+    opts.args
+        .extend(["--log-format".to_owned(), "json".to_owned()]);
+    opts.env.push(("RUST_LOG".into(), "info".into()));
+    let server = Server::start_with(opts);
+    let mut phone = AtPhone::new(&server, "ATUid_json", "*384*1#", "+243810000901");
+    phone.dial();
+    phone.send("1");
+    assert!(phone.send("2").starts_with("END "));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !server.logs().contains("survey completed") {
+        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let completed: Value = server
+        .logs()
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str::<Value>(l).expect("every log line is JSON"))
+        .find(|v| v["message"] == "survey completed")
+        .unwrap();
+    assert_eq!(completed["flow"], "kufatilia");
+    assert_eq!(completed["level"], "INFO");
+    assert_eq!(completed["respondent"].as_str().unwrap().len(), 16);
+    assert!(!server.logs().contains("243810000901"));
+}
