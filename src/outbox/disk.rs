@@ -229,15 +229,22 @@ impl Queue for DiskQueue {
         }
     }
 
-    async fn ack(&self, entry: &Entry) -> Result<(), OutboxError> {
+    async fn ack_many(&self, entries: &[Entry]) -> Result<(), OutboxError> {
         let path = self.acks.clone();
-        let id = entry.key.clone();
-        tokio::task::spawn_blocking(move || append_line(&path, id.as_bytes()))
+        let ids: Vec<u8> = entries
+            .iter()
+            .map(|e| e.key.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+            .into_bytes();
+        tokio::task::spawn_blocking(move || append_line(&path, &ids))
             .await
             .map_err(std::io::Error::other)??;
         let mut st = self.state.lock().await;
-        st.taken.remove(&entry.key);
-        st.done.insert(entry.key.clone());
+        for e in entries {
+            st.taken.remove(&e.key);
+            st.done.insert(e.key.clone());
+        }
         Ok(())
     }
 

@@ -74,8 +74,8 @@ pub trait Queue: Send + Sync {
         max: usize,
         wait: Duration,
     ) -> impl Future<Output = Result<Vec<Entry>, OutboxError>> + Send;
-    /// Delivered: never hand it out again.
-    fn ack(&self, entry: &Entry) -> impl Future<Output = Result<(), OutboxError>> + Send;
+    /// Delivered: never hand them out again (one write or round trip for all of them).
+    fn ack_many(&self, entries: &[Entry]) -> impl Future<Output = Result<(), OutboxError>> + Send;
     /// Refused for good: into the dead letters.
     fn bury(
         &self,

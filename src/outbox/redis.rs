@@ -17,13 +17,13 @@ pub fn stream_key(prefix: &str, sink: &str) -> String {
 
 const GROUP: &str = "sauti";
 
-/// KEYS: stream, stats. ARGV: entry id.
+/// KEYS: stream, stats. ARGV: entry ids.
 static ACK: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-local n = redis.call('XACK', KEYS[1], 'sauti', ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
-if n > 0 then redis.call('HINCRBY', KEYS[2], 'delivered', 1) end
+local n = redis.call('XACK', KEYS[1], 'sauti', unpack(ARGV))
+redis.call('XDEL', KEYS[1], unpack(ARGV))
+if n > 0 then redis.call('HINCRBY', KEYS[2], 'delivered', n) end
 return n
 ",
     )
@@ -66,6 +66,11 @@ pub struct RedisQueue {
     reclaim_idle: Duration,
     /// Whether this consumer's own pending entries (left by its previous run) were taken back.
     recovered: std::sync::atomic::AtomicBool,
+    /// Whether the consumer group is known to exist (checked again after a NOGROUP error, e.g.
+    /// when Redis restarted without its data).
+    group_ready: std::sync::atomic::AtomicBool,
+    /// When XAUTOCLAIM last ran: it scans the pending list, so not on every batch.
+    last_reclaim: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 fn fail(e: impl std::fmt::Display) -> OutboxError {
@@ -142,6 +147,8 @@ impl RedisQueue {
             deadline,
             reclaim_idle,
             recovered: std::sync::atomic::AtomicBool::new(false),
+            last_reclaim: std::sync::Mutex::new(None),
+            group_ready: std::sync::atomic::AtomicBool::new(false),
         };
         Ok(q)
     }
@@ -188,27 +195,35 @@ impl RedisQueue {
         }
         out
     }
-}
 
-impl Queue for RedisQueue {
-    async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
-        self.ensure_group().await?;
+    async fn read_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
         let mut bad = Vec::new();
-        // First, what dead workers left behind.
-        let mut claim = redis::cmd("XAUTOCLAIM");
-        claim
-            .arg(&self.stream)
-            .arg(GROUP)
-            .arg(&self.consumer)
-            .arg(self.reclaim_idle.as_millis() as u64)
-            .arg("0-0")
-            .arg("COUNT")
-            .arg(max);
-        let claimed = self.run(&claim).await?;
-        let mut batch = self.entries(
-            stream_entries(items(&claimed).get(1).unwrap_or(&Value::Nil)),
-            &mut bad,
-        );
+        // First, what dead workers left behind (looked for every few seconds).
+        let reclaim_due = {
+            let mut last = self.last_reclaim.lock().unwrap_or_else(|p| p.into_inner());
+            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
+            if due {
+                *last = Some(std::time::Instant::now());
+            }
+            due
+        };
+        let mut batch = Vec::new();
+        if reclaim_due {
+            let mut claim = redis::cmd("XAUTOCLAIM");
+            claim
+                .arg(&self.stream)
+                .arg(GROUP)
+                .arg(&self.consumer)
+                .arg(self.reclaim_idle.as_millis() as u64)
+                .arg("0-0")
+                .arg("COUNT")
+                .arg(max);
+            let claimed = self.run(&claim).await?;
+            batch = self.entries(
+                stream_entries(items(&claimed).get(1).unwrap_or(&Value::Nil)),
+                &mut bad,
+            );
+        }
         if batch.is_empty() && !self.recovered.load(std::sync::atomic::Ordering::Relaxed) {
             // What this consumer held when its previous run stopped: deliver it again now.
             let mut own = redis::cmd("XREADGROUP");
@@ -273,10 +288,34 @@ impl Queue for RedisQueue {
         }
         Ok(batch)
     }
+}
 
-    async fn ack(&self, entry: &Entry) -> Result<(), OutboxError> {
+impl Queue for RedisQueue {
+    async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
+        if !self.group_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            self.ensure_group().await?;
+            self.group_ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        let result = self.read_batch(max, wait).await;
+        if let Err(OutboxError::Redis(e)) = &result
+            && e.contains("NOGROUP")
+        {
+            self.group_ready
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        result
+    }
+
+    async fn ack_many(&self, entries: &[Entry]) -> Result<(), OutboxError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
         let mut inv = ACK.key(&self.stream);
-        inv.key(&self.stats).arg(&entry.key);
+        inv.key(&self.stats);
+        for e in entries {
+            inv.arg(&e.key);
+        }
         within(self.deadline, self.conn.invoke::<Value>(&inv))
             .await
             .map_err(fail)?;

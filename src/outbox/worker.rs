@@ -77,17 +77,17 @@ pub async fn run_worker<Q, S>(
         while let Some(done) = in_flight.try_join_next() {
             finished.push(done);
         }
+        let mut delivered: Vec<Entry> = Vec::new();
         for done in finished.drain(..) {
             let Ok((entry, attempts, outcome)) = done else {
                 continue;
             };
             let result = match outcome {
                 Delivery::Delivered => {
-                    counters
-                        .delivered
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     tracing::debug!(sink = %name, response = %entry.response.id, attempts, "delivered");
-                    queue.ack(&entry).await
+                    // Acknowledged together below: one write (or round trip) for the lot.
+                    delivered.push(entry);
+                    Ok(())
                 }
                 Delivery::Permanent { error } => {
                     counters
@@ -126,6 +126,18 @@ pub async fn run_worker<Q, S>(
             };
             if let Err(e) = result {
                 tracing::error!(sink = %name, error = %e, "outbox update failed; the response will be delivered again");
+            }
+        }
+        if !delivered.is_empty() {
+            match queue.ack_many(&delivered).await {
+                Ok(()) => {
+                    counters
+                        .delivered
+                        .fetch_add(delivered.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!(sink = %name, error = %e, "outbox update failed; the responses will be delivered again");
+                }
             }
         }
         if stopping {
