@@ -377,6 +377,14 @@ mod serve {
                  pseudonyms are only comparable under the same key."
             );
         }
+        if !c.redis.url.trim().is_empty() {
+            // Processes sharing Redis must share the key, or one respondent gets several pseudonyms.
+            bail!(
+                "no pseudonym key: with Redis, every sauti process must use the same one.\n\
+                 Set SAUTI_PSEUDONYM_KEY (e.g. export SAUTI_PSEUDONYM_KEY=$(openssl rand -hex 32)) \
+                 or `pseudonym_key` in sauti.toml, the same for every process."
+            );
+        }
         let path = c.data_dir.join("pseudonym.key");
         if let Ok(k) = std::fs::read_to_string(&path) {
             return Ok(k.trim().as_bytes().to_vec());

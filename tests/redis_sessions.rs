@@ -287,3 +287,29 @@ fn a_hop_in_the_middle_of_a_survey_is_one_redis_round_trip() {
     .collect();
     assert_eq!(calls, expected);
 }
+
+#[test]
+fn with_redis_a_shared_pseudonym_key_is_required_even_in_the_dev_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--redis",
+            &common::redis::shared_url(),
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("SAUTI_PSEUDONYM_KEY")
+        .env_remove("SAUTI_PROFILE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SAUTI_PSEUDONYM_KEY") && stderr.contains("same"),
+        "{stderr}"
+    );
+}
