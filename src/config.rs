@@ -67,6 +67,64 @@ pub struct GatewayConfig {
 /// The name of the gateway that exists unless the configuration defines it otherwise.
 pub const DEFAULT_GATEWAY: &str = "africastalking";
 
+/// `[sinks.<name>]` is read through a tagged enum, which cannot refuse unknown fields: check
+/// them here, so that a misspelt `max_attemps` is an error, not a silent default.
+fn check_sink_fields(path: &Path, source: &str) -> Result<(), Problem> {
+    const COMMON: &[&str] = &[
+        "kind",
+        "flows",
+        "max_attempts",
+        "concurrency",
+        "rate_per_sec",
+        "backoff_ms",
+        "backoff_max_ms",
+        "timeout_ms",
+    ];
+    let table: toml::Table =
+        toml::from_str(source).map_err(|e| Problem::new(path, 0, 0, e.message().to_owned()))?;
+    let Some(sinks) = table.get("sinks").and_then(|s| s.as_table()) else {
+        return Ok(());
+    };
+    for (name, sink) in sinks {
+        let Some(sink) = sink.as_table() else {
+            continue;
+        };
+        let own: &[&str] = match sink.get("kind").and_then(|k| k.as_str()) {
+            Some("webhook") => &["url", "secret", "secret_env"],
+            Some("openrosa") => &[
+                "url",
+                "username",
+                "password",
+                "password_env",
+                "token",
+                "token_env",
+                "token_scheme",
+            ],
+            Some("file") => &["path"],
+            _ => continue, // serde already named the missing or unknown kind
+        };
+        for key in sink.keys() {
+            if !COMMON.contains(&key.as_str()) && !own.contains(&key.as_str()) {
+                let header = format!("[sinks.{name}]");
+                let from = source.lines().position(|l| l.trim() == header).unwrap_or(0);
+                let line = source
+                    .lines()
+                    .enumerate()
+                    .skip(from)
+                    .find(|(_, l)| l.trim_start().starts_with(key.as_str()) && l.contains('='))
+                    .map_or(0, |(i, _)| i + 1);
+                return Err(Problem::new(
+                    path,
+                    line,
+                    0,
+                    format!("sink `{name}`: unknown field `{key}`; see docs/delivery.md"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -143,10 +201,12 @@ impl Config {
             Some(p) => {
                 let source = std::fs::read_to_string(p)
                     .map_err(|e| Problem::new(p, 0, 0, format!("cannot read: {e}")))?;
-                toml::from_str::<Config>(&source).map_err(|e| {
+                let config = toml::from_str::<Config>(&source).map_err(|e| {
                     let offset = e.span().map_or(0, |s| s.start);
                     Problem::at(p, &source, offset, e.message().trim().replace('\n', " "))
-                })?
+                })?;
+                check_sink_fields(p, &source)?;
+                config
             }
         };
         config

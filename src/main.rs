@@ -716,6 +716,9 @@ mod serve {
     pub fn serve(args: ServeArgs, http: bool) -> anyhow::Result<ExitCode> {
         let c = config(&args)?;
         init_logging(&c);
+        if !http {
+            return deliver_only(c);
+        }
         // rustls (Redis over TLS) needs its crypto provider chosen once per process.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let flows = match load_flows(&c) {
@@ -764,17 +767,6 @@ mod serve {
             let survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
             let (stop_workers, stop) = tokio::sync::watch::channel(false);
             let workers = start_workers(&c, Some(appended), &metrics, &stop).await?;
-            if !http {
-                println!("sauti delivering for {} sink(s)", workers.len());
-                shutdown_signal().await;
-                let _ = stop_workers.send(true);
-                for w in workers {
-                    let _ = tokio::time::timeout(grace, w).await;
-                }
-                drop(survey);
-                let _ = tokio::task::spawn_blocking(move || journal_guard.finish()).await;
-                return Ok(());
-            }
             let limits = Limits {
                 max_body_bytes: c.max_body_bytes,
                 header_timeout: Duration::from_secs(c.header_timeout_secs),
@@ -839,6 +831,30 @@ mod serve {
         // Whatever is left (a client that never finished its request) must not hold the exit.
         runtime.shutdown_timeout(Duration::from_millis(200));
         result?;
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `sauti deliver`: only the delivery workers, until SIGINT/SIGTERM. No flows, no sessions:
+    /// the queues hold everything a worker needs.
+    fn deliver_only(c: Config) -> anyhow::Result<ExitCode> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let grace = Duration::from_secs(c.shutdown_grace_secs);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        runtime.block_on(async move {
+            let metrics = Metrics::default();
+            let (stop_workers, stop) = tokio::sync::watch::channel(false);
+            let workers = start_workers(&c, None, &metrics, &stop).await?;
+            println!("sauti delivering for {} sink(s)", workers.len());
+            shutdown_signal().await;
+            let _ = stop_workers.send(true);
+            for w in workers {
+                let _ = tokio::time::timeout(grace, w).await;
+            }
+            Ok::<_, anyhow::Error>(())
+        })?;
+        runtime.shutdown_timeout(Duration::from_millis(200));
         Ok(ExitCode::SUCCESS)
     }
 

@@ -262,10 +262,6 @@ impl Survey {
         &self.store
     }
 
-    pub fn pseudonym(&self, phone_number: &str) -> String {
-        self.pseudonyms.of(phone_number)
-    }
-
     fn lock_for(&self, key: &SessionKey) -> &tokio::sync::Mutex<()> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         key.hash(&mut h);

@@ -450,3 +450,84 @@ fn sauti_xform_exports_the_flow_for_odk() {
     }
     assert!(xml.contains(r#"lang="sw""#) && xml.contains(r#"lang="ln""#));
 }
+
+#[test]
+fn a_misspelt_sink_field_is_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sauti.toml");
+    std::fs::write(
+        &config,
+        "[sinks.partners]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_c2F1dGktdGVzdC13ZWJob29rLXNlY3JldC0zMmJ5dGU=\"\nmax_attemps = 3\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .env("SAUTI_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sauti.toml:5: sink `partners`: unknown field `max_attemps`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn sauti_deliver_delivers_what_serve_queued() {
+    let collector = Collector::start(Mode::Drop);
+    let mut server =
+        Server::start_with(with_config(Options::default(), hook_config(&collector, "")));
+    report(&server, "ATUid_deliver", "+243810000361");
+    collector.wait_for("an attempt", 10, |r| !r.is_empty());
+    assert!(server.terminate());
+    // The collector is back; only the delivery workers run now.
+    collector.set_mode(Mode::Status(200));
+    let mut deliver = std::process::Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(server.dir.path())
+        .arg("deliver")
+        .arg("--config")
+        .arg(server.dir.path().join("sauti.toml"))
+        .arg("--data-dir")
+        .arg(&server.data_dir)
+        .env("SAUTI_PSEUDONYM_KEY", "test-key-0123456789abcdef")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    collector.wait_for("the delivery by `sauti deliver`", 15, |_| {
+        collector.accepted().len() == 1
+    });
+    let _ = deliver.kill();
+    let _ = deliver.wait();
+    assert!(verified(&collector.accepted()[0]));
+}
+
+#[test]
+fn the_rate_limit_spaces_deliveries_out() {
+    let collector = Collector::start(Mode::Drop);
+    let server = Server::start_with(with_config(
+        Options::default(),
+        hook_config(&collector, "rate_per_sec = 4"),
+    ));
+    for i in 0..6 {
+        report(
+            &server,
+            &format!("ATUid_rate_{i}"),
+            &format!("+2438100006{i:02}"),
+        );
+    }
+    collector.set_mode(Mode::Status(200));
+    collector.wait_for("six deliveries", 20, |_| {
+        distinct_ids(&collector.accepted()).len() == 6
+    });
+    // At 4 starts per second, the accepted deliveries cannot all fall within one second.
+    let times: Vec<std::time::Instant> = collector.accepted_times();
+    let span = *times.iter().max().unwrap() - *times.iter().min().unwrap();
+    assert!(span >= std::time::Duration::from_millis(1000), "{span:?}");
+}

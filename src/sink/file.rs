@@ -31,10 +31,6 @@ impl FileSink {
         }
     }
 
-    pub fn path(&self) -> &std::path::Path {
-        &self.path
-    }
-
     fn open(&self) -> Result<Open, String> {
         let mut ids = HashSet::new();
         if let Ok(f) = std::fs::File::open(&self.path) {

@@ -27,6 +27,8 @@ pub struct Received {
     pub body: Vec<u8>,
     /// The status it was answered (None: not answered).
     pub answered: Option<u16>,
+    /// When it arrived.
+    pub at: Instant,
 }
 
 impl Received {
@@ -91,6 +93,7 @@ fn read_request(s: &mut TcpStream) -> Option<Received> {
         headers,
         body,
         answered: None,
+        at: Instant::now(),
     })
 }
 
@@ -163,6 +166,11 @@ impl Collector {
             .into_iter()
             .filter(|r| r.answered.is_some_and(|s| (200..300).contains(&s)))
             .collect()
+    }
+
+    /// Arrival times of the requests it answered with a 2xx.
+    pub fn accepted_times(&self) -> Vec<Instant> {
+        self.accepted().iter().map(|r| r.at).collect()
     }
 
     /// Waits until `ok` holds on what was received.
