@@ -204,12 +204,16 @@ fn a_refused_response_goes_to_the_dead_letters_and_replay_delivers_it(opts: Opti
     );
     // The collector is fixed; the operator replays.
     collector.set_mode(Mode::Status(200));
-    let (ok, out) = outbox(&server, &["replay", "--all-dead"]);
+    let id = listed.split('\t').nth(1).unwrap().to_owned();
+    let (ok, out) = outbox(&server, &["replay", "no-such-id"]);
+    assert!(!ok && out.contains("no dead letter"), "{out}");
+    let (ok, out) = outbox(&server, &["replay", &id]);
     assert!(ok && out.contains("replayed 1"), "{out}");
     collector.wait_for("the replayed delivery", 15, |_| {
         collector.accepted().len() == 1
     });
-    let id = listed.split('\t').nth(1).unwrap().to_owned();
+    let (ok, out) = outbox(&server, &["replay", "--all-dead"]);
+    assert!(ok && out.contains("replayed 0"), "{out}");
     assert_eq!(
         collector.accepted()[0].header("webhook-id"),
         Some(id.as_str())
