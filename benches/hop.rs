@@ -1,11 +1,12 @@
-//! One engine hop (parse the input, move on, render the next USSD screen) on the kufatilia
-//! flow. Run: `cargo bench --bench hop`.
+//! One USSD hop without IO (the USSD channel's page keys, the engine's step, the next screen
+//! rendered) on the kufatilia flow. Run: `cargo bench --bench hop`.
 
 use std::path::Path;
 
 use sauti::CompiledFlow;
+use sauti::channel::ussd;
 use sauti::engine::{self, HopContext, SessionState};
-use sauti::render::Budget;
+use sauti::render::{Budget, Screen};
 
 fn main() {
     divan::main();
@@ -22,14 +23,19 @@ fn kufatilia() -> CompiledFlow {
 fn ctx() -> HopContext {
     HopContext {
         today: time::macros::date!(2026 - 11 - 23),
-        budget: Budget::default(),
     }
+}
+
+/// What a USSD hop computes from a stored session: the next state and the screen to send.
+fn hop(flow: &CompiledFlow, state: &SessionState, input: &str, ctx: &HopContext) -> Screen {
+    let budget = Budget::default();
+    ussd::step(flow, state, None, 0, input, ctx, budget).screen(flow, budget)
 }
 
 /// The state after `inputs`, starting from the language screen.
 fn after(flow: &CompiledFlow, inputs: &[&str]) -> SessionState {
     let ctx = ctx();
-    let mut state = engine::start(flow, None, "K7Q4", &ctx).state;
+    let mut state = engine::start(flow, None, "K7Q4").state;
     for i in inputs {
         state = engine::step(flow, &state, i, &ctx).state;
     }
@@ -42,8 +48,7 @@ fn choice_hop(bencher: divan::Bencher) {
     let flow = kufatilia();
     let ctx = ctx();
     let state = after(&flow, &["1", "1"]);
-    bencher
-        .bench_local(|| engine::step(&flow, divan::black_box(&state), divan::black_box("3"), &ctx));
+    bencher.bench_local(|| hop(&flow, divan::black_box(&state), divan::black_box("3"), &ctx));
 }
 
 /// A number answer whose next prompt is static, nine answers into the survey.
@@ -56,7 +61,7 @@ fn number_hop_deep(bencher: divan::Bencher) {
         &["2", "1", "2", "5", "14032026", "1", "Mwenga", "Kamituga"],
     );
     bencher.bench_local(|| {
-        engine::step(
+        hop(
             &flow,
             divan::black_box(&state),
             divan::black_box("12"),
@@ -72,7 +77,7 @@ fn invalid_hop(bencher: divan::Bencher) {
     let ctx = ctx();
     let state = after(&flow, &["3", "1"]);
     bencher.bench_local(|| {
-        engine::step(
+        hop(
             &flow,
             divan::black_box(&state),
             divan::black_box("42"),
@@ -88,7 +93,7 @@ fn dynamic_prompt_hop(bencher: divan::Bencher) {
     let ctx = ctx();
     let state = after(&flow, &["1", "1", "2", "1", "1", "Mwenga"]);
     bencher.bench_local(|| {
-        engine::step(
+        hop(
             &flow,
             divan::black_box(&state),
             divan::black_box("Kamituga"),

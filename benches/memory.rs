@@ -4,9 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
+use sauti::channel::ChannelMemory;
 use sauti::engine::{self, HopContext};
-use sauti::render::Budget;
-use sauti::session::{Consumed, MemoryStore, ResumeWrite, SessionKey, SessionRecord, SessionStore};
+use sauti::gateway::InputCursor;
+use sauti::session::{MemoryStore, ResumeWrite, SessionKey, SessionRecord, SessionStore};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -30,22 +31,17 @@ fn main() {
     let flow = &flows[0];
     let ctx = HopContext {
         today: time::macros::date!(2026 - 11 - 23),
-        budget: Budget::default(),
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let before = rss_kib();
-    let store = MemoryStore::new(
-        n * 2,
-        Duration::from_secs(3600),
-        Duration::from_secs(48 * 3600),
-    );
+    let store = MemoryStore::new(n * 2, Duration::from_secs(48 * 3600));
     rt.block_on(async {
         for i in 0..n {
             let id = uuid::Uuid::now_v7();
-            let mut hop = engine::start(flow, None, "K7Q4", &ctx);
+            let mut hop = engine::start(flow, None, "K7Q4");
             // Language, consent, incident, when, province, territory: six answers in.
             for input in ["1", "1", "2", "1", "1", "Mwenga"] {
                 hop = engine::step(flow, &hop.state, input, &ctx);
@@ -58,7 +54,9 @@ fn main() {
                 respondent: respondent.clone(),
                 network: Some("63001".into()),
                 started_at_ms: 1_795_000_000_000,
-                consumed: Consumed::of("1*1*2*1*1*Mwenga"),
+                address: "*384*1#".into(),
+                cursor: InputCursor::of("1*1*2*1*1*Mwenga"),
+                channel: ChannelMemory::Ussd { page: 0 },
                 reason: None,
                 state: hop.state,
             };
@@ -68,7 +66,14 @@ fn main() {
                 session_id: format!("ATUid_{i:032x}"),
             };
             store
-                .save(&key, &record, 0, ResumeWrite::Keep, None)
+                .save(
+                    &key,
+                    &record,
+                    0,
+                    Duration::from_secs(3600),
+                    ResumeWrite::Keep,
+                    None,
+                )
                 .await
                 .unwrap();
         }

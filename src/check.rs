@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::engine::{self, At, HopContext, SessionState};
+use crate::engine::{self, At, SessionState};
 use crate::flow::{self, CompiledFlow, StepIdx};
 use crate::problem::Problem;
 use crate::question::{Answer, Question};
-use crate::render::{Budget, Measure};
+use crate::render::{Budget, Measure, ussd};
 
 /// The longest screen of a flow in one language.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
                 Question::Choice(_) => {
                     let l = &labels[i].labels;
                     let longest = (0..l.len())
-                        .max_by_key(|&k| l[k].chars().count())
+                        .max_by_key(|&k| l[k].text.chars().count())
                         .unwrap_or(0);
                     Answer::Choice(longest as u16)
                 }
@@ -112,7 +112,6 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
     SessionState {
         lang,
         at,
-        page: 0,
         attempts: 0,
         history: vec![0],
         answers,
@@ -120,12 +119,9 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
     }
 }
 
-/// Every screen the flow can show, per language: `(lang, position, page texts)`.
+/// Every USSD screen the flow can show, per language: `(lang, position, page texts)`; a
+/// closing screen is given whole, before any cut to the budget.
 pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<String>)> {
-    let ctx = HopContext {
-        today: time::macros::date!(2026 - 01 - 01),
-        budget,
-    };
     let mut out = Vec::new();
     for lang in 0..flow.languages.len() as u8 {
         let mut positions = Vec::new();
@@ -142,11 +138,7 @@ pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<Stri
         positions.push(At::Resume(0));
         for at in positions {
             let state = worst_case_state(flow, lang, at);
-            let mut pages = engine::all_pages(flow, &state, &ctx, None);
-            if matches!(at, At::Done(_) | At::GaveUp(_)) {
-                // END screens are truncated when rendered; measure the full text instead.
-                pages = vec![engine::end_text(flow, &state)];
-            }
+            let pages = ussd::pages(flow, &engine::view(flow, &state, None), budget);
             out.push((lang, at, pages));
         }
     }
@@ -164,15 +156,12 @@ fn check_screens(flow: &CompiledFlow, budget: Budget) -> (Vec<Longest>, Vec<Prob
             limit: 0,
         })
         .collect();
-    let ctx = HopContext {
-        today: time::macros::date!(2026 - 01 - 01),
-        budget,
-    };
     for (lang, at, pages) in all_screens(flow, budget) {
         let lang_code = &flow.languages[lang as usize];
         if let At::Step(_) | At::Language | At::Resume(_) = at {
             let state = worst_case_state(flow, lang, at);
-            if let Some(unfit) = engine::layout_error(flow, &state, &ctx) {
+            let view = engine::view(flow, &state, None);
+            if let Some(unfit) = ussd::layout_error(flow, &view, budget) {
                 let (line, what, codes) = match at {
                     At::Step(i) => {
                         let s = &flow.steps[i as usize];

@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::channel::{Channel, RenderSettings};
+use crate::gateway::ConfiguredGateway;
 use crate::problem::Problem;
 use crate::render::Budget;
 use crate::session::RedisConfig;
@@ -62,6 +65,10 @@ pub struct GatewayConfig {
     pub kind: GatewayKind,
     #[serde(default)]
     pub budget: Budget,
+    /// Life of this gateway's sessions after their last hop (default: `session_ttl_secs`
+    /// for USSD gateways).
+    #[serde(default)]
+    pub session_ttl_secs: Option<u64>,
 }
 
 /// The name of the gateway that exists unless the configuration defines it otherwise.
@@ -137,7 +144,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A `RUST_LOG`-style filter; the `RUST_LOG` variable wins when set.
     pub log: String,
-    /// Life of a session after its last hop; a little longer than the network's own timeout.
+    /// Life of a USSD session after its last hop; a little longer than the network's own
+    /// timeout. A gateway may set its own (`[gateways.<name>] session_ttl_secs`).
     pub session_ttl_secs: u64,
     /// How long an unfinished survey can be resumed by the same respondent.
     pub resume_window_secs: u64,
@@ -215,7 +223,36 @@ impl Config {
             .or_insert(GatewayConfig {
                 kind: GatewayKind::Africastalking,
                 budget: Budget::default(),
+                session_ttl_secs: None,
             });
         Ok(config)
+    }
+
+    /// Every configured gateway with its adapter and its channel's settings.
+    pub fn configured_gateways(&self) -> Vec<ConfiguredGateway> {
+        self.gateways
+            .iter()
+            .map(|(name, g)| {
+                let adapter = crate::gateway::adapter(g.kind);
+                let default_ttl = match adapter.channel() {
+                    Channel::Ussd => Duration::from_secs(self.session_ttl_secs),
+                };
+                ConfiguredGateway {
+                    name: name.clone(),
+                    adapter,
+                    render: RenderSettings { budget: g.budget },
+                    session_ttl: g.session_ttl_secs.map_or(default_ttl, Duration::from_secs),
+                }
+            })
+            .collect()
+    }
+
+    /// The longest any configured gateway keeps a session.
+    pub fn longest_session_ttl(&self) -> Duration {
+        self.configured_gateways()
+            .iter()
+            .map(|g| g.session_ttl)
+            .max()
+            .unwrap_or(Duration::from_secs(self.session_ttl_secs))
     }
 }

@@ -5,9 +5,12 @@
 #[derive(Debug, Clone, Copy)]
 pub struct Fnv(u64);
 
+/// The hash of nothing.
+pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 impl Default for Fnv {
     fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
+        Fnv(FNV_OFFSET)
     }
 }
 

@@ -1,22 +1,30 @@
 //! Sauti: a USSD and voice IVR survey engine.
 //!
 //! # Layout
-//! - [`flow`]: TOML flows, loaded and checked once into an indexed [`flow::CompiledFlow`].
+//! A hop, from the wire in: [`server`] (HTTP) → [`gateway`] (decode the wire format into an
+//! [`gateway::Inbound`]) → [`survey`] (route by address, load the session) → [`channel`] (its
+//! own keys, e.g. USSD page turns) → [`engine`] (pure: state + input → state, then a
+//! channel-neutral [`engine::View`]) → [`render`] (the view as a USSD screen) → gateway (encode).
+//!
+//! - [`flow`]: TOML flows, loaded and checked once into an indexed [`flow::CompiledFlow`];
+//!   [`flow::LiveFlows`] is the reloadable set a server routes by.
 //! - [`question`]: one file per question kind; each parses an input into an answer.
-//! - [`engine`]: the pure step function `(flow, state, input, ctx) -> (screen, state, events)`.
 //! - [`i18n`]: Fluent translations per language, language tags and fallback chains.
-//! - [`render`]: GSM 03.38 accounting and the USSD paginator.
+//! - [`gsm7`]: GSM 03.38 accounting (what a text costs on a screen or in an SMS).
 //! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do.
-//! - [`response`]: the record of a completed survey; [`journal`]: where it is made durable.
-//! - [`session`]: live sessions between hops; [`survey`]: the hop orchestrator around the engine.
-//! - [`gateway`]: one file per wire protocol; [`server`]: the HTTP edge; [`config`]: `sauti.toml`.
-//! - [`pseudonym`]: phone numbers replaced by keyed HMACs before anything is stored or logged.
+//! - [`recorder`]: a finished survey made durable; [`response`]: its record; [`journal`]: the
+//!   embedded outbox file; [`outbox`] and [`sink`]: delivery to collectors.
+//! - [`session`]: live sessions between hops (memory or Redis), and their locks.
+//! - [`config`]: `sauti.toml`; [`pseudonym`]: phone numbers replaced by keyed HMACs before
+//!   anything is stored or logged.
 
+pub mod channel;
 pub mod check;
 pub mod config;
 pub mod engine;
 pub mod flow;
 pub mod gateway;
+pub mod gsm7;
 pub mod hash;
 pub mod i18n;
 pub mod journal;
@@ -25,6 +33,7 @@ pub mod outbox;
 pub mod problem;
 pub mod pseudonym;
 pub mod question;
+pub mod recorder;
 pub mod redis_conn;
 pub mod render;
 pub mod response;
@@ -35,6 +44,6 @@ pub mod sink;
 pub mod survey;
 pub mod xform;
 
-pub use engine::{At, Event, Hop, HopContext, Screen, SessionState};
+pub use engine::{At, Event, Hop, HopContext, SessionState, View};
 pub use flow::CompiledFlow;
 pub use problem::{Problem, Problems};

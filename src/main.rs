@@ -90,6 +90,9 @@ enum Command {
         locales: PathBuf,
         #[command(flatten)]
         budget: BudgetArgs,
+        /// Show each question as plain text (no screen budget, no pages) instead of USSD screens.
+        #[arg(long)]
+        plain: bool,
     },
 }
 
@@ -210,6 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             answers,
             locales,
             budget,
+            plain,
         } => {
             let flow = load_one(&flow, &locales, budget.into())?;
             let lang = match lang {
@@ -223,10 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => None,
             };
             let now = time::OffsetDateTime::now_utc();
-            let ctx = HopContext {
-                today: now.date(),
-                budget: budget.into(),
-            };
+            let ctx = HopContext { today: now.date() };
             let stamp = sauti::survey::rfc3339(now);
             let stdin = std::io::stdin();
             let mut lock = stdin.lock();
@@ -235,7 +236,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None => Inputs::Reader(&mut lock),
             };
             let mut out = std::io::stdout().lock();
-            simulate::run(&flow, lang, inputs, &mut out, &ctx, &stamp)?;
+            let display = if plain {
+                simulate::Display::Plain
+            } else {
+                simulate::Display::Ussd(budget.into())
+            };
+            simulate::run(&flow, lang, inputs, &mut out, &ctx, display, &stamp)?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -741,14 +747,13 @@ mod serve {
         let grace = Duration::from_secs(c.shutdown_grace_secs);
         let result = runtime.block_on(async move {
             let (journal, journal_guard) = Journal::open(&c.data_dir)?;
-            let ttl = Duration::from_secs(c.session_ttl_secs);
             let resume_window = Duration::from_secs(c.resume_window_secs);
             let store = if c.redis.url.trim().is_empty() {
-                let store = MemoryStore::new(c.max_sessions, ttl, resume_window);
+                let store = MemoryStore::new(c.max_sessions, resume_window);
                 store.spawn_sweeper(Duration::from_secs(5));
                 AnyStore::Memory(store)
             } else {
-                let store = RedisStore::connect(&c.redis, ttl, resume_window)
+                let store = RedisStore::connect(&c.redis, c.longest_session_ttl(), resume_window)
                     .await
                     .with_context(|| format!("connecting to Redis at {}", redact(&c.redis.url)))?;
                 AnyStore::Redis(store)
@@ -774,7 +779,7 @@ mod serve {
                 max_connections: c.max_connections,
                 shutdown_grace: grace,
             };
-            let app = Arc::new(App::new(survey, &c.gateways, limits));
+            let app = Arc::new(App::new(survey, c.configured_gateways(), limits));
             let listener = tokio::net::TcpListener::bind(&c.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", c.listen))?;

@@ -21,7 +21,7 @@ pub struct Response {
     pub flow_version: u32,
     /// `complete` or `partial`.
     pub status: String,
-    /// `ussd`, `voice` or `simulator`.
+    /// The channel's name (`ussd`; `voice` and `sms` next), or `simulator`.
     pub channel: String,
     pub gateway: String,
     pub language: String,
@@ -47,11 +47,11 @@ pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Va
         let value = match answer {
             Answer::Choice(o) => json!({
                 "value": codes.map(|c| c[*o as usize].clone()),
-                "label": labels.get(*o as usize),
+                "label": labels.get(*o as usize).map(|l| &l.text),
             }),
             Answer::Multi(os) => json!({
                 "value": os.iter().map(|o| codes.map(|c| c[*o as usize].clone())).collect::<Vec<_>>(),
-                "labels": os.iter().map(|o| labels.get(*o as usize)).collect::<Vec<_>>(),
+                "labels": os.iter().map(|o| labels.get(*o as usize).map(|l| &l.text)).collect::<Vec<_>>(),
             }),
             Answer::Text(t) => json!({ "value": t }),
             Answer::Integer(n) => json!({ "value": n }),

@@ -1,6 +1,6 @@
 //! The HTTP edge: hyper 1 (HTTP/1.1), routing, size and time limits, health checks and
-//! graceful shutdown. Gateways call `POST /ussd/<gateway>`; nothing a caller sends may
-//! crash it: every refusal is a 4xx with a short reason.
+//! graceful shutdown. Gateways call `POST /ussd/<gateway>`, which their adapter decodes and
+//! encodes; nothing a caller sends may crash it: every refusal is a 4xx with a short reason.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -20,10 +20,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use crate::config::{GatewayConfig, GatewayKind};
-use crate::gateway::{GatewayError, africastalking};
+use crate::gateway::{ConfiguredGateway, GatewayError};
 use crate::session::SessionStore;
-use crate::survey::{GatewaySettings, Survey};
+use crate::survey::{HopError, Survey};
 
 /// Limits that protect the server from slow, idle or oversized requests.
 #[derive(Debug, Clone, Copy)]
@@ -51,34 +50,16 @@ impl Default for Limits {
 /// Everything a request handler needs.
 pub struct App {
     pub survey: Survey,
-    pub gateways: HashMap<String, (GatewayKind, GatewaySettings)>,
+    /// Gateways by name (`/ussd/<name>`).
+    pub gateways: HashMap<String, ConfiguredGateway>,
     pub limits: Limits,
 }
 
 impl App {
-    pub fn new(
-        survey: Survey,
-        gateways: &std::collections::BTreeMap<String, GatewayConfig>,
-        limits: Limits,
-    ) -> App {
-        let gateways = gateways
-            .iter()
-            .map(|(name, g)| {
-                (
-                    name.clone(),
-                    (
-                        g.kind,
-                        GatewaySettings {
-                            name: name.clone(),
-                            budget: g.budget,
-                        },
-                    ),
-                )
-            })
-            .collect();
+    pub fn new(survey: Survey, gateways: Vec<ConfiguredGateway>, limits: Limits) -> App {
         App {
             survey,
-            gateways,
+            gateways: gateways.into_iter().map(|g| (g.name.clone(), g)).collect(),
             limits,
         }
     }
@@ -236,20 +217,18 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             method_not_allowed("POST")
         }
         Route::Ussd(name) | Route::UssdEnded(name) => {
-            let Some((kind, gateway)) = app.gateways.get(name) else {
+            let Some(gateway) = app.gateways.get(name) else {
                 return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
             };
-            let (kind, gateway) = (*kind, gateway.clone());
             let ended = matches!(route, Route::UssdEnded(_));
             let body = match read_body(app, req).await {
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
-            match (kind, ended) {
-                (GatewayKind::Africastalking, false) => {
-                    africastalking_hop(app, &gateway, &body).await
-                }
-                (GatewayKind::Africastalking, true) => africastalking_ended(&gateway, &body),
+            if ended {
+                session_ended(gateway, &body)
+            } else {
+                hop(app, gateway, &body).await
             }
         }
         Route::NotFound => text(StatusCode::NOT_FOUND, "not found\n"),
@@ -320,34 +299,38 @@ fn bad_request(e: &GatewayError) -> Reply {
     text(StatusCode::BAD_REQUEST, format!("{e}\n"))
 }
 
-async fn africastalking_hop(app: &App, gateway: &GatewaySettings, body: &[u8]) -> Reply {
-    let req = match africastalking::decode(body) {
+/// One hop: decoded by the gateway's adapter, served, encoded back.
+async fn hop(app: &App, gateway: &ConfiguredGateway, body: &[u8]) -> Reply {
+    let inbound = match gateway.adapter.decode(body) {
         Ok(r) => r,
         Err(e) => return bad_request(&e),
     };
     let now = time::OffsetDateTime::now_utc();
-    let screen = match app.survey.hop(gateway, &req, now).await {
-        Ok(s) => s,
+    let rendered = match app.survey.hop(gateway, &inbound, now).await {
+        Ok(r) => r,
+        Err(e @ HopError::WrongAddress(_)) => {
+            return text(StatusCode::CONFLICT, format!("{e}\n"));
+        }
         Err(e) => {
-            tracing::error!(gateway = %gateway.name, session = %req.session_id, error = %e, "hop failed");
-            app.survey.unavailable(gateway.budget)
+            tracing::error!(gateway = %gateway.name, session = %inbound.session_id.escape_debug(), error = %e, "hop failed");
+            app.survey.notice(gateway, "service-unavailable")
         }
     };
-    let reply = africastalking::encode(&screen);
+    let reply = gateway.adapter.encode(&rendered);
     let mut r = text(StatusCode::OK, reply.body);
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
     r
 }
 
-fn africastalking_ended(gateway: &GatewaySettings, body: &[u8]) -> Reply {
-    match africastalking::decode_session_ended(body) {
+fn session_ended(gateway: &ConfiguredGateway, body: &[u8]) -> Reply {
+    match gateway.adapter.decode_session_ended(body) {
         Ok(ended) => {
             tracing::info!(
                 gateway = %gateway.name,
-                session = %ended.session_id,
-                status = ended.status.as_deref().unwrap_or(""),
-                hops = ended.hops_count.as_deref().unwrap_or(""),
+                session = %ended.session_id.escape_debug(),
+                status = %ended.status.as_deref().unwrap_or("").escape_debug(),
+                hops = %ended.hops.as_deref().unwrap_or("").escape_debug(),
                 "session ended (gateway notification)"
             );
             text(StatusCode::OK, "OK")

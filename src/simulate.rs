@@ -1,12 +1,22 @@
-//! `sauti simulate`: walks a flow in the terminal exactly as a phone would show it
-//! (with the `CON`/`END` marker and the screen's cost), then prints the response.
+//! `sauti simulate`: walks a flow in the terminal exactly as a USSD phone would show it
+//! (with the `CON`/`END` marker and the screen's cost), or as plain text, then prints the response.
 
 use std::io::{self, BufRead, Write};
 
-use crate::engine::{self, At, HopContext, Screen};
+use crate::channel::ussd;
+use crate::engine::{self, At, HopContext, View};
 use crate::flow::CompiledFlow;
-use crate::render::Measure;
+use crate::render::{self, Budget, Measure, Screen};
 use crate::response::{Response, SCHEMA_VERSION, answers_json};
+
+/// How the simulator shows each view.
+#[derive(Debug, Clone, Copy)]
+pub enum Display {
+    /// USSD screens within this budget, paged, with their cost.
+    Ussd(Budget),
+    /// The plain-text renderer: the whole view, no budget, no pages.
+    Plain,
+}
 
 /// Where the respondent's inputs come from.
 pub enum Inputs<'a> {
@@ -41,7 +51,7 @@ impl Inputs<'_> {
     }
 }
 
-fn show(out: &mut dyn Write, screen: &Screen, ctx: &HopContext) -> io::Result<()> {
+fn show(out: &mut dyn Write, screen: &Screen, budget: Budget) -> io::Result<()> {
     let m = Measure::of(&screen.text);
     let unit = if m.gsm { "septets" } else { "chars" };
     writeln!(
@@ -49,7 +59,7 @@ fn show(out: &mut dyn Write, screen: &Screen, ctx: &HopContext) -> io::Result<()
         "--- {} · {}/{} {unit} ({}) ---",
         if screen.end { "END" } else { "CON" },
         m.cost(),
-        ctx.budget.limit(m),
+        budget.limit(m),
         m.encoding()
     )?;
     writeln!(
@@ -68,18 +78,44 @@ pub fn run(
     mut inputs: Inputs<'_>,
     out: &mut dyn Write,
     ctx: &HopContext,
+    display: Display,
     now: &str,
 ) -> io::Result<Option<Response>> {
     let id = uuid::Uuid::now_v7();
-    let mut hop = engine::start(flow, lang, &crate::response::receipt_of(&id), ctx);
-    show(out, &hop.screen, ctx)?;
-    while !hop.screen.end {
+    let mut hop = engine::start(flow, lang, &crate::response::receipt_of(&id));
+    let mut page = 0;
+    loop {
+        let view = hop.view(flow);
+        match display {
+            Display::Ussd(budget) => show(
+                out,
+                &render::ussd::screen(flow, &view, page, budget),
+                budget,
+            )?,
+            Display::Plain => writeln!(out, "{}", render::plain::render(&view))?,
+        }
+        if let View::End(_) = view {
+            break;
+        }
         let Some(input) = inputs.next(out)? else {
             writeln!(out, "(no more input: the session is left unfinished)")?;
             return Ok(None);
         };
-        hop = engine::step(flow, &hop.state, &input, ctx);
-        show(out, &hop.screen, ctx)?;
+        (hop, page) = match display {
+            Display::Ussd(budget) => {
+                let turn = ussd::step(
+                    flow,
+                    &hop.state,
+                    hop.reason.as_ref(),
+                    page,
+                    &input,
+                    ctx,
+                    budget,
+                );
+                (turn.hop, turn.page)
+            }
+            Display::Plain => (engine::step(flow, &hop.state, &input, ctx), 0),
+        };
     }
     let At::Done(_) = hop.state.at else {
         writeln!(out, "(the session was closed before the end of the survey)")?;

@@ -187,7 +187,7 @@ pub fn xform(flow: &CompiledFlow) -> String {
             if let Some(options) = step.question.options() {
                 let labels = &locale.steps[i].labels;
                 for (o, code) in options.codes.iter().enumerate() {
-                    let label = labels.get(o).map(String::as_str).unwrap_or(code);
+                    let label = labels.get(o).map_or(code.as_str(), |l| l.text.as_str());
                     let _ = writeln!(
                         x,
                         "          <text id=\"{}-{}:label\"><value>{}</value></text>",

@@ -4,9 +4,9 @@
 mod common;
 
 use common::shipped_flows;
-use sauti::engine::{self, At, HopContext, SessionState};
+use sauti::engine::{self, At, SessionState};
 use sauti::question::{Invalid, Question};
-use sauti::render::{Budget, Measure};
+use sauti::render::{Budget, Measure, ussd};
 
 fn reasons_for(q: &Question) -> Vec<Invalid> {
     match q {
@@ -66,10 +66,7 @@ fn every_screen_of_every_shipped_flow_fits_in_every_language() {
 
 #[test]
 fn every_re_asked_question_fits_too() {
-    let ctx = HopContext {
-        today: time::macros::date!(2026 - 11 - 23),
-        budget: Budget::default(),
-    };
+    let budget = Budget::default();
     for flow in shipped_flows() {
         for lang in 0..flow.languages.len() as u8 {
             for (i, step) in flow.steps.iter().enumerate() {
@@ -77,15 +74,15 @@ fn every_re_asked_question_fits_too() {
                     let state = SessionState {
                         lang,
                         at: At::Step(i as u16),
-                        page: 0,
                         attempts: 1,
                         history: vec![0],
                         answers: vec![],
                         receipt: String::new(),
                     };
-                    for page in engine::all_pages(&flow, &state, &ctx, Some(&reason)) {
+                    let view = engine::view(&flow, &state, Some(&reason));
+                    for page in ussd::pages(&flow, &view, budget) {
                         let m = Measure::of(&page);
-                        assert!(ctx.budget.fits(m), "{} {}: {page}", flow.id, step.id);
+                        assert!(budget.fits(m), "{} {}: {page}", flow.id, step.id);
                     }
                 }
             }

@@ -3,8 +3,7 @@
 
 mod common;
 
-use common::{Phone, ctx, shipped};
-use sauti::engine::HopContext;
+use common::{Phone, shipped};
 use sauti::render::Budget;
 use sauti::{At, Event};
 use serde_json::json;
@@ -222,12 +221,9 @@ fn a_whole_report_in_lingala() {
 #[test]
 fn a_long_menu_is_paginated_on_a_gateway_with_a_small_budget() {
     let flow = shipped("kufatilia");
-    let small = HopContext {
-        budget: Budget {
-            gsm7_septets: 120,
-            ucs2_chars: 60,
-        },
-        ..ctx()
+    let small = Budget {
+        gsm7_septets: 120,
+        ucs2_chars: 60,
     };
     let mut phone = Phone::dial_with(&flow, small);
     phone.send("1");

@@ -360,7 +360,7 @@ fn each_shipped_flow_exports_a_well_formed_xform_declaring_every_answer() {
                 .iter()
                 .position(|s| s.question.options().is_some())
                 .unwrap();
-            let label = &locale.steps[first].labels[0];
+            let label = &locale.steps[first].labels[0].text;
             let code = &flow.steps[first].question.options().unwrap().codes[0];
             let translation = form.split("<translation ").nth(l + 1).unwrap();
             assert!(translation.starts_with(&format!("lang=\"{}\"", flow.languages[l])));

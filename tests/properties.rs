@@ -4,8 +4,9 @@
 mod common;
 
 use proptest::prelude::*;
+use sauti::channel::ussd;
 use sauti::engine::{self, At, HopContext, SessionState};
-use sauti::render::{Budget, Footer, Measure, Text, paginate, render_page};
+use sauti::render::{Budget, Footer, KeyLine, Measure, Text, paginate, render_page};
 
 /// Labels mixing plain letters, GSM-7 accents, extension characters and UCS-2 letters.
 fn label() -> impl Strategy<Value = String> {
@@ -25,9 +26,14 @@ proptest! {
         with_skip in any::<bool>(),
     ) {
         let budget = Budget { gsm7_septets: gsm, ucs2_chars: ucs2 };
-        let options: Vec<Text> = labels.iter().enumerate().map(|(i, l)| Text::new(format!("{}. {l}", i + 1))).collect();
-        let (more, prev, back, skip) = (Text::new("98. Suite"), Text::new("99. Précédent"), Text::new("0. Retour"), Text::new("000. Passer"));
-        let footer = Footer { more: &more, prev: &prev, back: with_back.then_some(&back), skip: with_skip.then_some(&skip) };
+        let options: Vec<Text> = labels.iter().map(Text::new).collect();
+        let (more, prev, back, skip) = (Text::new("Suite"), Text::new("Précédent"), Text::new("Retour"), Text::new("Passer"));
+        let footer = Footer {
+            more: KeyLine { key: "98", label: &more },
+            prev: KeyLine { key: "99", label: &prev },
+            back: with_back.then_some(KeyLine { key: "0", label: &back }),
+            skip: with_skip.then_some(KeyLine { key: "000", label: &skip }),
+        };
         let prompt = prompt.trim();
         match paginate(prompt, &options, &footer, budget) {
             Ok(pages) => {
@@ -51,9 +57,11 @@ proptest! {
                     prop_assert!(unfit.cost > unfit.limit, "the footer alone must overflow");
                     return Ok(());
                 }
-                let mut alone = options[unfit.option].measure;
-                for line in [Some(&more), Some(&prev), footer.skip, footer.back].into_iter().flatten() {
-                    alone = alone.then_line(line.measure);
+                // As shown: `n. label`, then every navigation line.
+                let shown = |key: &str, label: &Text| Measure::of(&format!("{key}. {}", label.text));
+                let mut alone = shown(&(unfit.option + 1).to_string(), &options[unfit.option]);
+                for line in [Some(footer.more), Some(footer.prev), footer.skip, footer.back].into_iter().flatten() {
+                    alone = alone.then_line(shown(line.key, line.label));
                 }
                 prop_assert!(!budget.fits(alone), "refused an option that fits: {:?}", options[unfit.option]);
             }
@@ -67,19 +75,22 @@ proptest! {
         step_seed in any::<u16>(),
         lang_seed in any::<u8>(),
     ) {
-        let ctx = HopContext { today: time::macros::date!(2026 - 11 - 23), budget: Budget::default() };
+        let ctx = HopContext { today: time::macros::date!(2026 - 11 - 23) };
+        let budget = Budget::default();
         for flow in FLOWS.iter() {
             let lang = lang_seed % flow.languages.len() as u8;
             let step = step_seed % flow.steps.len() as u16;
             let at = if matches!(flow.steps[step as usize].question, sauti::question::Question::End) { At::Done(step) } else { At::Step(step) };
-            let state = SessionState { lang, at, page: 0, attempts: 0, history: vec![], answers: vec![], receipt: String::new() };
+            let state = SessionState { lang, at, attempts: 0, history: vec![], answers: vec![], receipt: String::new() };
             for text in [&input, &typed] {
-                let hop = engine::step(flow, &state, text, &ctx);
-                prop_assert!(ctx.budget.fits(Measure::of(&hop.screen.text)), "{}", hop.screen.text);
+                for page in [0, 1, 7] {
+                    let screen = ussd::step(flow, &state, None, page, text, &ctx, budget).screen(flow, budget);
+                    prop_assert!(budget.fits(Measure::of(&screen.text)), "{}", screen.text);
+                }
                 // And from the language screen.
-                let start = engine::start(flow, None, "K7Q4", &ctx);
-                let hop = engine::step(flow, &start.state, text, &ctx);
-                prop_assert!(ctx.budget.fits(Measure::of(&hop.screen.text)));
+                let start = engine::start(flow, None, "K7Q4");
+                let screen = ussd::step(flow, &start.state, None, 0, text, &ctx, budget).screen(flow, budget);
+                prop_assert!(budget.fits(Measure::of(&screen.text)));
             }
         }
     }

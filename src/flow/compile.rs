@@ -10,13 +10,13 @@ use super::expr::{self, StepScope};
 use super::raw::{RawFlow, RawKind, RawStep};
 use super::texts::{Arg, FlowLocale, NavTexts, Prompt, RECEIPT_ARG, StepTexts};
 use super::{CompiledFlow, LanguageScreen, NavKeys, SPEC_VERSION, Step, StepIdx};
+use crate::gsm7::Text;
 use crate::i18n::{self, ENGINE_FILE, Locales};
 use crate::problem::Problem;
 use crate::question::{
     Choice, DateBound, DateFormat, DateQuestion, Multi, NumberQuestion, Options, Question,
     TextQuestion,
 };
-use crate::render::Text;
 
 /// Largest option count: numbers 97-99 are navigation keys.
 pub const MAX_OPTIONS: usize = 96;
@@ -894,34 +894,29 @@ fn bind_texts(
                 for i in 0..options.len() {
                     let mid = options.message_id(i);
                     missing(cx, line, &owner, &mid);
-                    labels.push(i18n::format(&flow_chain, &mid, None).unwrap_or(mid));
+                    labels.push(Text::new(
+                        i18n::format(&flow_chain, &mid, None).unwrap_or(mid),
+                    ));
                 }
             }
-            let lines = labels
-                .iter()
-                .enumerate()
-                .map(|(i, l)| Text::new(format!("{}. {l}", i + 1)))
-                .collect();
             let invalid = i18n::format(&flow_chain, &format!("{}-invalid", step.id), None);
             steps.push(StepTexts {
                 prompt,
                 labels,
-                lines,
                 invalid,
             });
         }
         let engine =
             |id: &str| i18n::format(&engine_chain, id, None).unwrap_or_else(|| id.to_owned());
-        let line = |key: &str, id: &str| Text::new(format!("{key}. {}", engine(id)));
+        let label = |id: &str| Text::new(engine(id));
         let nav = NavTexts {
-            back: line(&flow.nav.back, "nav-back"),
-            typed_back: line(&flow.nav.typed_back, "nav-back"),
-            more: line(&flow.nav.more, "nav-more"),
-            prev: line(&flow.nav.prev, "nav-prev"),
-            skip: line(&flow.nav.skip, "nav-skip"),
-            next: line("1", "nav-continue"),
+            back: label("nav-back"),
+            more: label("nav-more"),
+            prev: label("nav-prev"),
+            skip: label("nav-skip"),
+            next: label("nav-continue"),
             resume_prompt: engine("resume-prompt"),
-            resume_options: vec![line("1", "resume-continue"), line("2", "resume-restart")],
+            resume_options: vec![label("resume-continue"), label("resume-restart")],
         };
         locales_out.push(FlowLocale {
             lang: lang.clone(),
@@ -939,14 +934,7 @@ fn bind_texts(
                 .unwrap_or_else(|| default.engine_text("language-prompt", None)),
             options: locales_out
                 .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    Text::new(format!(
-                        "{}. {}",
-                        i + 1,
-                        l.engine_text("language-name", None)
-                    ))
-                })
+                .map(|l| Text::new(l.engine_text("language-name", None)))
                 .collect(),
         });
     }

@@ -4,17 +4,19 @@
 pub mod compile;
 pub mod expr;
 pub mod raw;
+pub mod set;
 pub mod texts;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::gsm7::Text;
 use crate::i18n::Bundle;
 use crate::question::Question;
-use crate::render::Text;
 
 pub use compile::{compile_file, load_dir};
 pub use expr::Expr;
+pub use set::{FlowSet, LiveFlows, Reloaded};
 pub use texts::{Arg, FlowLocale, NavTexts, Prompt, RECEIPT_ARG, StepTexts};
 
 /// Index of a step in its flow; every reference is resolved to one at load time.
@@ -68,6 +70,7 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub struct LanguageScreen {
     pub prompt: String,
+    /// Each language's name, in its own language, in the order of `languages`.
     pub options: Vec<Text>,
 }
 

@@ -1,12 +1,12 @@
 //! A flow's texts in one language, resolved from Fluent at load time: static prompts and
-//! numbered option lines are pre-formatted and measured; only prompts that echo earlier
-//! answers are formatted per hop.
+//! option labels are formatted and measured once; only prompts that echo earlier answers are
+//! formatted per hop. No channel's numbering or layout is baked in: renderers add those.
 
 use std::sync::Arc;
 
 use super::StepIdx;
+use crate::gsm7::Text;
 use crate::i18n::Bundle;
-use crate::render::Text;
 
 /// A step's prompt in one language.
 #[derive(Debug, Clone)]
@@ -35,27 +35,27 @@ pub const RECEIPT_ARG: &str = "receipt";
 #[derive(Debug, Clone)]
 pub struct StepTexts {
     pub prompt: Prompt,
-    /// Option labels without numbers (used for answers echoed in prompts and for records).
-    pub labels: Vec<String>,
-    /// Numbered option lines (`1. Oui`).
-    pub lines: Vec<Text>,
+    /// Option labels, in option order, without numbers (`Oui`).
+    pub labels: Vec<Text>,
     /// The flow's own explanation for a wrong answer (`<step>-invalid`), if it has one.
     pub invalid: Option<String>,
 }
 
-/// Navigation lines, formatted with the flow's keys (`0. Retour`).
+/// The engine's labels for navigation, in one language (`Retour`); the keys that go with
+/// them are the flow's ([`NavKeys`](super::NavKeys)).
 #[derive(Debug, Clone)]
 pub struct NavTexts {
     pub back: Text,
-    pub typed_back: Text,
+    /// Next page of a long screen (channels that paginate).
     pub more: Text,
+    /// Previous page.
     pub prev: Text,
     pub skip: Text,
-    /// `1. Continuer` under an info screen.
+    /// `Continuer`, the one choice of an info screen.
     pub next: Text,
-    /// The offer made to a respondent who dials again with a survey unfinished.
+    /// The offer made to a respondent who comes back with a survey unfinished.
     pub resume_prompt: String,
-    /// `1. Continuer`, `2. Recommencer`.
+    /// `Continuer`, `Recommencer`.
     pub resume_options: Vec<Text>,
 }
 

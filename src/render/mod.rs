@@ -1,8 +1,11 @@
-//! Turning screens into text for a channel: GSM 03.38 accounting and the USSD paginator.
-//! (Voice rendering will live beside it.)
+//! Renderers: each turns the engine's channel-neutral [`View`](crate::engine::View) into what
+//! one channel delivers. [`ussd`] makes numbered screens within a GSM-7/UCS-2 budget, paged;
+//! [`plain`] makes plain text (the seam's second side, and `simulate --plain`).
 
-pub mod gsm7;
 pub mod page;
+pub mod plain;
+pub mod ussd;
 
-pub use gsm7::{Budget, Measure};
-pub use page::{Footer, Page, Text, Unfit, paginate, render_page, truncate};
+pub use crate::gsm7::{self, Budget, Measure, Text};
+pub use page::{Footer, KeyLine, Page, Unfit, paginate, render_page, truncate};
+pub use ussd::Screen;

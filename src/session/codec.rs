@@ -1,15 +1,22 @@
 //! The compact binary form of a [`SessionRecord`] (what Redis stores per live session):
-//! varints, raw ids, no field names. Ten answers into kufatilia it is about 150 bytes.
+//! varints, raw ids, no field names. Ten answers into kufatilia it is about 160 bytes.
 
+use crate::channel::ChannelMemory;
 use crate::engine::{At, SessionState};
+use crate::gateway::InputCursor;
 use crate::question::{Answer, Invalid};
 use crate::response::receipt_of;
 
-use super::{Consumed, SessionRecord};
+use super::SessionRecord;
 
 /// First byte of every encoded record; bump it when the layout changes (and keep a
 /// decoder for the previous one while sessions in that form may still live).
-pub const FORMAT: u8 = 1;
+/// 2: the address the session is bound to, and the channel's part apart from the engine's.
+pub const FORMAT: u8 = 2;
+
+/// The layout before channels: no address, the USSD page inside the engine's state. Resume
+/// records in this form live up to the resume window (48 h by default) after an upgrade.
+const FORMAT_1: u8 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("undecodable session record: {0}")]
@@ -118,9 +125,16 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
     }
     w.opt_str(r.network.as_deref());
     w.zigzag(r.started_at_ms);
-    w.var(r.consumed.len as u64);
-    w.0.extend_from_slice(&r.consumed.hash.to_le_bytes());
+    w.str(&r.address);
+    w.var(r.cursor.len as u64);
+    w.0.extend_from_slice(&r.cursor.hash.to_le_bytes());
     encode_reason(&mut w, r.reason.as_ref());
+    match r.channel {
+        ChannelMemory::Ussd { page } => {
+            w.u8(0);
+            w.u8(page);
+        }
+    }
     let s = &r.state;
     w.u8(s.lang);
     let (tag, step) = match s.at {
@@ -132,7 +146,6 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
     };
     w.u8(tag);
     w.var(step as u64);
-    w.u8(s.page);
     w.u8(s.attempts);
     w.var(s.history.len() as u64);
     for &h in &s.history {
@@ -253,7 +266,8 @@ fn decode_reason(r: &mut Reader<'_>) -> Result<Option<Invalid>, DecodeError> {
 
 pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
     let mut r = Reader(bytes);
-    if r.u8()? != FORMAT {
+    let format = r.u8()?;
+    if format != FORMAT && format != FORMAT_1 {
         return Err(DecodeError("unknown format"));
     }
     let flow_id = r.str()?;
@@ -267,11 +281,24 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
     };
     let network = r.opt_str()?;
     let started_at_ms = r.zigzag()?;
-    let consumed = Consumed {
+    // Format 1 sessions are bound to no address: the first hop's is taken as theirs.
+    let address = if format == FORMAT_1 {
+        String::new()
+    } else {
+        r.str()?
+    };
+    let cursor = InputCursor {
         len: u32::try_from(r.var()?).map_err(|_| DecodeError("consumed length"))?,
         hash: u64::from_le_bytes(r.take(8)?.try_into().expect("eight bytes")),
     };
     let reason = decode_reason(&mut r)?;
+    let mut channel = match format {
+        FORMAT_1 => ChannelMemory::Ussd { page: 0 },
+        _ => match r.u8()? {
+            0 => ChannelMemory::Ussd { page: r.u8()? },
+            _ => return Err(DecodeError("channel")),
+        },
+    };
     let lang = r.u8()?;
     let tag = r.u8()?;
     let step = r.small()?;
@@ -283,7 +310,9 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
         4 => At::Resume(step),
         _ => return Err(DecodeError("position")),
     };
-    let page = r.u8()?;
+    if format == FORMAT_1 {
+        channel = ChannelMemory::Ussd { page: r.u8()? };
+    }
     let attempts = r.u8()?;
     let n = r.var()? as usize;
     let mut history = Vec::with_capacity(n.min(256));
@@ -326,12 +355,13 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
         respondent,
         network,
         started_at_ms,
-        consumed,
+        address,
+        cursor,
+        channel,
         reason,
         state: SessionState {
             lang,
             at,
-            page,
             attempts,
             history,
             answers,
@@ -353,12 +383,13 @@ mod tests {
             respondent: "ab".repeat(32),
             network: Some("63001".into()),
             started_at_ms: 1_795_000_000_000,
-            consumed: Consumed::of("1*1*2*Mwenga*centre"),
+            address: "*384*1#".into(),
+            cursor: InputCursor::of("1*1*2*Mwenga*centre"),
+            channel: ChannelMemory::Ussd { page: 1 },
             reason,
             state: SessionState {
                 lang: 2,
                 at: At::Step(9),
-                page: 1,
                 attempts: 1,
                 history: (0..answers.len() as u16).collect(),
                 answers,
@@ -416,6 +447,40 @@ mod tests {
         ];
         let bytes = encode(&sample(answers, None));
         assert!(bytes.len() <= 300, "{} bytes", bytes.len());
+    }
+
+    /// A resume record written before channels existed (format 1, bytes as that build wrote
+    /// them) still decodes: its page goes to the USSD part, and it is bound to no address.
+    #[test]
+    fn a_record_in_the_previous_format_still_decodes() {
+        let id = uuid::Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_00aa);
+        let mut v1 = vec![FORMAT_1];
+        v1.push(9);
+        v1.extend_from_slice(b"kufatilia");
+        v1.push(1); // flow version
+        v1.extend_from_slice(id.as_bytes());
+        v1.push(0);
+        v1.extend_from_slice(&[0xab; 32]);
+        v1.push(0); // no network
+        v1.push(4); // started at 2 ms
+        v1.push(3); // consumed: "1*1"
+        v1.extend_from_slice(&crate::hash::fnv1a(b"1*1").to_le_bytes());
+        v1.push(0); // no reason
+        v1.extend_from_slice(&[1, 1, 2, 1, 0]); // lang 1, At::Step(2), page 1, 0 attempts
+        v1.extend_from_slice(&[2, 0, 1]); // history [0, 1]
+        v1.extend_from_slice(&[2, 0, 0, 0, 1, 0, 0]); // answers: step 0 option 0, step 1 option 0
+        let r = decode(&v1).unwrap();
+        assert_eq!(r.flow_id, "kufatilia");
+        assert_eq!(r.address, "");
+        assert_eq!(r.cursor, InputCursor::of("1*1"));
+        assert_eq!(r.channel, ChannelMemory::Ussd { page: 1 });
+        assert_eq!(r.state.at, At::Step(2));
+        assert_eq!(r.state.history, vec![0, 1]);
+        assert_eq!(r.state.answers.len(), 2);
+        assert_eq!(r.started_at_ms, 2);
+        // Written again, it is in today's format.
+        assert_eq!(encode(&r)[0], FORMAT);
+        assert_eq!(decode(&encode(&r)).unwrap(), r);
     }
 
     #[test]

@@ -60,7 +60,6 @@ struct Maps {
 struct Shared {
     /// A std mutex: every critical section is a map operation that never awaits.
     maps: Mutex<Maps>,
-    session_ttl: Duration,
     resume_window: Duration,
 }
 
@@ -73,14 +72,13 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// A store holding at most `max_sessions` live sessions (and as many resume records).
     /// Call [`MemoryStore::spawn_sweeper`] from a runtime to free expired entries.
-    pub fn new(max_sessions: usize, session_ttl: Duration, resume_window: Duration) -> MemoryStore {
+    pub fn new(max_sessions: usize, resume_window: Duration) -> MemoryStore {
         MemoryStore {
             shared: Arc::new(Shared {
                 maps: Mutex::new(Maps {
                     sessions: Expiring::new(max_sessions),
                     resumes: Expiring::new(max_sessions),
                 }),
-                session_ttl,
                 resume_window,
             }),
         }
@@ -133,6 +131,7 @@ impl SessionStore for MemoryStore {
         key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
+        ttl: Duration,
         resume: ResumeWrite,
         _enqueue: Option<&super::Enqueue<'_>>,
     ) -> Result<Saved, StoreError> {
@@ -146,7 +145,7 @@ impl SessionStore for MemoryStore {
         let entry = Entry {
             record: shared_record.clone(),
             version: expected + 1,
-            expires: now + self.shared.session_ttl,
+            expires: now + ttl,
         };
         maps.sessions.insert(key.clone(), entry, now)?;
         let resume_key = (key.respondent.clone(), record.flow_id.clone());
@@ -216,8 +215,9 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::channel::ChannelMemory;
     use crate::engine::{At, SessionState};
-    use crate::session::Consumed;
+    use crate::gateway::InputCursor;
 
     fn record(consumed: &str) -> SessionRecord {
         SessionRecord {
@@ -227,12 +227,13 @@ mod tests {
             respondent: "p".into(),
             network: None,
             started_at_ms: 0,
-            consumed: Consumed::of(consumed),
+            address: "*1#".into(),
+            cursor: InputCursor::of(consumed),
+            channel: ChannelMemory::Ussd { page: 0 },
             reason: None,
             state: SessionState {
                 lang: 0,
                 at: At::Language,
-                page: 0,
                 attempts: 0,
                 history: vec![],
                 answers: vec![],
@@ -249,17 +250,17 @@ mod tests {
         }
     }
 
-    fn store(cap: usize, ttl: Duration) -> MemoryStore {
-        MemoryStore::new(cap, ttl, Duration::from_secs(3600))
+    fn store(cap: usize) -> MemoryStore {
+        MemoryStore::new(cap, Duration::from_secs(3600))
     }
 
     #[tokio::test]
     async fn compare_and_set_refuses_a_stale_version() {
-        let store = store(10, Duration::from_secs(60));
+        let (store, ttl) = (store(10), Duration::from_secs(60));
         let k = key("k");
         assert_eq!(
             store
-                .save(&k, &record("1"), 0, ResumeWrite::Untouched, None)
+                .save(&k, &record("1"), 0, ttl, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Stored
@@ -267,23 +268,23 @@ mod tests {
         // A second hop that loaded "no session" loses.
         assert_eq!(
             store
-                .save(&k, &record("2"), 0, ResumeWrite::Untouched, None)
+                .save(&k, &record("2"), 0, ttl, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Conflict
         );
         let v = store.load(&k, true).await.unwrap().unwrap();
-        assert_eq!((v.version, v.record.consumed), (1, Consumed::of("1")));
+        assert_eq!((v.version, v.record.cursor), (1, InputCursor::of("1")));
         assert_eq!(
             store
-                .save(&k, &record("1*2"), 1, ResumeWrite::Untouched, None)
+                .save(&k, &record("1*2"), 1, ttl, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Stored
         );
         assert_eq!(
             store
-                .save(&k, &record("1*3"), 1, ResumeWrite::Untouched, None)
+                .save(&k, &record("1*3"), 1, ttl, ResumeWrite::Untouched, None)
                 .await
                 .unwrap(),
             Saved::Conflict
@@ -294,9 +295,16 @@ mod tests {
     #[tokio::test]
     async fn expired_sessions_are_gone_and_swept() {
         let short = Duration::from_millis(1);
-        let store = store(10, short);
+        let (store, ttl) = (store(10), short);
         store
-            .save(&key("old"), &record(""), 0, ResumeWrite::Untouched, None)
+            .save(
+                &key("old"),
+                &record(""),
+                0,
+                ttl,
+                ResumeWrite::Untouched,
+                None,
+            )
             .await
             .unwrap();
         std::thread::sleep(Duration::from_millis(5));
@@ -304,7 +312,14 @@ mod tests {
         // An expired session counts as absent for compare-and-set too.
         assert_eq!(
             store
-                .save(&key("old"), &record("x"), 0, ResumeWrite::Untouched, None)
+                .save(
+                    &key("old"),
+                    &record("x"),
+                    0,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None
+                )
                 .await
                 .unwrap(),
             Saved::Stored
@@ -316,25 +331,32 @@ mod tests {
 
     #[tokio::test]
     async fn memory_stays_bounded() {
-        let store = store(2, Duration::from_secs(60));
+        let (store, ttl) = (store(2), Duration::from_secs(60));
         store
-            .save(&key("a"), &record(""), 0, ResumeWrite::Untouched, None)
+            .save(&key("a"), &record(""), 0, ttl, ResumeWrite::Untouched, None)
             .await
             .unwrap();
         store
-            .save(&key("b"), &record(""), 0, ResumeWrite::Untouched, None)
+            .save(&key("b"), &record(""), 0, ttl, ResumeWrite::Untouched, None)
             .await
             .unwrap();
         assert!(matches!(
             store
-                .save(&key("c"), &record(""), 0, ResumeWrite::Untouched, None)
+                .save(&key("c"), &record(""), 0, ttl, ResumeWrite::Untouched, None)
                 .await,
             Err(StoreError::Full(2))
         ));
         // Existing sessions still move on.
         assert_eq!(
             store
-                .save(&key("a"), &record("1"), 1, ResumeWrite::Untouched, None)
+                .save(
+                    &key("a"),
+                    &record("1"),
+                    1,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None
+                )
                 .await
                 .unwrap(),
             Saved::Stored
@@ -343,40 +365,20 @@ mod tests {
 
     #[tokio::test]
     async fn the_resume_record_follows_the_saves() {
-        let store = store(10, Duration::from_secs(60));
+        let (store, ttl) = (store(10), Duration::from_secs(60));
         store
-            .save(&key("a"), &record("1"), 0, ResumeWrite::Keep, None)
+            .save(&key("a"), &record("1"), 0, ttl, ResumeWrite::Keep, None)
             .await
             .unwrap();
         assert_eq!(
-            store.load_resume("p", "f").await.unwrap().unwrap().consumed,
-            Consumed::of("1")
+            store.load_resume("p", "f").await.unwrap().unwrap().cursor,
+            InputCursor::of("1")
         );
         assert!(store.load_resume("p", "other").await.unwrap().is_none());
         store
-            .save(&key("a"), &record("1*2"), 1, ResumeWrite::Clear, None)
+            .save(&key("a"), &record("1*2"), 1, ttl, ResumeWrite::Clear, None)
             .await
             .unwrap();
         assert!(store.load_resume("p", "f").await.unwrap().is_none());
-    }
-}
-
-#[cfg(test)]
-mod progress_tests {
-    use crate::session::{Consumed, Progress};
-
-    #[test]
-    fn the_new_input_is_what_follows_the_consumed_history() {
-        assert_eq!(Consumed::of("").progress(""), Progress::Same);
-        assert_eq!(Consumed::of("").progress("1"), Progress::New("1"));
-        assert_eq!(Consumed::of("1*2").progress("1*2"), Progress::Same);
-        assert_eq!(
-            Consumed::of("1*2").progress("1*2*a*b#"),
-            Progress::New("a*b#")
-        );
-        assert_eq!(Consumed::of("1*2").progress("1*2*"), Progress::New(""));
-        assert_eq!(Consumed::of("1*2").progress("1"), Progress::Stale);
-        assert_eq!(Consumed::of("1*2").progress("1*3*4"), Progress::Diverged);
-        assert_eq!(Consumed::of("1*2").progress("1*22"), Progress::Diverged);
     }
 }

@@ -1,14 +1,21 @@
-//! Live USSD sessions: what is kept between two hops, behind one [`SessionStore`] trait
-//! with an in-memory implementation (embedded default) and, in production, Redis.
+//! Live sessions: what is kept between two hops, behind one [`SessionStore`] trait with an
+//! in-memory implementation (embedded default) and, in production, Redis.
 
+pub mod any;
 pub mod codec;
+pub mod locks;
 pub mod memory;
 pub mod redis;
 
+use std::time::Duration;
+
+use crate::channel::ChannelMemory;
 use crate::engine::SessionState;
-use crate::hash::fnv1a;
+use crate::gateway::InputCursor;
 use crate::question::Invalid;
 
+pub use any::AnyStore;
+pub use locks::SessionLocks;
 pub use memory::MemoryStore;
 pub use redis::{RedisConfig, RedisStore};
 
@@ -26,64 +33,17 @@ pub struct SessionRecord {
     pub network: Option<String>,
     /// Unix milliseconds.
     pub started_at_ms: i64,
-    /// The gateway's cumulative input already consumed (Africa's Talking `text`).
-    pub consumed: Consumed,
+    /// The address the session started on (a USSD service code): it stays bound to it.
+    pub address: String,
+    /// What the gateway's input has consumed so far (Africa's Talking: the cumulative `text`),
+    /// to tell a new input from a retry.
+    pub cursor: InputCursor,
+    /// The channel's own part of the session (USSD: the page shown).
+    pub channel: ChannelMemory,
     /// Why the last screen re-asked its question, so that a retried hop gets the very same
     /// screen (re-rendered from the state: screens are not stored).
     pub reason: Option<Invalid>,
     pub state: SessionState,
-}
-
-/// A fingerprint of the cumulative input a session has consumed: its length and a stable
-/// hash (FNV-1a), so that the record stays small however long the answers are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Consumed {
-    pub len: u32,
-    pub hash: u64,
-}
-
-/// How a hop's cumulative input relates to what the session consumed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress<'t> {
-    /// The same input again: a gateway retry.
-    Same,
-    /// Shorter than what was consumed: a late copy of an older hop.
-    Stale,
-    /// What was consumed, `*`, then this new input.
-    New(&'t str),
-    /// Does not extend the history (the gateway or the phone restarted it).
-    Diverged,
-}
-
-impl Consumed {
-    pub fn of(text: &str) -> Consumed {
-        Consumed {
-            len: text.len() as u32,
-            hash: fnv1a(text.as_bytes()),
-        }
-    }
-
-    /// Diffs, never splits: an answer may itself contain `*`.
-    pub fn progress<'t>(&self, text: &'t str) -> Progress<'t> {
-        let len = self.len as usize;
-        if text.len() < len {
-            return Progress::Stale;
-        }
-        let (seen, rest) = text.as_bytes().split_at(len);
-        if fnv1a(seen) != self.hash {
-            return Progress::Diverged;
-        }
-        if rest.is_empty() {
-            return Progress::Same;
-        }
-        if len == 0 {
-            return Progress::New(text);
-        }
-        match rest.first() {
-            Some(b'*') => Progress::New(&text[len + 1..]),
-            _ => Progress::Diverged,
-        }
-    }
 }
 
 /// A record with the version it was stored under (for compare-and-set).
@@ -158,8 +118,8 @@ pub trait SessionStore: Send + Sync {
         fresh: bool,
     ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
 
-    /// Stores `record` if the stored version is still `expected` (0: no live record), with
-    /// the session TTL, and updates the resume record of (respondent, flow) in the same step.
+    /// Stores `record` if the stored version is still `expected` (0: no live record), to live
+    /// `ttl` without a hop (the gateway's channel decides it), and updates the resume record of (respondent, flow) in the same step.
     /// `enqueue` is for stores that hold the outbox too (Redis); the in-memory store ignores
     /// it: embedded mode queues a response in the journal before saving.
     fn save(
@@ -167,6 +127,7 @@ pub trait SessionStore: Send + Sync {
         key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
+        ttl: Duration,
         resume: ResumeWrite,
         enqueue: Option<&Enqueue<'_>>,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send;

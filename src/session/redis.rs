@@ -119,7 +119,6 @@ pub struct RedisStore {
     connection: RedisConn,
     prefix: String,
     deadline: Duration,
-    session_ttl: Duration,
     resume_window: Duration,
     near: NearCache,
 }
@@ -130,10 +129,12 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 impl RedisStore {
     /// Connects (lazily for a single node: the process starts, and reports not ready,
-    /// while Redis is down; a Cluster needs its nodes reachable at start).
+    /// while Redis is down; a Cluster needs its nodes reachable at start). A copy of a
+    /// record this process saved is trusted for `near_ttl` at most (a stale one costs a
+    /// refused compare-and-set, never a wrong hop).
     pub async fn connect(
         config: &RedisConfig,
-        session_ttl: Duration,
+        near_ttl: Duration,
         resume_window: Duration,
     ) -> Result<RedisStore, StoreError> {
         let deadline = Duration::from_millis(config.deadline_ms);
@@ -145,12 +146,11 @@ impl RedisStore {
             connection,
             prefix: config.key_prefix.clone(),
             deadline,
-            session_ttl,
             resume_window,
             near: NearCache {
                 entries: Mutex::new(HashMap::new()),
                 cap: config.near_cache_entries,
-                ttl: session_ttl,
+                ttl: near_ttl,
             },
         })
     }
@@ -238,6 +238,7 @@ impl SessionStore for RedisStore {
         key: &SessionKey,
         record: &SessionRecord,
         expected: u64,
+        ttl: Duration,
         resume: ResumeWrite,
         enqueue: Option<&Enqueue<'_>>,
     ) -> Result<Saved, StoreError> {
@@ -266,7 +267,7 @@ impl SessionStore for RedisStore {
             .key(self.resume_key(&key.respondent, &record.flow_id))
             .arg(expected)
             .arg(&data)
-            .arg(ms(self.session_ttl))
+            .arg(ms(ttl))
             .arg(mode)
             .arg(ms(self.resume_window + super::ABANDONED_GRACE));
         match enqueue {

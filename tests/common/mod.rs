@@ -3,8 +3,9 @@
 
 use std::path::Path;
 
-use sauti::engine::{self, HopContext, Screen, SessionState};
-use sauti::render::Budget;
+use sauti::engine::{self, HopContext, SessionState};
+use sauti::question::Invalid;
+use sauti::render::{Budget, Screen, ussd};
 use sauti::{CompiledFlow, Event};
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -29,41 +30,58 @@ pub fn shipped(id: &str) -> CompiledFlow {
 pub fn ctx() -> HopContext {
     HopContext {
         today: time::macros::date!(2026 - 11 - 23),
-        budget: Budget::default(),
     }
 }
 
-/// A respondent on a phone: dials, then types one input per screen.
+/// A respondent on a USSD phone: dials, then types one input per screen. Page turns are the
+/// USSD channel's, everything else the engine's, exactly as the server runs them.
 pub struct Phone<'f> {
     pub flow: &'f CompiledFlow,
     pub state: SessionState,
+    pub reason: Option<Invalid>,
+    pub page: u8,
     pub screen: Screen,
     pub events: Vec<Event>,
     pub ctx: HopContext,
+    pub budget: Budget,
 }
 
 impl<'f> Phone<'f> {
     pub fn dial(flow: &'f CompiledFlow) -> Phone<'f> {
-        Phone::dial_with(flow, ctx())
+        Phone::dial_with(flow, Budget::default())
     }
 
-    pub fn dial_with(flow: &'f CompiledFlow, ctx: HopContext) -> Phone<'f> {
-        let hop = engine::start(flow, None, "K7Q4", &ctx);
+    pub fn dial_with(flow: &'f CompiledFlow, budget: Budget) -> Phone<'f> {
+        let hop = engine::start(flow, None, "K7Q4");
+        let screen = ussd::screen(flow, &hop.view(flow), 0, budget);
         Phone {
             flow,
             state: hop.state,
-            screen: hop.screen,
+            reason: None,
+            page: 0,
+            screen,
             events: hop.events,
-            ctx,
+            ctx: ctx(),
+            budget,
         }
     }
 
     /// Types `input`; returns the new screen's text.
     pub fn send(&mut self, input: &str) -> &str {
-        let hop = engine::step(self.flow, &self.state, input, &self.ctx);
-        self.state = hop.state;
-        self.screen = hop.screen;
-        self.events.extend(hop.events);
+        let turn = sauti::channel::ussd::step(
+            self.flow,
+            &self.state,
+            self.reason.as_ref(),
+            self.page,
+            input,
+            &self.ctx,
+            self.budget,
+        );
+        self.screen = turn.screen(self.flow, self.budget);
+        self.page = turn.page;
+        self.state = turn.hop.state;
+        self.reason = turn.hop.reason;
+        self.events.extend(turn.hop.events);
         &self.screen.text
     }
 

@@ -1,5 +1,5 @@
-//! GSM 03.38 accounting: how many septets (or UTF-16 units) a USSD string costs.
-//! A screen is sent as GSM-7 when every character is in the default alphabet, else as UCS-2.
+//! GSM 03.38 accounting: how many septets (or UTF-16 units) a string costs on a USSD screen
+//! or in an SMS. Text is sent as GSM-7 when every character is in the default alphabet, else as UCS-2.
 
 /// The GSM 03.38 default alphabet (one septet each), in code-point order of the table.
 /// 0x09 is the capital `Ç` as ETSI/3GPP/Android draw it; the small `ç` is deliberately
@@ -100,6 +100,16 @@ impl Measure {
         }
     }
 
+    /// `n` printable ASCII characters other than the extension ones (a key such as `98. `).
+    #[inline]
+    pub const fn ascii(n: u32) -> Measure {
+        Measure {
+            septets: n,
+            units: n,
+            gsm: true,
+        }
+    }
+
     /// The figure that counts against the budget: septets in GSM-7, units in UCS-2.
     pub fn cost(&self) -> u32 {
         if self.gsm { self.septets } else { self.units }
@@ -107,6 +117,27 @@ impl Measure {
 
     pub fn encoding(&self) -> &'static str {
         if self.gsm { "GSM-7" } else { "UCS-2" }
+    }
+}
+
+/// A piece of text with its cost measured once (at load time for a flow's texts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    pub text: String,
+    pub measure: Measure,
+}
+
+impl Text {
+    pub fn new(text: impl Into<String>) -> Text {
+        let text = text.into();
+        let measure = Measure::of(&text);
+        Text { text, measure }
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
