@@ -31,17 +31,17 @@ pub fn step(
     ctx: &HopContext,
     budget: Budget,
 ) -> UssdHop {
-    let _ = reason;
     let input = input.trim();
     let page_key = input == flow.nav.more || input == flow.nav.prev;
     if page_key && !state.is_finished() {
-        let view = engine::view(flow, state, None);
+        // The pages are those of the screen shown, re-ask reason included: turning one keeps it.
+        let view = engine::view(flow, state, reason);
         if let Some(page) = ussd::turn_page(flow, &view, page, input, budget) {
             return UssdHop {
                 hop: Hop {
                     state: state.clone(),
                     events: Vec::new(),
-                    reason: None,
+                    reason: reason.cloned(),
                 },
                 page,
             };
