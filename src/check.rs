@@ -120,6 +120,34 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
     }
 }
 
+/// Loads and checks one flow (a path or an id, see [`flow_path`]), for `sauti xform` and
+/// `sauti simulate`; its problems are printed to stderr and refused.
+pub fn load_one(flow: &str, locales: &Path, budget: Budget) -> anyhow::Result<CompiledFlow> {
+    use anyhow::Context;
+    let path = flow_path(flow);
+    let report = check(std::slice::from_ref(&path), locales, budget);
+    if !report.problems.is_empty() {
+        for p in &report.problems {
+            eprintln!("{p}");
+        }
+        anyhow::bail!(
+            "{} has problems; fix them first (sauti check)",
+            path.display()
+        );
+    }
+    report.flows.into_iter().next().context("no flow loaded")
+}
+
+/// `flows/kufatilia.toml`, or `kufatilia` for the flow of that id in `flows/`.
+pub fn flow_path(arg: &str) -> PathBuf {
+    let p = Path::new(arg);
+    if p.exists() || arg.ends_with(".toml") {
+        p.to_path_buf()
+    } else {
+        Path::new("flows").join(format!("{arg}.toml"))
+    }
+}
+
 /// Every screen the flow can show, per language: `(lang, position, page texts)`.
 pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<String>)> {
     let ctx = HopContext {

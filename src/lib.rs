@@ -11,6 +11,8 @@
 //! - [`session`]: live sessions between hops; [`survey`]: the hop orchestrator around the engine.
 //! - [`gateway`]: one file per wire protocol; [`server`]: the HTTP edge; [`config`]: `sauti.toml`.
 //! - [`pseudonym`]: phone numbers replaced by keyed HMACs before anything is stored or logged.
+//! - [`service`]: what `sauti serve` and `sauti deliver` run; [`shutdown`]: how both stop;
+//!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber.
 
 pub mod check;
 pub mod config;
@@ -20,16 +22,20 @@ pub mod gateway;
 pub mod hash;
 pub mod i18n;
 pub mod journal;
+pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod problem;
 pub mod pseudonym;
 pub mod question;
 pub mod redis_conn;
+pub mod reload;
 pub mod render;
 pub mod response;
 pub mod server;
+pub mod service;
 pub mod session;
+pub mod shutdown;
 pub mod simulate;
 pub mod sink;
 pub mod survey;
