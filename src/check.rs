@@ -120,6 +120,23 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
     }
 }
 
+/// `sauti check`: prints one line per problem (and the count on stderr), or, when there is
+/// none, one summary line per flow; returns whether the flows are clean.
+pub fn run(paths: &[PathBuf], locales: &Path, budget: Budget) -> bool {
+    let report = check(paths, locales, budget);
+    for p in &report.problems {
+        println!("{p}");
+    }
+    if !report.problems.is_empty() {
+        eprintln!("{} problem(s) found", report.problems.len());
+        return false;
+    }
+    for s in &report.summaries {
+        println!("{s}");
+    }
+    true
+}
+
 /// Loads and checks one flow (a path or an id, see [`flow_path`]), for `sauti xform` and
 /// `sauti simulate`; its problems are printed to stderr and refused.
 pub fn load_one(flow: &str, locales: &Path, budget: Budget) -> anyhow::Result<CompiledFlow> {
