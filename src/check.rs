@@ -119,6 +119,51 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
     }
 }
 
+/// `sauti check`: prints one line per problem (and the count on stderr), or, when there is
+/// none, one summary line per flow; returns whether the flows are clean.
+pub fn run(paths: &[PathBuf], locales: &Path, budget: Budget) -> bool {
+    let report = check(paths, locales, budget);
+    for p in &report.problems {
+        println!("{p}");
+    }
+    if !report.problems.is_empty() {
+        eprintln!("{} problem(s) found", report.problems.len());
+        return false;
+    }
+    for s in &report.summaries {
+        println!("{s}");
+    }
+    true
+}
+
+/// Loads and checks one flow (a path or an id, see [`flow_path`]), for `sauti xform` and
+/// `sauti simulate`; its problems are printed to stderr and refused.
+pub fn load_one(flow: &str, locales: &Path, budget: Budget) -> anyhow::Result<CompiledFlow> {
+    use anyhow::Context;
+    let path = flow_path(flow);
+    let report = check(std::slice::from_ref(&path), locales, budget);
+    if !report.problems.is_empty() {
+        for p in &report.problems {
+            eprintln!("{p}");
+        }
+        anyhow::bail!(
+            "{} has problems; fix them first (sauti check)",
+            path.display()
+        );
+    }
+    report.flows.into_iter().next().context("no flow loaded")
+}
+
+/// `flows/kufatilia.toml`, or `kufatilia` for the flow of that id in `flows/`.
+pub fn flow_path(arg: &str) -> PathBuf {
+    let p = Path::new(arg);
+    if p.exists() || arg.ends_with(".toml") {
+        p.to_path_buf()
+    } else {
+        Path::new("flows").join(format!("{arg}.toml"))
+    }
+}
+
 /// Every USSD screen the flow can show, per language: `(lang, position, page texts)`; a
 /// closing screen is given whole, before any cut to the budget.
 pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<String>)> {

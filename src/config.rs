@@ -12,7 +12,7 @@ use crate::gateway::ConfiguredGateway;
 use crate::problem::Problem;
 use crate::render::Budget;
 use crate::session::RedisConfig;
-use crate::sink::SinkConfig;
+use crate::sink::{SinkConfig, SinkKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +50,47 @@ impl std::str::FromStr for LogFormat {
             _ => Err(format!("unknown log format `{s}` (text or json)")),
         }
     }
+}
+
+/// Flags of `serve`, `deliver` and `outbox`; each overrides `sauti.toml`, and each has a
+/// `SAUTI_*` variable.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Overrides {
+    /// Configuration file (default: ./sauti.toml when it exists).
+    #[arg(long, global = true, env = "SAUTI_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080; port 0 picks a free port).
+    #[arg(long, global = true, env = "SAUTI_LISTEN")]
+    pub listen: Option<String>,
+    /// Directory of flows (default flows).
+    #[arg(long, global = true, env = "SAUTI_FLOWS")]
+    pub flows: Option<PathBuf>,
+    /// Directory of translations (default locales).
+    #[arg(long, global = true, env = "SAUTI_LOCALES")]
+    pub locales: Option<PathBuf>,
+    /// Where responses are written (default data).
+    #[arg(long, global = true, env = "SAUTI_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// dev or prod; prod refuses to start without a pseudonym key.
+    #[arg(long, global = true, env = "SAUTI_PROFILE")]
+    pub profile: Option<Profile>,
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "SAUTI_LOG_FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Session time-to-live in seconds (default 180).
+    #[arg(long, global = true, env = "SAUTI_SESSION_TTL_SECS")]
+    pub session_ttl_secs: Option<u64>,
+    /// Keep sessions in Redis: redis://host:6379, rediss://... (TLS),
+    /// redis+cluster://host1:6379,host2:6379 (default: in memory).
+    #[arg(long, global = true, env = "SAUTI_REDIS_URL")]
+    pub redis: Option<String>,
+    /// First part of every Redis key (default sauti).
+    #[arg(long, global = true, env = "SAUTI_REDIS_KEY_PREFIX")]
+    pub redis_key_prefix: Option<String>,
+    /// Deliver every flow's responses to this URL too (a webhook sink named `webhook`,
+    /// signed with the secret in SAUTI_WEBHOOK_SECRET).
+    #[arg(long, global = true, env = "SAUTI_WEBHOOK_URL")]
+    pub webhook: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -254,5 +295,72 @@ impl Config {
             .map(|g| g.session_ttl)
             .max()
             .unwrap_or(Duration::from_secs(self.session_ttl_secs))
+    }
+
+    /// [`Config::load`] of `overrides.config`, then [`Config::apply`].
+    pub fn resolve(overrides: &Overrides) -> Result<Config, Problem> {
+        let mut c = Config::load(overrides.config.as_deref())?;
+        c.apply(overrides);
+        Ok(c)
+    }
+
+    /// Applies the command-line flags and `SAUTI_*` variables; adds the embedded default
+    /// `file` sink when no sink is configured, the `--webhook` sink, and
+    /// `SAUTI_PSEUDONYM_KEY`.
+    pub fn apply(&mut self, o: &Overrides) {
+        if let Some(v) = &o.listen {
+            self.listen = v.clone();
+        }
+        if let Some(v) = &o.flows {
+            self.flows = v.clone();
+        }
+        if let Some(v) = &o.locales {
+            self.locales = v.clone();
+        }
+        if let Some(v) = &o.data_dir {
+            self.data_dir = v.clone();
+        }
+        if let Some(v) = o.profile {
+            self.profile = v;
+        }
+        if let Some(v) = o.log_format {
+            self.log_format = v;
+        }
+        if let Some(v) = o.session_ttl_secs {
+            self.session_ttl_secs = v;
+        }
+        if let Some(v) = &o.redis {
+            self.redis.url = v.clone();
+        }
+        if let Some(v) = &o.redis_key_prefix {
+            self.redis.key_prefix = v.clone();
+        }
+        if self.sinks.is_empty() {
+            // The embedded default: every response in the data directory's JSONL file.
+            let mut file = SinkConfig::new(SinkKind::File {
+                path: self.data_dir.join("responses.jsonl"),
+            });
+            // Appends share fsyncs: many in flight make one fsync serve many responses.
+            file.concurrency = 64;
+            self.sinks.insert("file".into(), file);
+        }
+        if let Some(url) = &o.webhook {
+            self.sinks.insert(
+                "webhook".into(),
+                SinkConfig::new(SinkKind::Webhook {
+                    url: url.clone(),
+                    secret: None,
+                    secret_env: Some("SAUTI_WEBHOOK_SECRET".into()),
+                }),
+            );
+        }
+        if let Ok(key) = std::env::var("SAUTI_PSEUDONYM_KEY") {
+            self.pseudonym_key = Some(key);
+        }
+    }
+
+    /// Whether responses go through Redis (sessions and outbox) rather than this machine.
+    pub fn uses_redis(&self) -> bool {
+        !self.redis.url.trim().is_empty()
     }
 }

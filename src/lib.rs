@@ -17,6 +17,8 @@
 //! - [`session`]: live sessions between hops (memory or Redis), and their locks.
 //! - [`config`]: `sauti.toml`; [`pseudonym`]: phone numbers replaced by keyed HMACs before
 //!   anything is stored or logged.
+//! - [`service`]: what `sauti serve` and `sauti deliver` run; [`shutdown`]: how both stop;
+//!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber.
 
 pub mod channel;
 pub mod check;
@@ -28,6 +30,7 @@ pub mod gsm7;
 pub mod hash;
 pub mod i18n;
 pub mod journal;
+pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod problem;
@@ -35,10 +38,13 @@ pub mod pseudonym;
 pub mod question;
 pub mod recorder;
 pub mod redis_conn;
+pub mod reload;
 pub mod render;
 pub mod response;
 pub mod server;
+pub mod service;
 pub mod session;
+pub mod shutdown;
 pub mod simulate;
 pub mod sink;
 pub mod survey;

@@ -144,3 +144,42 @@ pub fn run(
     )?;
     Ok(Some(response))
 }
+
+/// `sauti simulate`: loads and checks the flow (a path or an id), then runs it on standard
+/// input, or on `answers` when given, printing to standard output.
+pub fn command(
+    flow: &str,
+    lang: Option<&str>,
+    answers: Option<Vec<String>>,
+    locales: &std::path::Path,
+    display: Display,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let budget = match display {
+        Display::Ussd(b) => b,
+        Display::Plain => Budget::default(),
+    };
+    let flow = crate::check::load_one(flow, locales, budget)?;
+    let lang = match lang {
+        Some(tag) => Some(flow.language_index(tag).with_context(|| {
+            format!(
+                "flow `{}` is not offered in `{tag}` (offered: {})",
+                flow.id,
+                flow.languages.join(", ")
+            )
+        })?),
+        None => None,
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let ctx = HopContext { today: now.date() };
+    let stamp = crate::recorder::rfc3339(now);
+    let stdin = io::stdin();
+    let mut lock = stdin.lock();
+    let inputs = match answers {
+        Some(list) => Inputs::List(list),
+        None => Inputs::Reader(&mut lock),
+    };
+    let mut out = io::stdout().lock();
+    run(&flow, lang, inputs, &mut out, &ctx, display, &stamp)?;
+    Ok(())
+}

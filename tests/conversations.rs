@@ -399,13 +399,23 @@ fn the_next_page_of_a_re_asked_menu_shows_the_options_that_did_not_fit() {
     phone.send("1");
     // A wrong key: the reason pushes the last options of the incident menu to a second page.
     let first = phone.send("42").to_owned();
-    assert!(first.ends_with("7. Travail d'enfants\n98. Suite\n0. Retour"), "{first}");
+    assert!(
+        first.ends_with("7. Travail d'enfants\n98. Suite\n0. Retour"),
+        "{first}"
+    );
     // `98` turns to it (it used to count as another wrong answer and re-ask page one).
     let second = phone.send("98").to_owned();
-    assert_eq!(second, "8. Barrière routière\n9. Autre\n99. Précédent\n0. Retour");
+    assert_eq!(
+        second,
+        "8. Barrière routière\n9. Autre\n99. Précédent\n0. Retour"
+    );
     assert_eq!(phone.state.attempts, 1);
     // And back: the reason is still there.
     assert_eq!(phone.send("99"), first);
     phone.send("9");
-    assert!(phone.shows().starts_with("CON Décrivez"), "{}", phone.shows());
+    assert!(
+        phone.shows().starts_with("CON Décrivez"),
+        "{}",
+        phone.shows()
+    );
 }

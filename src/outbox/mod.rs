@@ -5,6 +5,7 @@
 //! progress in `outbox/<sink>.acks` and `outbox/<sink>.dead`; Redis mode uses one stream
 //! per sink, consumed by a consumer group.
 
+pub mod command;
 pub mod disk;
 pub mod redis;
 pub mod worker;

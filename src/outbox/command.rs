@@ -1,0 +1,132 @@
+//! `sauti outbox`: what an operator sees and repairs in every sink's queue (status, dead
+//! letters, replay), from any process, in embedded or Redis mode.
+
+use anyhow::bail;
+
+use super::{Admin, DiskQueue, OutboxError};
+use crate::config::Config;
+use crate::service::{is_journal, redis_queue};
+use crate::sink::SinkKind;
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Action {
+    /// Queued, in flight, delivered, dead and the oldest age, per sink.
+    Status {
+        #[arg(long)]
+        sink: Option<String>,
+    },
+    /// Dead letters with their last error.
+    Dead {
+        #[arg(long)]
+        sink: Option<String>,
+    },
+    /// Put a dead letter (or all of them) back in the queue.
+    Replay {
+        /// A response id.
+        id: Option<String>,
+        #[arg(long, conflicts_with = "id")]
+        all_dead: bool,
+        #[arg(long)]
+        sink: Option<String>,
+    },
+}
+
+/// Runs `action` on every sink (or the one chosen with `--sink`), printing to stdout.
+pub fn run(action: Action, c: Config) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run_async(&action, &c))
+}
+
+async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
+    let chosen = match action {
+        Action::Status { sink } | Action::Dead { sink } | Action::Replay { sink, .. } => {
+            sink.clone()
+        }
+    };
+    if let Some(s) = &chosen
+        && !c.sinks.contains_key(s)
+    {
+        bail!(
+            "no sink named `{s}` (configured: {})",
+            c.sinks.keys().cloned().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let mut replayed = 0;
+    for (name, cfg) in &c.sinks {
+        if chosen.as_ref().is_some_and(|s| s != name) {
+            continue;
+        }
+        if !c.uses_redis()
+            && let SinkKind::File { path } = &cfg.kind
+            && is_journal(c, path)
+        {
+            if let Action::Status { .. } = action {
+                println!("{name}: the journal itself: every response is written to it before END");
+            }
+            continue;
+        }
+        let run = async {
+            if c.uses_redis() {
+                let q = redis_queue(c, name).await?;
+                apply(action, &q).await
+            } else {
+                apply(action, &DiskQueue::admin(&c.data_dir, name, &cfg.flows)).await
+            }
+        };
+        match run.await {
+            Ok(n) => replayed += n,
+            Err(OutboxError::NoSuchDeadLetter(_)) if chosen.is_none() => {}
+            Err(e) => return Err(anyhow::anyhow!("sink `{name}`: {e}")),
+        }
+    }
+    if let Action::Replay { id, .. } = action {
+        if replayed == 0 && id.is_some() {
+            bail!("no dead letter with that id");
+        }
+        println!("replayed {replayed}");
+    }
+    Ok(())
+}
+
+/// One sink's part of `action`; returns how many dead letters were replayed.
+async fn apply(action: &Action, q: &impl Admin) -> Result<usize, OutboxError> {
+    match action {
+        Action::Status { .. } => {
+            let s = q.status().await?;
+            println!(
+                "{}: queued {} in_flight {} delivered {} dead {} oldest {}",
+                s.sink,
+                s.queued,
+                s.in_flight,
+                s.delivered,
+                s.dead,
+                s.oldest_age_secs
+                    .map_or("-".to_owned(), |a| format!("{a}s"))
+            );
+            Ok(0)
+        }
+        Action::Dead { sink } => {
+            for d in q.dead_letters().await? {
+                println!(
+                    "{}\t{}\t{}\t{} attempts\t{}\t{}",
+                    sink.as_deref().unwrap_or(""),
+                    d.id,
+                    d.flow,
+                    d.attempts,
+                    d.at,
+                    d.error
+                );
+            }
+            Ok(0)
+        }
+        Action::Replay { id, all_dead, .. } => {
+            if id.is_none() && !all_dead {
+                return Ok(0);
+            }
+            q.replay(id.as_deref()).await
+        }
+    }
+}

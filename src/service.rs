@@ -1,0 +1,339 @@
+//! `sauti serve` and `sauti deliver`: start-up checks, sessions, delivery workers and the HTTP
+//! server, wired from a [`Config`], and stopped through [`crate::shutdown::run`].
+
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+use crate::config::{Config, Profile};
+use crate::journal::Journal;
+use crate::metrics::Metrics;
+use crate::outbox::{DiskQueue, RedisQueue, run_worker};
+use crate::pseudonym::Pseudonymizer;
+use crate::reload;
+use crate::server::{App, Limits};
+use crate::session::{MemoryStore, RedisStore};
+use crate::shutdown::{self, Http, Running, Shutdown};
+use crate::sink::{AnySink, SinkKind};
+use crate::survey::{AnyStore, Survey};
+
+/// How long a worker waits before taking over a response another (dead) worker held.
+pub const RECLAIM_IDLE: Duration = Duration::from_secs(60);
+
+/// `sauti serve`: checks the flows, serves the gateways over HTTP and delivers completed
+/// surveys, until SIGINT/SIGTERM.
+pub fn serve(c: Config) -> anyhow::Result<()> {
+    crate::logging::init(&c);
+    // rustls (Redis over TLS) needs its crypto provider chosen once per process.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let flows = match reload::load_flows(&c) {
+        Ok(f) => f,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("{p}");
+            }
+            bail!(
+                "{} problem(s) in the flows: not serving (see `sauti check`)",
+                problems.len()
+            );
+        }
+    };
+    let key = pseudonym_key(&c)?;
+    let pseudonyms = Pseudonymizer::new(&key)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let grace = Duration::from_secs(c.shutdown_grace_secs);
+    let result = runtime.block_on(async move {
+        let (journal, journal_guard) = Journal::open(&c.data_dir)?;
+        let resume_window = Duration::from_secs(c.resume_window_secs);
+        let store = if c.uses_redis() {
+            let store = RedisStore::connect(&c.redis, c.longest_session_ttl(), resume_window)
+                .await
+                .with_context(|| format!("connecting to Redis at {}", redact(&c.redis.url)))?;
+            AnyStore::Redis(store)
+        } else {
+            let store = MemoryStore::new(c.max_sessions, resume_window);
+            store.spawn_sweeper(Duration::from_secs(5));
+            AnyStore::Memory(store)
+        };
+        let store_name = match &store {
+            AnyStore::Memory(_) => "memory".to_owned(),
+            AnyStore::Redis(_) => format!("redis {}", redact(&c.redis.url)),
+        };
+        let metrics = Arc::new(Metrics::default());
+        let routes = c
+            .sinks
+            .iter()
+            .map(|(n, s)| (n.clone(), s.flows.clone()))
+            .collect();
+        let appended = journal.appended();
+        let survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
+        let stop_workers = Shutdown::new();
+        let workers = start_workers(&c, Some(appended), &metrics, &stop_workers).await?;
+        let limits = Limits {
+            max_body_bytes: c.max_body_bytes,
+            header_timeout: Duration::from_secs(c.header_timeout_secs),
+            body_timeout: Duration::from_secs(c.body_timeout_secs),
+            max_connections: c.max_connections,
+            shutdown_grace: grace,
+        };
+        let app = Arc::new(App::new(survey, c.configured_gateways(), limits));
+        let listener = tokio::net::TcpListener::bind(&c.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", c.listen))?;
+        let addr = listener.local_addr()?;
+        // Before anyone can send a signal (whose default action would end the process).
+        let hup = reload::hangup();
+        let signal = shutdown::signal();
+        println!("sauti listening on http://{addr}");
+        for f in app.survey.flows().current() {
+            println!(
+                "  flow {} v{} on {} ({})",
+                f.id,
+                f.version,
+                f.ussd.join(" "),
+                f.languages.join(", ")
+            );
+        }
+        for name in c.gateways.keys() {
+            println!("  gateway {name}: POST http://{addr}/ussd/{name}");
+        }
+        println!("  sessions: {store_name}");
+        for name in c.sinks.keys() {
+            println!("  sink: {name}");
+        }
+        println!("  responses: {}", app.survey.journal().path().display());
+        tracing::info!(%addr, profile = ?c.profile, sessions = %store_name, "serving");
+        let shutdown = Shutdown::new();
+        let watcher = tokio::spawn(reload::watch(
+            c.clone(),
+            SurveyOf(app.clone()),
+            hup,
+            shutdown.clone(),
+        ));
+        let sweeper = tokio::spawn(sweep_abandoned(
+            app.clone(),
+            Duration::from_secs(c.partials_sweep_secs.max(1)),
+            shutdown.clone(),
+        ));
+        let running = Running {
+            http: Some(Http { listener, app }),
+            background: vec![watcher, sweeper],
+            workers,
+            stop_workers,
+            journal: Some(journal_guard),
+        };
+        shutdown::run(running, shutdown, signal, grace).await;
+        Ok::<_, anyhow::Error>(())
+    });
+    // Whatever is left (a client that never finished its request) must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+/// `sauti deliver`: only the delivery workers, until SIGINT/SIGTERM. No flows, no sessions:
+/// the queues hold everything a worker needs.
+pub fn deliver(c: Config) -> anyhow::Result<()> {
+    crate::logging::init(&c);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let grace = Duration::from_secs(c.shutdown_grace_secs);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let signal = shutdown::signal();
+        let metrics = Metrics::default();
+        let stop_workers = Shutdown::new();
+        let workers = start_workers(&c, None, &metrics, &stop_workers).await?;
+        println!("sauti delivering for {} sink(s)", workers.len());
+        let running = Running {
+            http: None,
+            background: Vec::new(),
+            workers,
+            stop_workers,
+            journal: None,
+        };
+        shutdown::run(running, Shutdown::new(), signal, grace).await;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    Ok(())
+}
+
+/// The survey inside a shared [`App`], for tasks that only need the survey.
+struct SurveyOf(Arc<App>);
+
+impl Deref for SurveyOf {
+    type Target = Survey;
+    fn deref(&self) -> &Survey {
+        &self.0.survey
+    }
+}
+
+/// The key from the configuration or `SAUTI_PSEUDONYM_KEY`; in the dev profile only, a
+/// random key kept in the data directory so that pseudonyms survive restarts.
+pub fn pseudonym_key(c: &Config) -> anyhow::Result<Vec<u8>> {
+    if let Some(k) = &c.pseudonym_key {
+        return Ok(k.trim().as_bytes().to_vec());
+    }
+    if c.profile == Profile::Prod {
+        bail!(
+            "no pseudonym key: the prod profile needs one, shared by every sauti process.\n\
+             Set SAUTI_PSEUDONYM_KEY (e.g. export SAUTI_PSEUDONYM_KEY=$(openssl rand -hex 32)) \
+             or `pseudonym_key` in sauti.toml. Keep it secret and never change it: \
+             pseudonyms are only comparable under the same key."
+        );
+    }
+    if c.uses_redis() {
+        // Processes sharing Redis must share the key, or one respondent gets several pseudonyms.
+        bail!(
+            "no pseudonym key: with Redis, every sauti process must use the same one.\n\
+             Set SAUTI_PSEUDONYM_KEY (e.g. export SAUTI_PSEUDONYM_KEY=$(openssl rand -hex 32)) \
+             or `pseudonym_key` in sauti.toml, the same for every process."
+        );
+    }
+    let path = c.data_dir.join("pseudonym.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        return Ok(k.trim().as_bytes().to_vec());
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
+    let key = hex::encode(bytes);
+    std::fs::create_dir_all(&c.data_dir)
+        .with_context(|| format!("creating {}", c.data_dir.display()))?;
+    write_private(&path, key.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    tracing::warn!(path = %path.display(), "dev profile: generated a pseudonym key; set SAUTI_PSEUDONYM_KEY and SAUTI_PROFILE=prod in production");
+    Ok(key.into_bytes())
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(data)?;
+    f.sync_all()
+}
+
+/// This process's name in the outbox consumer groups: stable across restarts of the same
+/// deployment (host name and data directory), distinct between deployments.
+pub fn consumer_name(c: &Config) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "sauti".into());
+    let dir = c
+        .data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| c.data_dir.clone());
+    format!(
+        "{host}-{:08x}",
+        crate::hash::fnv1a(dir.as_os_str().as_encoded_bytes()) as u32
+    )
+}
+
+/// Whether `path` is the journal itself (embedded mode writes it on every completion).
+pub fn is_journal(c: &Config, path: &Path) -> bool {
+    let journal = c.data_dir.join("responses.jsonl");
+    path == journal
+        || (path.canonicalize().ok().is_some()
+            && path.canonicalize().ok() == journal.canonicalize().ok())
+}
+
+/// Connects to the Redis outbox of sink `name`.
+pub async fn redis_queue(c: &Config, name: &str) -> Result<RedisQueue, crate::outbox::OutboxError> {
+    let deadline = Duration::from_millis(c.redis.deadline_ms.max(1000));
+    RedisQueue::connect(
+        &c.redis.url,
+        &c.redis.key_prefix,
+        name,
+        &consumer_name(c),
+        deadline,
+        RECLAIM_IDLE,
+    )
+    .await
+}
+
+/// Starts one delivery worker per sink; they stop when `stop` is notified.
+pub async fn start_workers(
+    c: &Config,
+    appended: Option<Arc<tokio::sync::Notify>>,
+    metrics: &Metrics,
+    stop: &Shutdown,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let redis = c.uses_redis();
+    let mut handles = Vec::new();
+    for (name, cfg) in &c.sinks {
+        if !redis
+            && let SinkKind::File { path } = &cfg.kind
+            && is_journal(c, path)
+        {
+            // Embedded mode writes this file on every completion: nothing to deliver.
+            continue;
+        }
+        let sink =
+            Arc::new(AnySink::build(cfg).map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?);
+        let counters = metrics.sink(name);
+        if redis {
+            let q = redis_queue(c, name)
+                .await
+                .with_context(|| format!("outbox of sink `{name}` in Redis"))?;
+            handles.push(tokio::spawn(run_worker(
+                name.clone(),
+                Arc::new(q),
+                sink,
+                cfg.clone(),
+                counters,
+                stop.receiver(),
+            )));
+        } else {
+            let notify = appended.clone().unwrap_or_default();
+            let q = DiskQueue::open(&c.data_dir, name, &cfg.flows, notify)
+                .with_context(|| format!("outbox of sink `{name}`"))?;
+            handles.push(tokio::spawn(run_worker(
+                name.clone(),
+                Arc::new(q),
+                sink,
+                cfg.clone(),
+                counters,
+                stop.receiver(),
+            )));
+        }
+        tracing::info!(sink = %name, "delivering");
+    }
+    Ok(handles)
+}
+
+/// A Redis URL without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+/// Turns surveys abandoned past their resume window into partial responses, every `every`,
+/// until `shutdown`.
+async fn sweep_abandoned(app: Arc<App>, every: Duration, shutdown: Shutdown) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = shutdown.recv() => return,
+        }
+        if let Err(e) = app
+            .survey
+            .sweep_abandoned(time::OffsetDateTime::now_utc())
+            .await
+        {
+            tracing::warn!(error = %e, "partial responses not swept this time");
+        }
+    }
+}
