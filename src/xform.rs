@@ -284,6 +284,25 @@ pub fn xform(flow: &CompiledFlow) -> String {
     x
 }
 
+/// `sauti xform`: loads and checks the flow (a path or an id) and writes its XForm to
+/// `output`, or to standard output.
+pub fn command(
+    flow: &str,
+    locales: &std::path::Path,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let flow = crate::check::load_one(flow, locales, crate::gsm7::Budget::default())?;
+    let xml = xform(&flow);
+    match output {
+        Some(p) => std::fs::write(p, xml).with_context(|| format!("writing {}", p.display())),
+        None => {
+            print!("{xml}");
+            Ok(())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,24 +320,5 @@ mod tests {
         assert_eq!(element_name("9lives"), "_9lives");
         assert_eq!(element_name("a b"), "a_b");
         assert_eq!(element_name(""), "_");
-    }
-}
-
-/// `sauti xform`: loads and checks the flow (a path or an id) and writes its XForm to
-/// `output`, or to standard output.
-pub fn command(
-    flow: &str,
-    locales: &std::path::Path,
-    output: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
-    use anyhow::Context;
-    let flow = crate::check::load_one(flow, locales, crate::gsm7::Budget::default())?;
-    let xml = xform(&flow);
-    match output {
-        Some(p) => std::fs::write(p, xml).with_context(|| format!("writing {}", p.display())),
-        None => {
-            print!("{xml}");
-            Ok(())
-        }
     }
 }
