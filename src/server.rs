@@ -20,6 +20,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::channel::Channel;
 use crate::gateway::{ConfiguredGateway, GatewayError};
 use crate::session::SessionStore;
 use crate::survey::{HopError, Survey};
@@ -145,8 +146,16 @@ enum Route<'a> {
     Health,
     Ready,
     Metrics,
-    Ussd(&'a str),
-    UssdEnded(&'a str),
+    /// A hop of gateway `name` on `channel`.
+    Hop {
+        channel: Channel,
+        name: &'a str,
+    },
+    /// A gateway's notice that a session ended.
+    Ended {
+        channel: Channel,
+        name: &'a str,
+    },
     NotFound,
 }
 
@@ -163,25 +172,28 @@ fn route(path: &str) -> Route<'_> {
         "/metrics" => return Route::Metrics,
         _ => {}
     }
-    // `/ussd/<gateway>[/events]`, and `/gateways/<gateway>/ussd[/events]` as an alias.
-    let (name, events) = if let Some(rest) = path.strip_prefix("/ussd/") {
-        match rest.strip_suffix("/events") {
-            Some(name) => (name, true),
-            None => (rest, false),
-        }
-    } else if let Some(rest) = path.strip_prefix("/gateways/") {
-        match rest.split_once('/') {
-            Some((name, "ussd")) => (name, false),
-            Some((name, "ussd/events")) => (name, true),
-            _ => return Route::NotFound,
-        }
-    } else {
+    // `/<channel>/<gateway>[/events]`, and `/gateways/<gateway>/<channel>[/events]` as an
+    // alias; the gateway must be of that channel.
+    let (rest, events) = match path.strip_suffix("/events") {
+        Some(rest) => (rest, true),
+        None => (path, false),
+    };
+    let mut parts = rest.strip_prefix('/').unwrap_or("").split('/');
+    let (channel, name) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some("gateways"), Some(name), Some(channel), None) => (channel, name),
+        (Some(channel), Some(name), None, None) if channel != "gateways" => (channel, name),
+        _ => return Route::NotFound,
+    };
+    let Some(channel) = Channel::named(channel) else {
         return Route::NotFound;
     };
-    match (valid(name), events) {
-        (true, false) => Route::Ussd(name),
-        (true, true) => Route::UssdEnded(name),
-        (false, _) => Route::NotFound,
+    if !valid(name) {
+        return Route::NotFound;
+    }
+    if events {
+        Route::Ended { channel, name }
+    } else {
+        Route::Hop { channel, name }
     }
 }
 
@@ -213,14 +225,20 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             r
         }
         Route::Health | Route::Ready | Route::Metrics => method_not_allowed("GET, HEAD"),
-        Route::Ussd(_) | Route::UssdEnded(_) if req.method() != Method::POST => {
-            method_not_allowed("POST")
-        }
-        Route::Ussd(name) | Route::UssdEnded(name) => {
-            let Some(gateway) = app.gateways.get(name) else {
-                return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
+        Route::Hop { channel, name } | Route::Ended { channel, name } => {
+            let gateway = match app.gateways.get(name) {
+                Some(g) if g.channel() == channel => g,
+                _ => {
+                    return text(
+                        StatusCode::NOT_FOUND,
+                        format!("unknown gateway `{name}` on {}\n", channel.name()),
+                    );
+                }
             };
-            let ended = matches!(route, Route::UssdEnded(_));
+            if req.method() != Method::POST {
+                return method_not_allowed("POST");
+            }
+            let ended = matches!(route, Route::Ended { .. });
             let body = match read_body(app, req).await {
                 Ok(b) => b,
                 Err(reply) => return reply,

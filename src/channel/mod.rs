@@ -17,6 +17,13 @@ pub enum Channel {
 }
 
 impl Channel {
+    pub const ALL: [Channel; 1] = [Channel::Ussd];
+
+    /// The channel called `name` (as in `/ussd/<gateway>`).
+    pub fn named(name: &str) -> Option<Channel> {
+        Channel::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     /// As written in responses (`"channel": "ussd"`) and metrics.
     pub fn name(self) -> &'static str {
         match self {
