@@ -10,14 +10,14 @@ use anyhow::{Context, bail};
 
 use crate::config::{Config, Profile};
 use crate::journal::Journal;
-use crate::metrics::Metrics;
-use crate::outbox::{DiskQueue, RedisQueue, run_worker};
+use crate::metrics::{Metrics, SinkCounters};
+use crate::outbox::{DiskQueue, Queue, RedisQueue, run_worker};
 use crate::pseudonym::Pseudonymizer;
 use crate::reload;
 use crate::server::{App, Limits};
 use crate::session::{MemoryStore, RedisStore};
 use crate::shutdown::{self, Http, Running, Shutdown};
-use crate::sink::{AnySink, SinkKind};
+use crate::sink::{AnySink, SinkConfig, SinkKind};
 use crate::survey::{AnyStore, Survey};
 
 /// How long a worker waits before taking over a response another (dead) worker held.
@@ -282,31 +282,23 @@ pub async fn start_workers(
         let sink =
             Arc::new(AnySink::build(cfg).map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?);
         let counters = metrics.sink(name);
-        if redis {
+        let worker = Worker {
+            sink: &sink,
+            config: cfg,
+            counters,
+            stop,
+        };
+        handles.push(if redis {
             let q = redis_queue(c, name)
                 .await
                 .with_context(|| format!("outbox of sink `{name}` in Redis"))?;
-            handles.push(tokio::spawn(run_worker(
-                name.clone(),
-                Arc::new(q),
-                sink,
-                cfg.clone(),
-                counters,
-                stop.receiver(),
-            )));
+            worker.spawn(name, q)
         } else {
             let notify = appended.clone().unwrap_or_default();
             let q = DiskQueue::open(&c.data_dir, name, &cfg.flows, notify)
                 .with_context(|| format!("outbox of sink `{name}`"))?;
-            handles.push(tokio::spawn(run_worker(
-                name.clone(),
-                Arc::new(q),
-                sink,
-                cfg.clone(),
-                counters,
-                stop.receiver(),
-            )));
-        }
+            worker.spawn(name, q)
+        });
         tracing::info!(sink = %name, "delivering");
     }
     Ok(handles)
@@ -335,5 +327,26 @@ async fn sweep_abandoned(app: Arc<App>, every: Duration, shutdown: Shutdown) {
         {
             tracing::warn!(error = %e, "partial responses not swept this time");
         }
+    }
+}
+
+/// What a sink's delivery worker needs besides its queue.
+struct Worker<'a> {
+    sink: &'a Arc<AnySink>,
+    config: &'a SinkConfig,
+    counters: &'static SinkCounters,
+    stop: &'a Shutdown,
+}
+
+impl Worker<'_> {
+    fn spawn<Q: Queue + 'static>(&self, name: &str, queue: Q) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(run_worker(
+            name.to_owned(),
+            Arc::new(queue),
+            self.sink.clone(),
+            self.config.clone(),
+            self.counters,
+            self.stop.receiver(),
+        ))
     }
 }
