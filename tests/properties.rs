@@ -6,7 +6,7 @@ mod common;
 use proptest::prelude::*;
 use sauti::channel::ussd;
 use sauti::engine::{self, At, HopContext, SessionState};
-use sauti::render::{Budget, Footer, KeyLine, Measure, Text, paginate, render_page};
+use sauti::render::{Budget, Footer, Measure, Text, paginate, render_page};
 
 /// Labels mixing plain letters, GSM-7 accents, extension characters and UCS-2 letters.
 fn label() -> impl Strategy<Value = String> {
@@ -26,14 +26,9 @@ proptest! {
         with_skip in any::<bool>(),
     ) {
         let budget = Budget { gsm7_septets: gsm, ucs2_chars: ucs2 };
-        let options: Vec<Text> = labels.iter().map(Text::new).collect();
-        let (more, prev, back, skip) = (Text::new("Suite"), Text::new("Précédent"), Text::new("Retour"), Text::new("Passer"));
-        let footer = Footer {
-            more: KeyLine { key: "98", label: &more },
-            prev: KeyLine { key: "99", label: &prev },
-            back: with_back.then_some(KeyLine { key: "0", label: &back }),
-            skip: with_skip.then_some(KeyLine { key: "000", label: &skip }),
-        };
+        let options: Vec<Text> = labels.iter().enumerate().map(|(i, l)| Text::new(format!("{}. {l}", i + 1))).collect();
+        let (more, prev, back, skip) = (Text::new("98. Suite"), Text::new("99. Précédent"), Text::new("0. Retour"), Text::new("000. Passer"));
+        let footer = Footer { more: &more, prev: &prev, back: with_back.then_some(&back), skip: with_skip.then_some(&skip) };
         let prompt = prompt.trim();
         match paginate(prompt, &options, &footer, budget) {
             Ok(pages) => {
@@ -57,11 +52,9 @@ proptest! {
                     prop_assert!(unfit.cost > unfit.limit, "the footer alone must overflow");
                     return Ok(());
                 }
-                // As shown: `n. label`, then every navigation line.
-                let shown = |key: &str, label: &Text| Measure::of(&format!("{key}. {}", label.text));
-                let mut alone = shown(&(unfit.option + 1).to_string(), &options[unfit.option]);
-                for line in [Some(footer.more), Some(footer.prev), footer.skip, footer.back].into_iter().flatten() {
-                    alone = alone.then_line(shown(line.key, line.label));
+                let mut alone = options[unfit.option].measure;
+                for line in [Some(&more), Some(&prev), footer.skip, footer.back].into_iter().flatten() {
+                    alone = alone.then_line(line.measure);
                 }
                 prop_assert!(!budget.fits(alone), "refused an option that fits: {:?}", options[unfit.option]);
             }

@@ -16,6 +16,7 @@ pub struct UssdHop {
 }
 
 impl UssdHop {
+    #[inline]
     pub fn screen(&self, flow: &CompiledFlow, budget: Budget) -> Screen {
         ussd::screen(flow, &self.hop.view(flow), self.page, budget)
     }

@@ -100,7 +100,7 @@ pub fn offer_resume(flow: &CompiledFlow, saved: &SessionState) -> Option<Hop> {
 /// Takes one input from the respondent and moves the conversation on.
 pub fn step(flow: &CompiledFlow, state: &SessionState, input: &str, ctx: &HopContext) -> Hop {
     let input = input.trim();
-    let mut state = state.clone();
+    let mut state = state.with_room_for_one_more();
     let mut events = Vec::new();
     let mut reason = None;
     match state.at {

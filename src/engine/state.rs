@@ -85,6 +85,23 @@ impl SessionState {
         }
     }
 
+    /// A copy with room for one more step in `history` and `answers` (a hop records at most
+    /// one): a plain clone is exactly full, and its first push would copy it again.
+    pub(super) fn with_room_for_one_more(&self) -> SessionState {
+        let mut history = Vec::with_capacity(self.history.len() + 1);
+        history.extend_from_slice(&self.history);
+        let mut answers = Vec::with_capacity(self.answers.len() + 1);
+        answers.extend(self.answers.iter().cloned());
+        SessionState {
+            lang: self.lang,
+            at: self.at,
+            attempts: self.attempts,
+            history,
+            answers,
+            receipt: self.receipt.clone(),
+        }
+    }
+
     pub(super) fn record(&mut self, step: StepIdx, answer: Option<Answer>) {
         self.answers.retain(|(s, _)| *s != step);
         if let Some(a) = answer {

@@ -93,10 +93,16 @@ pub struct Message<'f> {
 /// An argument of a message, as the respondent gave it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Said<'f> {
-    /// Options picked in a step (one for a choice, several for a multi).
+    /// The option picked in a choice step.
+    Choice {
+        step: StepIdx,
+        option: u16,
+        label: &'f str,
+    },
+    /// The options picked in a multi step.
     Choices {
         step: StepIdx,
-        options: Vec<u16>,
+        options: &'f [u16],
         labels: Vec<&'f str>,
     },
     Text(Cow<'f, str>),
@@ -113,6 +119,7 @@ pub enum Said<'f> {
 impl Said<'_> {
     fn fluent(&self) -> FluentValue<'_> {
         match self {
+            Said::Choice { label, .. } => (*label).into(),
             Said::Choices { labels, .. } => labels.join(", ").into(),
             Said::Text(t) => t.as_ref().into(),
             Said::Integer(n) => (*n).into(),
@@ -136,6 +143,7 @@ impl<'f> Message<'f> {
 
 /// What the respondent is told in `state` (with `reason` before the question when the last
 /// input was refused).
+#[inline]
 pub fn view<'f>(
     flow: &'f CompiledFlow,
     state: &'f SessionState,
@@ -242,7 +250,7 @@ fn prompt<'f>(
         .iter()
         .map(|(name, arg)| (Cow::Borrowed(name.as_str()), said(flow, loc, state, *arg)))
         .collect();
-    let mut fargs = FluentArgs::new();
+    let mut fargs = FluentArgs::with_capacity(said.len());
     for (name, value) in &said {
         fargs.set(name.as_ref(), value.fluent());
     }
@@ -266,14 +274,14 @@ fn said<'f>(
     };
     let label = |o: u16| loc.steps[step as usize].labels[o as usize].text.as_str();
     match state.answer(step) {
-        Some(Answer::Choice(o)) => Said::Choices {
+        Some(Answer::Choice(o)) => Said::Choice {
             step,
-            options: vec![*o],
-            labels: vec![label(*o)],
+            option: *o,
+            label: label(*o),
         },
         Some(Answer::Multi(os)) => Said::Choices {
             step,
-            options: os.clone(),
+            options: os,
             labels: os.iter().map(|&o| label(o)).collect(),
         },
         Some(Answer::Text(t)) => Said::Text(Cow::Borrowed(t)),

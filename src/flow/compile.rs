@@ -476,6 +476,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         language_screen: None,
         fingerprint: 0,
         texts_fingerprint: 0,
+        ussd_lines: Default::default(),
     };
     bind_texts(cx, &mut flow, locales, &lists);
     if cx.problems.is_empty() {
@@ -939,4 +940,5 @@ fn bind_texts(
         });
     }
     flow.locales = locales_out;
+    flow.ussd_lines = crate::render::ussd::UssdLines::of(flow);
 }

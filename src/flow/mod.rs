@@ -101,6 +101,9 @@ pub struct CompiledFlow {
     pub fingerprint: u64,
     /// Hash of every translation it uses: texts may be corrected in place, without a new version.
     pub texts_fingerprint: u64,
+    /// The USSD renderer's numbered lines for this flow, made once at load time (the engine
+    /// never reads them; other renderers work from `locales`).
+    pub ussd_lines: crate::render::ussd::UssdLines,
 }
 
 impl CompiledFlow {

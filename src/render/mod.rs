@@ -7,5 +7,5 @@ pub mod plain;
 pub mod ussd;
 
 pub use crate::gsm7::{self, Budget, Measure, Text};
-pub use page::{Footer, KeyLine, Page, Unfit, paginate, render_page, truncate};
+pub use page::{Footer, Page, Unfit, paginate, render_page, truncate};
 pub use ussd::Screen;

@@ -1,74 +1,46 @@
-//! The USSD paginator: cuts a prompt and its options (numbered `1. ` to `n. `) into screens
-//! that each fit the budget, never splitting an option, and adds the navigation lines each
-//! page needs (`98. Suite`).
+//! The USSD paginator: cuts a prompt and its numbered option lines into screens that each
+//! fit the budget, never splitting an option, and adds the navigation lines each page needs.
 
 use crate::gsm7::{Budget, Measure, Text};
 
-/// A line that is a key and a label: `0. Retour`.
-#[derive(Debug, Clone, Copy)]
-pub struct KeyLine<'a> {
-    pub key: &'a str,
-    pub label: &'a Text,
-}
-
-impl KeyLine<'_> {
-    fn measure(&self) -> Measure {
-        key_measure(self.key.len()).plus(self.label.measure)
-    }
-
-    fn write(&self, out: &mut String) {
-        write_keyed(out, self.key, &self.label.text);
-    }
-}
-
-/// The cost of a key and its `. ` (keys are ASCII digits).
-fn key_measure(key_len: usize) -> Measure {
-    Measure::ascii(key_len as u32 + 2)
-}
-
-fn write_keyed(out: &mut String, key: &str, label: &str) {
-    out.push_str(key);
-    out.push_str(". ");
-    out.push_str(label);
-}
-
-/// Option `index` (0-based) as shown: `index + 1`, then its label.
-fn option_measure(index: usize, label: &Text) -> Measure {
-    key_measure(digits(index + 1)).plus(label.measure)
-}
-
-fn digits(mut n: usize) -> usize {
-    let mut d = 1;
-    while n >= 10 {
-        n /= 10;
-        d += 1;
-    }
-    d
-}
-
-/// The navigation lines a question can show.
+/// The navigation lines a question can show, already formatted (`98. Suite`).
 #[derive(Debug, Clone, Copy)]
 pub struct Footer<'a> {
     /// Shown on every page but the last.
-    pub more: KeyLine<'a>,
+    pub more: &'a Text,
     /// Shown on every page but the first.
-    pub prev: KeyLine<'a>,
+    pub prev: &'a Text,
     /// Shown on every page when the respondent can go back to the previous question.
-    pub back: Option<KeyLine<'a>>,
+    pub back: Option<&'a Text>,
     /// Shown on every page of an optional question.
-    pub skip: Option<KeyLine<'a>>,
+    pub skip: Option<&'a Text>,
 }
 
 impl Footer<'_> {
-    fn lines(&self, first: bool, last: bool) -> impl Iterator<Item = KeyLine<'_>> {
-        let more = (!last).then_some(self.more);
-        let prev = (!first).then_some(self.prev);
-        [more, prev, self.skip, self.back].into_iter().flatten()
+    fn measure(&self, first: bool, last: bool) -> Measure {
+        let mut m = Measure::EMPTY;
+        if !last {
+            m = m.then_line(self.more.measure);
+        }
+        if !first {
+            m = m.then_line(self.prev.measure);
+        }
+        if let Some(skip) = self.skip {
+            m = m.then_line(skip.measure);
+        }
+        if let Some(back) = self.back {
+            m = m.then_line(back.measure);
+        }
+        m
     }
 
-    fn measure(&self, first: bool, last: bool) -> Measure {
-        self.lines(first, last)
-            .fold(Measure::EMPTY, |m, l| m.then_line(l.measure()))
+    fn lines(&self, first: bool, last: bool) -> impl Iterator<Item = &str> {
+        let more = (!last).then_some(self.more);
+        let prev = (!first).then_some(self.prev);
+        [more, prev, self.skip, self.back]
+            .into_iter()
+            .flatten()
+            .map(|t| t.text.as_str())
     }
 }
 
@@ -116,8 +88,8 @@ pub fn paginate(
         } else {
             Measure::of(rest_prompt)
         };
-        for (i, o) in options.iter().enumerate().skip(at_option) {
-            all = join(all, option_measure(i, o));
+        for o in &options[at_option..] {
+            all = join(all, o.measure);
         }
         if budget.fits(join(all, footer_last)) {
             pages.push(Page {
@@ -156,7 +128,7 @@ pub fn paginate(
             }
         }
         while at_option < options.len() {
-            let candidate = join(content, option_measure(at_option, &options[at_option]));
+            let candidate = join(content, options[at_option].measure);
             if !budget.fits(join(candidate, footer_more)) {
                 break;
             }
@@ -165,7 +137,7 @@ pub fn paginate(
         }
         page.options.end = at_option;
         if page.prompt.is_empty() && page.options.is_empty() {
-            let alone = join(option_measure(at_option, &options[at_option]), footer_more);
+            let alone = join(options[at_option].measure, footer_more);
             return Err(Unfit {
                 option: at_option,
                 cost: alone.cost(),
@@ -211,36 +183,22 @@ pub fn render_page(
     let page = &pages[index];
     let first = index == 0;
     let last = index + 1 == pages.len();
-    let mut sep = "";
-    if !page.prompt.is_empty() {
-        out.push_str(&prompt[page.prompt.clone()]);
-        sep = "\n";
+    let mut lines = (!page.prompt.is_empty())
+        .then(|| &prompt[page.prompt.clone()])
+        .into_iter()
+        .chain(
+            options[page.options.clone()]
+                .iter()
+                .map(|o| o.text.as_str()),
+        )
+        .chain(footer.lines(first, last));
+    if let Some(line) = lines.next() {
+        out.push_str(line);
     }
-    for i in page.options.clone() {
-        out.push_str(sep);
-        let mut buf = [0u8; 20];
-        write_keyed(out, number(&mut buf, i + 1), &options[i].text);
-        sep = "\n";
+    for line in lines {
+        out.push('\n');
+        out.push_str(line);
     }
-    for line in footer.lines(first, last) {
-        out.push_str(sep);
-        line.write(out);
-        sep = "\n";
-    }
-}
-
-/// `n` in decimal, written into `buf` (no allocation on the hot path).
-fn number(buf: &mut [u8; 20], mut n: usize) -> &str {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).expect("ASCII digits")
 }
 
 /// The longest prefix of `text` that fits the budget alone (for `END` screens, which cannot
@@ -258,32 +216,22 @@ mod tests {
 
     fn footer_texts() -> (Text, Text, Text) {
         (
-            Text::new("Suite"),
-            Text::new("Precedent"),
-            Text::new("Retour"),
+            Text::new("98. Suite"),
+            Text::new("99. Precedent"),
+            Text::new("0. Retour"),
         )
-    }
-
-    fn footer<'a>(more: &'a Text, prev: &'a Text, back: Option<&'a Text>) -> Footer<'a> {
-        Footer {
-            more: KeyLine {
-                key: "98",
-                label: more,
-            },
-            prev: KeyLine {
-                key: "99",
-                label: prev,
-            },
-            back: back.map(|label| KeyLine { key: "0", label }),
-            skip: None,
-        }
     }
 
     #[test]
     fn a_short_menu_is_one_page() {
         let (more, prev, back) = footer_texts();
-        let footer = footer(&more, &prev, Some(&back));
-        let options = vec![Text::new("Oui"), Text::new("Non")];
+        let footer = Footer {
+            more: &more,
+            prev: &prev,
+            back: Some(&back),
+            skip: None,
+        };
+        let options = vec![Text::new("1. Oui"), Text::new("2. Non")];
         let pages = paginate("Continuer?", &options, &footer, Budget::default()).unwrap();
         let mut out = String::new();
         render_page(&mut out, "Continuer?", &options, &footer, &pages, 0);
@@ -293,9 +241,14 @@ mod tests {
     #[test]
     fn a_long_list_spills_onto_pages_with_more_and_previous() {
         let (more, prev, back) = footer_texts();
-        let footer = footer(&more, &prev, Some(&back));
+        let footer = Footer {
+            more: &more,
+            prev: &prev,
+            back: Some(&back),
+            skip: None,
+        };
         let options: Vec<Text> = (1..=20)
-            .map(|i| Text::new(format!("Option numero {i}")))
+            .map(|i| Text::new(format!("{i}. Option numero {i}")))
             .collect();
         let budget = Budget::default();
         let pages = paginate("Choisissez", &options, &footer, budget).unwrap();
@@ -310,7 +263,12 @@ mod tests {
     #[test]
     fn a_long_prompt_is_cut_at_a_word() {
         let (more, prev, _) = footer_texts();
-        let footer = footer(&more, &prev, None);
+        let footer = Footer {
+            more: &more,
+            prev: &prev,
+            back: None,
+            skip: None,
+        };
         let prompt = "mot ".repeat(80);
         let budget = Budget::default();
         let pages = paginate(prompt.trim_end(), &[], &footer, budget).unwrap();

@@ -1,12 +1,14 @@
 //! The USSD renderer: a view becomes a numbered screen within the gateway's budget (GSM-7
-//! septets or UCS-2 characters), cut into pages that `98`/`99` turn.
+//! septets or UCS-2 characters), cut into pages that `98`/`99` turn. Its numbered lines
+//! (`1. Oui`, `0. Retour`, `98. Suite`) are made and measured once per flow, at load time.
 
 use std::borrow::Cow;
 
-use super::page::{self, Footer, KeyLine, Page, Unfit};
-use crate::engine::{Ask, View};
+use super::page::{self, Footer, Page, Unfit};
+use crate::engine::{Ask, Asking, View};
 use crate::flow::CompiledFlow;
 use crate::gsm7::{Budget, Text};
+use crate::question::Question;
 
 /// What the phone shows after a hop.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +16,71 @@ pub struct Screen {
     /// `END`: the network closes the session after showing it.
     pub end: bool,
     pub text: String,
+}
+
+/// Every numbered line the USSD renderer can show for one flow, per language: built when the
+/// flow is loaded (see `CompiledFlow::ussd_lines`), so that a hop formats no line.
+#[derive(Debug, Clone, Default)]
+pub struct UssdLines {
+    /// The language menu (the same in every language).
+    languages: Vec<Text>,
+    by_lang: Vec<LangLines>,
+}
+
+#[derive(Debug, Clone)]
+struct LangLines {
+    /// Per step: its choices numbered (`1. Oui`); `1. Continuer` for an info step.
+    steps: Vec<Vec<Text>>,
+    resume: Vec<Text>,
+    back: Text,
+    typed_back: Text,
+    skip: Text,
+    more: Text,
+    prev: Text,
+}
+
+fn numbered(labels: &[Text]) -> Vec<Text> {
+    labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| keyed(&(i + 1).to_string(), l))
+        .collect()
+}
+
+fn keyed(key: &str, label: &Text) -> Text {
+    Text::new(format!("{key}. {}", label.text))
+}
+
+impl UssdLines {
+    /// The lines of `flow` (its texts and its navigation keys must be bound already).
+    pub fn of(flow: &CompiledFlow) -> UssdLines {
+        let languages = flow
+            .language_screen
+            .as_ref()
+            .map_or_else(Vec::new, |ls| numbered(&ls.options));
+        let by_lang = flow
+            .locales
+            .iter()
+            .map(|loc| LangLines {
+                steps: flow
+                    .steps
+                    .iter()
+                    .zip(&loc.steps)
+                    .map(|(step, texts)| match step.question {
+                        Question::Info => numbered(std::slice::from_ref(&loc.nav.next)),
+                        _ => numbered(&texts.labels),
+                    })
+                    .collect(),
+                resume: numbered(&loc.nav.resume_options),
+                back: keyed(&flow.nav.back, &loc.nav.back),
+                typed_back: keyed(&flow.nav.typed_back, &loc.nav.back),
+                skip: keyed(&flow.nav.skip, &loc.nav.skip),
+                more: keyed(&flow.nav.more, &loc.nav.more),
+                prev: keyed(&flow.nav.prev, &loc.nav.prev),
+            })
+            .collect();
+        UssdLines { languages, by_lang }
+    }
 }
 
 /// A question laid out in pages.
@@ -27,39 +94,47 @@ struct Layout<'v> {
     degraded: bool,
 }
 
+#[inline]
 fn layout<'v>(flow: &'v CompiledFlow, ask: &'v Ask<'v>, budget: Budget) -> Layout<'v> {
-    let nav = &flow.locales[ask.lang as usize].nav;
+    let lines = &flow.ussd_lines;
+    let own = &lines.by_lang[ask.lang as usize];
+    let options: &[Text] = match ask.asking {
+        Asking::Language => &lines.languages,
+        Asking::Resume => &own.resume,
+        Asking::Step(i) => &own.steps[i as usize],
+    };
+    debug_assert_eq!(options.len(), ask.choices.len());
     let prompt = match &ask.reason {
-        Some(why) => Cow::Owned(format!("{}\n{}", why.text, ask.prompt.text)),
+        Some(why) => {
+            let mut both = String::with_capacity(why.text.len() + 1 + ask.prompt.text.len());
+            both.push_str(&why.text);
+            both.push('\n');
+            both.push_str(&ask.prompt.text);
+            Cow::Owned(both)
+        }
         None => Cow::Borrowed(ask.prompt.text.as_ref()),
     };
     let footer = Footer {
-        more: KeyLine {
-            key: &flow.nav.more,
-            label: &nav.more,
-        },
-        prev: KeyLine {
-            key: &flow.nav.prev,
-            label: &nav.prev,
-        },
-        back: ask.back.map(|b| KeyLine {
-            key: b.key,
-            label: b.label,
+        more: &own.more,
+        prev: &own.prev,
+        back: ask.back.map(|b| {
+            if b.key == flow.nav.typed_back {
+                &own.typed_back
+            } else {
+                &own.back
+            }
         }),
-        skip: ask.skip.map(|s| KeyLine {
-            key: s.key,
-            label: s.label,
-        }),
+        skip: ask.skip.map(|_| &own.skip),
     };
-    let (pages, degraded) = match page::paginate(&prompt, ask.choices, &footer, budget) {
+    let (pages, degraded) = match page::paginate(&prompt, options, &footer, budget) {
         Ok(p) => (p, false),
         // `check` proves shipped flows fit; with a smaller gateway budget, degrade to one
         // option per page with the prompt cut, rather than send an over-long screen.
-        Err(_) => (fallback_pages(&prompt, ask.choices), true),
+        Err(_) => (fallback_pages(&prompt, options), true),
     };
     Layout {
         prompt,
-        options: ask.choices,
+        options,
         footer,
         pages,
         degraded,
@@ -92,6 +167,7 @@ impl Layout<'_> {
 }
 
 /// Page `page` of the view (the last one if there are fewer).
+#[inline]
 pub fn screen(flow: &CompiledFlow, view: &View<'_>, page: u8, budget: Budget) -> Screen {
     match view {
         View::End(closing) => Screen {
@@ -137,7 +213,7 @@ pub fn layout_error(flow: &CompiledFlow, view: &View<'_>, budget: Budget) -> Opt
         return None;
     };
     let layout = layout(flow, ask, budget);
-    page::paginate(&layout.prompt, ask.choices, &layout.footer, budget).err()
+    page::paginate(&layout.prompt, layout.options, &layout.footer, budget).err()
 }
 
 /// The page `input` turns to (`98` next, `99` previous), if it is a page turn here.
