@@ -54,7 +54,7 @@ fn main() {
                 respondent: respondent.clone(),
                 network: Some("63001".into()),
                 started_at_ms: 1_795_000_000_000,
-                address: "*384*1#".into(),
+                address: sauti::session::address_tag("*384*1#"),
                 cursor: InputCursor::of("1*1*2*1*1*Mwenga"),
                 channel: ChannelMemory::Ussd { page: 0 },
                 reason: None,

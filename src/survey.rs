@@ -18,6 +18,7 @@ use crate::recorder::{Recorder, response};
 use crate::response::receipt_of;
 use crate::session::{
     Enqueue, ResumeWrite, Saved, SessionKey, SessionLocks, SessionRecord, SessionStore, StoreError,
+    address_tag,
 };
 
 pub use crate::recorder::rfc3339;
@@ -151,7 +152,7 @@ impl Survey {
                 Some(v) => {
                     let rec = v.record;
                     // Sessions before format 2 carry no address: they take this one.
-                    if !rec.address.is_empty() && rec.address != address {
+                    if rec.address != 0 && rec.address != address_tag(&address) {
                         return Err(HopError::WrongAddress(inbound.session_id.clone()));
                     }
                     let flow = flows
@@ -194,8 +195,8 @@ impl Survey {
                 }
             };
             record.cursor = gateway.adapter.cursor(inbound);
-            if record.address.is_empty() {
-                record.address = address.clone();
+            if record.address == 0 {
+                record.address = address_tag(&address);
             }
             if hop.events.contains(&Event::Restarted)
                 && let Some(flow) = flows.current().find(|f| f.id == record.flow_id).cloned()
@@ -333,7 +334,7 @@ impl Survey {
                 // Resumed on this gateway's session: its address, cursor and channel.
                 let record = SessionRecord {
                     network: inbound.network.clone(),
-                    address: address.to_owned(),
+                    address: address_tag(address),
                     cursor: InputCursor::START,
                     channel: fresh_memory,
                     ..saved
@@ -350,7 +351,7 @@ impl Survey {
                     respondent: key.respondent.clone(),
                     network: inbound.network.clone(),
                     started_at_ms: unix_ms(now),
-                    address: address.to_owned(),
+                    address: address_tag(address),
                     cursor: InputCursor::START,
                     channel: fresh_memory,
                     reason: None,

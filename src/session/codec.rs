@@ -125,7 +125,7 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
     }
     w.opt_str(r.network.as_deref());
     w.zigzag(r.started_at_ms);
-    w.str(&r.address);
+    w.0.extend_from_slice(&r.address.to_le_bytes());
     w.var(r.cursor.len as u64);
     w.0.extend_from_slice(&r.cursor.hash.to_le_bytes());
     encode_reason(&mut w, r.reason.as_ref());
@@ -283,9 +283,9 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
     let started_at_ms = r.zigzag()?;
     // Format 1 sessions are bound to no address: the first hop's is taken as theirs.
     let address = if format == FORMAT_1 {
-        String::new()
+        0
     } else {
-        r.str()?
+        u64::from_le_bytes(r.take(8)?.try_into().expect("eight bytes"))
     };
     let cursor = InputCursor {
         len: u32::try_from(r.var()?).map_err(|_| DecodeError("consumed length"))?,
@@ -383,7 +383,7 @@ mod tests {
             respondent: "ab".repeat(32),
             network: Some("63001".into()),
             started_at_ms: 1_795_000_000_000,
-            address: "*384*1#".into(),
+            address: crate::session::address_tag("*384*1#"),
             cursor: InputCursor::of("1*1*2*Mwenga*centre"),
             channel: ChannelMemory::Ussd { page: 1 },
             reason,
@@ -471,7 +471,7 @@ mod tests {
         v1.extend_from_slice(&[2, 0, 0, 0, 1, 0, 0]); // answers: step 0 option 0, step 1 option 0
         let r = decode(&v1).unwrap();
         assert_eq!(r.flow_id, "kufatilia");
-        assert_eq!(r.address, "");
+        assert_eq!(r.address, 0);
         assert_eq!(r.cursor, InputCursor::of("1*1"));
         assert_eq!(r.channel, ChannelMemory::Ussd { page: 1 });
         assert_eq!(r.state.at, At::Step(2));

@@ -227,7 +227,7 @@ mod tests {
             respondent: "p".into(),
             network: None,
             started_at_ms: 0,
-            address: "*1#".into(),
+            address: crate::session::address_tag("*1#"),
             cursor: InputCursor::of(consumed),
             channel: ChannelMemory::Ussd { page: 0 },
             reason: None,

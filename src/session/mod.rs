@@ -33,8 +33,9 @@ pub struct SessionRecord {
     pub network: Option<String>,
     /// Unix milliseconds.
     pub started_at_ms: i64,
-    /// The address the session started on (a USSD service code): it stays bound to it.
-    pub address: String,
+    /// The address the session started on (a USSD service code), as [`address_tag`]: the
+    /// session stays bound to it. 0: not bound yet (a record from before format 2).
+    pub address: u64,
     /// What the gateway's input has consumed so far (Africa's Talking: the cumulative `text`),
     /// to tell a new input from a retry.
     pub cursor: InputCursor,
@@ -156,3 +157,9 @@ pub trait SessionStore: Send + Sync {
 /// How long a resume record is kept after its resume window, so that the sweeper still finds
 /// it to deliver it as a partial response.
 pub const ABANDONED_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// The tag a session keeps of its address: a stable hash, so that the record stays small and
+/// copying it allocates nothing. Never 0 (0 means "not bound").
+pub fn address_tag(address: &str) -> u64 {
+    crate::hash::fnv1a(address.as_bytes()).max(1)
+}
