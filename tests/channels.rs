@@ -130,11 +130,11 @@ fn a_prompt_that_echoes_answers_carries_them_for_channels_that_speak_them() {
     assert!(
         closing
             .message
-            .args
+            .args()
             .iter()
             .any(|(name, said)| name == "receipt" && *said == sauti::engine::Said::Receipt("K7Q4")),
         "{:?}",
-        closing.message.args
+        closing.message.args()
     );
     assert_eq!(
         ussd::screen(&flow, &view, 0, Budget::default()).text,

@@ -86,8 +86,39 @@ pub struct NavOption<'f> {
 pub struct Message<'f> {
     pub id: Cow<'f, str>,
     pub text: Cow<'f, str>,
+    args: Args<'f>,
+}
+
+/// Where a message's arguments come from.
+#[derive(Debug, Clone)]
+enum Args<'f> {
+    /// A prompt's: read from the answers only when a renderer asks ([`Message::args`]), since
+    /// a screen needs only the text.
+    Answers {
+        flow: &'f CompiledFlow,
+        loc: &'f FlowLocale,
+        state: &'f SessionState,
+        spec: &'f [(String, Arg)],
+    },
+    Given(Vec<(Cow<'f, str>, Said<'f>)>),
+}
+
+impl<'f> Message<'f> {
     /// The arguments the text was formatted with, for channels that say them piece by piece.
-    pub args: Vec<(Cow<'f, str>, Said<'f>)>,
+    pub fn args(&self) -> Vec<(Cow<'f, str>, Said<'f>)> {
+        match &self.args {
+            Args::Given(given) => given.clone(),
+            Args::Answers {
+                flow,
+                loc,
+                state,
+                spec,
+            } => spec
+                .iter()
+                .map(|(name, arg)| (Cow::Borrowed(name.as_str()), said(flow, loc, state, *arg)))
+                .collect(),
+        }
+    }
 }
 
 /// An argument of a message, as the respondent gave it.
@@ -116,16 +147,16 @@ pub enum Said<'f> {
     Nothing,
 }
 
-impl Said<'_> {
-    fn fluent(&self) -> FluentValue<'_> {
+impl<'f> Said<'f> {
+    fn into_fluent(self) -> FluentValue<'f> {
         match self {
-            Said::Choice { label, .. } => (*label).into(),
+            Said::Choice { label, .. } => label.into(),
             Said::Choices { labels, .. } => labels.join(", ").into(),
-            Said::Text(t) => t.as_ref().into(),
-            Said::Integer(n) => (*n).into(),
-            Said::Number(n) => (*n).into(),
-            Said::Date(d) => d.as_str().into(),
-            Said::Receipt(r) => (*r).into(),
+            Said::Text(t) => FluentValue::String(t),
+            Said::Integer(n) => n.into(),
+            Said::Number(n) => n.into(),
+            Said::Date(d) => d.into(),
+            Said::Receipt(r) => r.into(),
             Said::Nothing => "".into(),
         }
     }
@@ -136,7 +167,7 @@ impl<'f> Message<'f> {
         Message {
             id: id.into(),
             text: text.into(),
-            args: Vec::new(),
+            args: Args::Given(Vec::new()),
         }
     }
 }
@@ -246,19 +277,20 @@ fn prompt<'f>(
         Prompt::Static(s) => return Message::fixed(id, s.as_str()),
         Prompt::Dynamic { id, args } => (id, args),
     };
-    let said: Vec<(Cow<'f, str>, Said<'f>)> = args
-        .iter()
-        .map(|(name, arg)| (Cow::Borrowed(name.as_str()), said(flow, loc, state, *arg)))
-        .collect();
-    let mut fargs = FluentArgs::with_capacity(said.len());
-    for (name, value) in &said {
-        fargs.set(name.as_ref(), value.fluent());
+    let mut fargs = FluentArgs::with_capacity(args.len());
+    for (name, arg) in args {
+        fargs.set(name.as_str(), said(flow, loc, state, *arg).into_fluent());
     }
     let text = crate::i18n::format(&loc.flow_chain, msg, Some(&fargs)).unwrap_or_default();
     Message {
         id: Cow::Borrowed(id),
         text: Cow::Owned(text),
-        args: said,
+        args: Args::Answers {
+            flow,
+            loc,
+            state,
+            spec: args,
+        },
     }
 }
 
@@ -312,15 +344,17 @@ fn reason_message<'f>(
     Message {
         id: Cow::Borrowed(why.message_id()),
         text: Cow::Owned(text),
-        args: pairs
-            .into_iter()
-            .map(|(name, v)| {
-                let said = match v {
-                    crate::question::ArgValue::Number(n) => Said::Number(n),
-                    crate::question::ArgValue::Text(t) => Said::Text(Cow::Owned(t)),
-                };
-                (Cow::Borrowed(name), said)
-            })
-            .collect(),
+        args: Args::Given(
+            pairs
+                .into_iter()
+                .map(|(name, v)| {
+                    let said = match v {
+                        crate::question::ArgValue::Number(n) => Said::Number(n),
+                        crate::question::ArgValue::Text(t) => Said::Text(Cow::Owned(t)),
+                    };
+                    (Cow::Borrowed(name), said)
+                })
+                .collect(),
+        ),
     }
 }

@@ -73,6 +73,17 @@ pub fn paginate(
     footer: &Footer<'_>,
     budget: Budget,
 ) -> Result<Vec<Page>, Unfit> {
+    paginate_measured(prompt, Measure::of(prompt), options, footer, budget)
+}
+
+/// [`paginate`], with the prompt's measure already known (static prompts are measured once).
+pub fn paginate_measured(
+    prompt: &str,
+    prompt_measure: Measure,
+    options: &[Text],
+    footer: &Footer<'_>,
+    budget: Budget,
+) -> Result<Vec<Page>, Unfit> {
     let mut pages = Vec::new();
     let mut at_prompt = 0usize;
     let mut at_option = 0usize;
@@ -85,6 +96,8 @@ pub fn paginate(
         // Everything left on this one page?
         let mut all = if rest_prompt.is_empty() {
             Measure::EMPTY
+        } else if at_prompt == 0 {
+            prompt_measure
         } else {
             Measure::of(rest_prompt)
         };
@@ -105,7 +118,11 @@ pub fn paginate(
         };
         let mut content = Measure::EMPTY;
         if !rest_prompt.is_empty() {
-            let whole = Measure::of(rest_prompt);
+            let whole = if at_prompt == 0 {
+                prompt_measure
+            } else {
+                Measure::of(rest_prompt)
+            };
             if budget.fits(join(whole, footer_more)) {
                 content = whole;
                 page.prompt.end = prompt.len();

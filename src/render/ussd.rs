@@ -7,7 +7,8 @@ use std::borrow::Cow;
 use super::page::{self, Footer, Page, Unfit};
 use crate::engine::{Ask, Asking, View};
 use crate::flow::CompiledFlow;
-use crate::gsm7::{Budget, Text};
+use crate::flow::Prompt;
+use crate::gsm7::{Budget, Measure, Text};
 use crate::question::Question;
 
 /// What the phone shows after a hop.
@@ -22,8 +23,9 @@ pub struct Screen {
 /// flow is loaded (see `CompiledFlow::ussd_lines`), so that a hop formats no line.
 #[derive(Debug, Clone, Default)]
 pub struct UssdLines {
-    /// The language menu (the same in every language).
+    /// The language menu (the same in every language), and its prompt's cost.
     languages: Vec<Text>,
+    language_prompt: Measure,
     by_lang: Vec<LangLines>,
 }
 
@@ -31,6 +33,9 @@ pub struct UssdLines {
 struct LangLines {
     /// Per step: its choices numbered (`1. Oui`); `1. Continuer` for an info step.
     steps: Vec<Vec<Text>>,
+    /// Per step: what its prompt costs, when the prompt is static (it echoes no answer).
+    prompts: Vec<Option<Measure>>,
+    resume_prompt: Measure,
     resume: Vec<Text>,
     back: Text,
     typed_back: Text,
@@ -58,6 +63,10 @@ impl UssdLines {
             .language_screen
             .as_ref()
             .map_or_else(Vec::new, |ls| numbered(&ls.options));
+        let language_prompt = flow
+            .language_screen
+            .as_ref()
+            .map_or(Measure::EMPTY, |ls| Measure::of(&ls.prompt));
         let by_lang = flow
             .locales
             .iter()
@@ -71,6 +80,15 @@ impl UssdLines {
                         _ => numbered(&texts.labels),
                     })
                     .collect(),
+                prompts: loc
+                    .steps
+                    .iter()
+                    .map(|t| match &t.prompt {
+                        Prompt::Static(s) => Some(Measure::of(s)),
+                        Prompt::Dynamic { .. } => None,
+                    })
+                    .collect(),
+                resume_prompt: Measure::of(&loc.nav.resume_prompt),
                 resume: numbered(&loc.nav.resume_options),
                 back: keyed(&flow.nav.back, &loc.nav.back),
                 typed_back: keyed(&flow.nav.typed_back, &loc.nav.back),
@@ -79,7 +97,11 @@ impl UssdLines {
                 prev: keyed(&flow.nav.prev, &loc.nav.prev),
             })
             .collect();
-        UssdLines { languages, by_lang }
+        UssdLines {
+            languages,
+            language_prompt,
+            by_lang,
+        }
     }
 }
 
@@ -98,10 +120,10 @@ struct Layout<'v> {
 fn layout<'v>(flow: &'v CompiledFlow, ask: &'v Ask<'v>, budget: Budget) -> Layout<'v> {
     let lines = &flow.ussd_lines;
     let own = &lines.by_lang[ask.lang as usize];
-    let options: &[Text] = match ask.asking {
-        Asking::Language => &lines.languages,
-        Asking::Resume => &own.resume,
-        Asking::Step(i) => &own.steps[i as usize],
+    let (options, prompt_measure): (&[Text], _) = match ask.asking {
+        Asking::Language => (&lines.languages, Some(lines.language_prompt)),
+        Asking::Resume => (&own.resume, Some(own.resume_prompt)),
+        Asking::Step(i) => (&own.steps[i as usize], own.prompts[i as usize]),
     };
     debug_assert_eq!(options.len(), ask.choices.len());
     let prompt = match &ask.reason {
@@ -126,12 +148,21 @@ fn layout<'v>(flow: &'v CompiledFlow, ask: &'v Ask<'v>, budget: Budget) -> Layou
         }),
         skip: ask.skip.map(|_| &own.skip),
     };
-    let (pages, degraded) = match page::paginate(&prompt, options, &footer, budget) {
-        Ok(p) => (p, false),
-        // `check` proves shipped flows fit; with a smaller gateway budget, degrade to one
-        // option per page with the prompt cut, rather than send an over-long screen.
-        Err(_) => (fallback_pages(&prompt, options), true),
+    // A static prompt was measured at load time; a re-ask's reason or an echoed answer is
+    // measured now.
+    let prompt_measure = match (&ask.reason, prompt_measure) {
+        (None, Some(m)) => m,
+        (Some(why), Some(m)) => Measure::of(&why.text).plus(Measure::NEWLINE).plus(m),
+        (_, None) => Measure::of(&prompt),
     };
+    debug_assert_eq!(prompt_measure, Measure::of(&prompt), "stale prompt measure");
+    let (pages, degraded) =
+        match page::paginate_measured(&prompt, prompt_measure, options, &footer, budget) {
+            Ok(p) => (p, false),
+            // `check` proves shipped flows fit; with a smaller gateway budget, degrade to one
+            // option per page with the prompt cut, rather than send an over-long screen.
+            Err(_) => (fallback_pages(&prompt, options), true),
+        };
     Layout {
         prompt,
         options,
