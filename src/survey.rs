@@ -38,7 +38,8 @@ pub enum HopError {
     #[error("a stored session of flow `{0}` does not match the flow")]
     Corrupt(String),
     /// The gateway's session id is live on another address: a client error, not ours.
-    #[error("session `{0}` was opened on another service code")]
+    /// (The id is the caller's: quoted and escaped wherever it is written.)
+    #[error("session {0:?} was opened on another service code")]
     WrongAddress(String),
 }
 
@@ -142,17 +143,17 @@ impl Survey {
             let expected = current.as_ref().map_or(0, |v| v.version);
             let (mut record, mut hop) = match current {
                 None => {
-                    let Some(flow) = flows.route(gateway.channel(), &address) else {
+                    let Some(flow) = flows.route(gateway.channel(), address) else {
                         tracing::info!(gateway = %gateway.name, address = %address.escape_debug(), "no flow at this address");
                         return Ok(self.notice(gateway, "unknown-service"));
                     };
-                    self.open(&flows, flow, &key, gateway, inbound, &address, &ctx, now)
+                    self.open(&flows, flow, &key, gateway, inbound, address, &ctx, now)
                         .await?
                 }
                 Some(v) => {
                     let rec = v.record;
                     // Sessions before format 2 carry no address: they take this one.
-                    if rec.address != 0 && rec.address != address_tag(&address) {
+                    if rec.address != 0 && rec.address != address_tag(address) {
                         return Err(HopError::WrongAddress(inbound.session_id.clone()));
                     }
                     let flow = flows
@@ -196,7 +197,7 @@ impl Survey {
             };
             record.cursor = gateway.adapter.cursor(inbound);
             if record.address == 0 {
-                record.address = address_tag(&address);
+                record.address = address_tag(address);
             }
             if hop.events.contains(&Event::Restarted)
                 && let Some(flow) = flows.current().find(|f| f.id == record.flow_id).cloned()

@@ -32,9 +32,9 @@ impl Channel {
     }
 
     /// The address of a hop in the form flows declare it (`*384*1#`): blanks trimmed.
-    pub fn normalize_address(self, address: &str) -> String {
+    pub fn normalize_address(self, address: &str) -> &str {
         match self {
-            Channel::Ussd => address.trim().to_owned(),
+            Channel::Ussd => address.trim(),
         }
     }
 }

@@ -11,15 +11,20 @@ use crate::channel::Channel;
 #[derive(Default)]
 pub struct FlowSet {
     all: Vec<Arc<CompiledFlow>>,
-    /// (channel, address) -> the newest version of the flow it routes to.
-    routes: HashMap<(Channel, String), Arc<CompiledFlow>>,
+    /// Channel -> address -> the newest version of the flow it routes to (two levels, so that
+    /// a hop looks its address up as it came, without building a key).
+    routes: HashMap<Channel, HashMap<String, Arc<CompiledFlow>>>,
 }
 
 impl FlowSet {
     /// The newest version of each flow, by id.
     pub fn current(&self) -> impl Iterator<Item = &Arc<CompiledFlow>> {
         let mut seen: Vec<&Arc<CompiledFlow>> = Vec::new();
-        for f in self.routes.values() {
+        for f in self
+            .routes
+            .values()
+            .flat_map(|by_address| by_address.values())
+        {
             if !seen.iter().any(|s| Arc::ptr_eq(s, f)) {
                 seen.push(f);
             }
@@ -34,7 +39,7 @@ impl FlowSet {
 
     /// The flow a new session on `address` (already normalised) starts.
     pub fn route(&self, channel: Channel, address: &str) -> Option<&Arc<CompiledFlow>> {
-        self.routes.get(&(channel, address.to_owned()))
+        self.routes.get(&channel)?.get(address)
     }
 
     pub fn versions(&self) -> usize {
@@ -119,8 +124,11 @@ impl LiveFlows {
                     f
                 }
             };
-            for route in addresses(&chosen) {
-                set.routes.insert(route, chosen.clone());
+            for (channel, address) in addresses(&chosen) {
+                set.routes
+                    .entry(channel)
+                    .or_default()
+                    .insert(address, chosen.clone());
             }
         }
         *guard = Arc::new(set);
