@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use crate::audio::AudioCatalogue;
 use crate::channel::{Channel, RenderSettings};
-use crate::gateway::ConfiguredGateway;
+use crate::gateway::{AdapterSettings, ConfiguredGateway};
+use crate::render::voice::{TtsVoice, VoiceSettings};
 use crate::problem::Problem;
 use crate::render::Budget;
 use crate::session::RedisConfig;
@@ -91,29 +95,123 @@ pub struct Overrides {
     /// signed with the secret in SAUTI_WEBHOOK_SECRET).
     #[arg(long, global = true, env = "SAUTI_WEBHOOK_URL")]
     pub webhook: Option<String>,
+    /// Sauti's public base URL, as gateways call it (voice callbacks and Twilio signatures;
+    /// default: the address it listens on).
+    #[arg(long, global = true, env = "SAUTI_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Directory of recorded voice prompts, `<lang>/<message-id>.wav` (default audio).
+    #[arg(long, global = true, env = "SAUTI_AUDIO")]
+    pub audio: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum GatewayKind {
+    /// Africa's Talking USSD.
     Africastalking,
+    /// Africa's Talking Voice.
+    AfricastalkingVoice,
+    /// Twilio Programmable Voice.
+    Twilio,
 }
 
-/// A named gateway instance, served at `POST /ussd/<name>`.
+/// A gateway instance, served at `POST /<channel>/<name>`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
     pub kind: GatewayKind,
+    /// Its name in routes, sessions and responses (default: the table's name). Gateways of
+    /// different channels may share one (`/ussd/africastalking`, `/voice/africastalking`).
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub budget: Budget,
     /// Life of this gateway's sessions after their last hop (default: `session_ttl_secs`
-    /// for USSD gateways).
+    /// for USSD gateways, `[voice] session_ttl_secs` for voice ones).
     #[serde(default)]
     pub session_ttl_secs: Option<u64>,
+    /// Text-to-speech voices of this gateway by language (default: `[voice.tts]`).
+    #[serde(default)]
+    pub tts: Option<BTreeMap<String, String>>,
+    /// The variable holding its auth token (Twilio; default `SAUTI_TWILIO_AUTH_TOKEN`).
+    #[serde(default)]
+    pub auth_token_env: Option<String>,
 }
 
-/// The name of the gateway that exists unless the configuration defines it otherwise.
+impl GatewayConfig {
+    fn of(kind: GatewayKind, name: Option<&str>) -> GatewayConfig {
+        GatewayConfig {
+            kind,
+            name: name.map(str::to_owned),
+            budget: Budget::default(),
+            session_ttl_secs: None,
+            tts: None,
+            auth_token_env: None,
+        }
+    }
+}
+
+/// The gateways that exist unless the configuration defines them otherwise: (table, kind,
+/// served name).
+pub const DEFAULT_GATEWAYS: &[(&str, GatewayKind, &str)] = &[
+    ("africastalking", GatewayKind::Africastalking, "africastalking"),
+    (
+        "africastalking-voice",
+        GatewayKind::AfricastalkingVoice,
+        "africastalking",
+    ),
+    ("twilio", GatewayKind::Twilio, "twilio"),
+];
+
+/// The name of the USSD gateway that exists unless the configuration defines it otherwise.
 pub const DEFAULT_GATEWAY: &str = "africastalking";
+
+/// `[voice]`: how calls are spoken and heard.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VoiceConfig {
+    /// Text-to-speech voice per language (`fr = "Polly.Lea"`). A language without one is
+    /// spoken only from recordings, never by another language's voice.
+    pub tts: BTreeMap<String, String>,
+    /// Where gateways fetch the recordings (a CDN); default `<public_url>/audio`.
+    pub audio_url: Option<String>,
+    pub key_timeout_secs: u16,
+    pub typed_timeout_secs: u16,
+    pub max_record_secs: u16,
+    pub record_timeout_secs: u16,
+    /// Times a question is asked again when nothing is pressed, before a goodbye.
+    pub no_input_retries: u8,
+    /// Life of a call's session after its last request.
+    pub session_ttl_secs: u64,
+}
+
+impl Default for VoiceConfig {
+    fn default() -> Self {
+        let d = VoiceSettings::default();
+        VoiceConfig {
+            tts: BTreeMap::new(),
+            audio_url: None,
+            key_timeout_secs: d.key_timeout_secs,
+            typed_timeout_secs: d.typed_timeout_secs,
+            max_record_secs: d.max_record_secs,
+            record_timeout_secs: d.record_timeout_secs,
+            no_input_retries: d.no_input_retries,
+            session_ttl_secs: 600,
+        }
+    }
+}
+
+/// The language tag a text-to-speech engine expects for one of Sauti's language codes.
+pub fn tts_language(lang: &str) -> String {
+    match lang {
+        "fr" => "fr-FR",
+        "en" => "en-US",
+        "sw" => "sw-KE",
+        "ln" => "ln-CD",
+        other => other,
+    }
+    .to_owned()
+}
 
 /// `[sinks.<name>]` is read through a tagged enum, which cannot refuse unknown fields: check
 /// them here, so that a misspelt `max_attemps` is an error, not a silent default.
@@ -201,6 +299,11 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     pub max_connections: usize,
     pub gateways: BTreeMap<String, GatewayConfig>,
+    /// Sauti's public base URL as gateways call it (default: the address it listens on).
+    pub public_url: Option<String>,
+    /// Directory of recorded voice prompts.
+    pub audio: PathBuf,
+    pub voice: VoiceConfig,
     /// Sessions in Redis when `redis.url` is set; in memory otherwise.
     pub redis: RedisConfig,
     /// Where completed surveys are delivered (default: the JSONL file in the data directory).
@@ -229,6 +332,9 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             max_connections: 4096,
             gateways: BTreeMap::new(),
+            public_url: None,
+            audio: "audio".into(),
+            voice: VoiceConfig::default(),
             redis: RedisConfig::default(),
             sinks: BTreeMap::new(),
         }
@@ -258,30 +364,121 @@ impl Config {
                 config
             }
         };
-        config
-            .gateways
-            .entry(DEFAULT_GATEWAY.into())
-            .or_insert(GatewayConfig {
-                kind: GatewayKind::Africastalking,
-                budget: Budget::default(),
-                session_ttl_secs: None,
+        for (table, kind, name) in DEFAULT_GATEWAYS {
+            let taken = config.gateways.iter().any(|(t, g)| {
+                t == table
+                    || (g.name.as_deref().unwrap_or(t) == *name
+                        && channel_of(g.kind) == channel_of(*kind))
             });
+            if !taken {
+                let served = (table != name).then_some(*name);
+                config
+                    .gateways
+                    .insert((*table).into(), GatewayConfig::of(*kind, served));
+            }
+        }
+        let mut served: Vec<(Channel, &str)> = Vec::new();
+        for (table, g) in &config.gateways {
+            let key = (channel_of(g.kind), g.name.as_deref().unwrap_or(table));
+            if served.contains(&key) {
+                let p = path.unwrap_or(default_path);
+                return Err(Problem::new(
+                    p,
+                    0,
+                    0,
+                    format!(
+                        "gateway `{table}`: another {} gateway is already named `{}`",
+                        key.0.name(),
+                        key.1
+                    ),
+                ));
+            }
+            served.push(key);
+        }
         Ok(config)
     }
 
-    /// Every configured gateway with its adapter and its channel's settings.
-    pub fn configured_gateways(&self) -> Vec<ConfiguredGateway> {
+    /// The base URL gateways call Sauti at: `public_url`, else the address it listens on.
+    pub fn public_url(&self, listening: Option<std::net::SocketAddr>) -> String {
+        match (&self.public_url, listening) {
+            (Some(u), _) => u.trim_end_matches('/').to_owned(),
+            (None, Some(addr)) => format!("http://{addr}"),
+            (None, None) => format!("http://{}", self.listen),
+        }
+    }
+
+    /// How voice gateways speak, with `catalogue` as the recordings and `public_url` as the
+    /// default place they are fetched from.
+    pub fn voice_settings(
+        &self,
+        tts: &BTreeMap<String, String>,
+        catalogue: Arc<AudioCatalogue>,
+        public_url: &str,
+    ) -> VoiceSettings {
+        let v = &self.voice;
+        VoiceSettings {
+            tts: tts
+                .iter()
+                .filter(|(_, voice)| !voice.trim().is_empty())
+                .map(|(lang, voice)| {
+                    (
+                        lang.clone(),
+                        TtsVoice {
+                            voice: voice.trim().to_owned(),
+                            language: tts_language(lang),
+                        },
+                    )
+                })
+                .collect(),
+            catalogue,
+            audio_url: v
+                .audio_url
+                .as_deref()
+                .map_or_else(|| format!("{public_url}/audio"), |u| u.trim_end_matches('/').to_owned()),
+            key_timeout_secs: v.key_timeout_secs,
+            typed_timeout_secs: v.typed_timeout_secs,
+            max_record_secs: v.max_record_secs,
+            record_timeout_secs: v.record_timeout_secs,
+            no_input_retries: v.no_input_retries,
+        }
+    }
+
+    /// Every configured gateway with its adapter and its channel's settings; voice gateways
+    /// call back `public_url` and play the recordings of `catalogue`.
+    pub fn configured_gateways(
+        &self,
+        public_url: &str,
+        catalogue: Arc<AudioCatalogue>,
+    ) -> Vec<ConfiguredGateway> {
         self.gateways
             .iter()
-            .map(|(name, g)| {
-                let adapter = crate::gateway::adapter(g.kind);
+            .map(|(table, g)| {
+                let name = g.name.clone().unwrap_or_else(|| table.clone());
+                let token_env = g
+                    .auth_token_env
+                    .as_deref()
+                    .unwrap_or("SAUTI_TWILIO_AUTH_TOKEN");
+                let settings = AdapterSettings {
+                    name: name.clone(),
+                    public_url: public_url.to_owned(),
+                    auth_token: std::env::var(token_env).ok(),
+                };
+                if g.kind == GatewayKind::Twilio && settings.auth_token.is_none() {
+                    tracing::warn!(gateway = %name, variable = token_env, "no Twilio auth token: every request to this gateway will be refused (403)");
+                }
+                let adapter = crate::gateway::adapter(g.kind, &settings);
                 let default_ttl = match adapter.channel() {
                     Channel::Ussd => Duration::from_secs(self.session_ttl_secs),
+                    Channel::Voice => Duration::from_secs(self.voice.session_ttl_secs),
                 };
+                let tts = g.tts.as_ref().unwrap_or(&self.voice.tts);
                 ConfiguredGateway {
-                    name: name.clone(),
+                    name,
                     adapter,
-                    render: RenderSettings { budget: g.budget },
+                    render: RenderSettings {
+                        budget: g.budget,
+                        voice: Arc::new(self.voice_settings(tts, catalogue.clone(), public_url)),
+                    },
                     session_ttl: g.session_ttl_secs.map_or(default_ttl, Duration::from_secs),
                 }
             })
@@ -290,9 +487,15 @@ impl Config {
 
     /// The longest any configured gateway keeps a session.
     pub fn longest_session_ttl(&self) -> Duration {
-        self.configured_gateways()
-            .iter()
-            .map(|g| g.session_ttl)
+        self.gateways
+            .values()
+            .map(|g| {
+                let default = match channel_of(g.kind) {
+                    Channel::Ussd => self.session_ttl_secs,
+                    Channel::Voice => self.voice.session_ttl_secs,
+                };
+                Duration::from_secs(g.session_ttl_secs.unwrap_or(default))
+            })
             .max()
             .unwrap_or(Duration::from_secs(self.session_ttl_secs))
     }
@@ -332,6 +535,12 @@ impl Config {
         if let Some(v) = &o.redis {
             self.redis.url = v.clone();
         }
+        if let Some(v) = &o.public_url {
+            self.public_url = Some(v.clone());
+        }
+        if let Some(v) = &o.audio {
+            self.audio = v.clone();
+        }
         if let Some(v) = &o.redis_key_prefix {
             self.redis.key_prefix = v.clone();
         }
@@ -362,5 +571,13 @@ impl Config {
     /// Whether responses go through Redis (sessions and outbox) rather than this machine.
     pub fn uses_redis(&self) -> bool {
         !self.redis.url.trim().is_empty()
+    }
+}
+
+/// The channel a gateway kind serves.
+pub fn channel_of(kind: GatewayKind) -> Channel {
+    match kind {
+        GatewayKind::Africastalking => Channel::Ussd,
+        GatewayKind::AfricastalkingVoice | GatewayKind::Twilio => Channel::Voice,
     }
 }

@@ -20,6 +20,7 @@
 //! - [`service`]: what `sauti serve` and `sauti deliver` run; [`shutdown`]: how both stop;
 //!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber.
 
+pub mod audio;
 pub mod channel;
 pub mod check;
 pub mod config;

@@ -54,6 +54,8 @@ pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Va
                 "labels": os.iter().map(|o| labels.get(*o as usize).map(|l| &l.text)).collect::<Vec<_>>(),
             }),
             Answer::Text(t) => json!({ "value": t }),
+            // Marked as audio: collectors fetch the recording from the gateway's URL.
+            Answer::Audio { url, secs } => json!({ "value": url, "audio": true, "duration_secs": secs }),
             Answer::Integer(n) => json!({ "value": n }),
             Answer::Decimal(n) => json!({ "value": n }),
             Answer::Date(d) => {

@@ -20,8 +20,9 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
+use crate::audio::AudioCatalogue;
 use crate::channel::Channel;
-use crate::gateway::{ConfiguredGateway, GatewayError};
+use crate::gateway::{ConfiguredGateway, Decoded, GatewayError, WireRequest};
 use crate::session::SessionStore;
 use crate::survey::{HopError, Survey};
 
@@ -51,17 +52,41 @@ impl Default for Limits {
 /// Everything a request handler needs.
 pub struct App {
     pub survey: Survey,
-    /// Gateways by name (`/ussd/<name>`).
-    pub gateways: HashMap<String, ConfiguredGateway>,
+    /// Gateways by channel, then name (`/ussd/<name>`, `/voice/<name>`).
+    pub gateways: HashMap<Channel, HashMap<String, ConfiguredGateway>>,
+    /// The recorded prompts served at `/audio/`.
+    pub audio: Arc<AudioCatalogue>,
     pub limits: Limits,
 }
 
 impl App {
-    pub fn new(survey: Survey, gateways: Vec<ConfiguredGateway>, limits: Limits) -> App {
+    pub fn new(
+        survey: Survey,
+        gateways: Vec<ConfiguredGateway>,
+        audio: Arc<AudioCatalogue>,
+        limits: Limits,
+    ) -> App {
+        let mut by_channel: HashMap<Channel, HashMap<String, ConfiguredGateway>> = HashMap::new();
+        for g in gateways {
+            by_channel
+                .entry(g.channel())
+                .or_default()
+                .insert(g.name.clone(), g);
+        }
         App {
             survey,
-            gateways: gateways.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            gateways: by_channel,
+            audio,
             limits,
+        }
+    }
+
+    fn gateway(&self, channel: Option<Channel>, name: &str) -> Option<&ConfiguredGateway> {
+        let of = |c: Channel| self.gateways.get(&c)?.get(name);
+        match channel {
+            Some(c) => of(c),
+            // A status callback names no channel: voice first (Twilio's), then USSD.
+            None => of(Channel::Voice).or_else(|| of(Channel::Ussd)),
         }
     }
 }
@@ -146,18 +171,25 @@ enum Route<'a> {
     Health,
     Ready,
     Metrics,
-    /// A hop of gateway `name` on `channel`.
+    /// A recorded prompt (`/audio/<lang>/<file>`).
+    Audio(&'a str),
+    /// A hop of gateway `name` on `channel`; `action` is what follows in the path (voice
+    /// callbacks: `gather`, `recording`, `no-input`).
     Hop {
         channel: Channel,
         name: &'a str,
+        action: &'a str,
     },
-    /// A gateway's notice that a session ended.
+    /// A gateway's notice that a session ended (`…/events`, `…/status`).
     Ended {
-        channel: Channel,
+        channel: Option<Channel>,
         name: &'a str,
     },
     NotFound,
 }
+
+/// What may follow a gateway's route: its callbacks.
+const ACTIONS: &[&str] = &["gather", "digits", "recording", "no-input"];
 
 fn route(path: &str) -> Route<'_> {
     let valid = |name: &str| {
@@ -172,16 +204,28 @@ fn route(path: &str) -> Route<'_> {
         "/metrics" => return Route::Metrics,
         _ => {}
     }
-    // `/<channel>/<gateway>[/events]`, and `/gateways/<gateway>/<channel>[/events]` as an
-    // alias; the gateway must be of that channel.
-    let (rest, events) = match path.strip_suffix("/events") {
-        Some(rest) => (rest, true),
-        None => (path, false),
-    };
-    let mut parts = rest.strip_prefix('/').unwrap_or("").split('/');
-    let (channel, name) = match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("gateways"), Some(name), Some(channel), None) => (channel, name),
-        (Some(channel), Some(name), None, None) if channel != "gateways" => (channel, name),
+    if let Some(file) = path.strip_prefix("/audio/") {
+        return Route::Audio(file);
+    }
+    // `/<channel>/<gateway>[/<action>]`, and `/gateways/<gateway>/<channel>[/<action>]` as
+    // an alias; the gateway must be of that channel. `/gateways/<gateway>/status` is a
+    // status callback.
+    let parts: Vec<&str> = path.strip_prefix('/').unwrap_or("").split('/').collect();
+    let (channel, name, action) = match parts.as_slice() {
+        ["gateways", name, "status" | "events"] => {
+            return if valid(name) {
+                Route::Ended {
+                    channel: None,
+                    name,
+                }
+            } else {
+                Route::NotFound
+            };
+        }
+        ["gateways", name, channel] => (*channel, *name, ""),
+        ["gateways", name, channel, action] => (*channel, *name, *action),
+        [channel, name] if *channel != "gateways" => (*channel, *name, ""),
+        [channel, name, action] if *channel != "gateways" => (*channel, *name, *action),
         _ => return Route::NotFound,
     };
     let Some(channel) = Channel::named(channel) else {
@@ -190,10 +234,22 @@ fn route(path: &str) -> Route<'_> {
     if !valid(name) {
         return Route::NotFound;
     }
-    if events {
-        Route::Ended { channel, name }
-    } else {
-        Route::Hop { channel, name }
+    match action {
+        "events" | "status" => Route::Ended {
+            channel: Some(channel),
+            name,
+        },
+        "" => Route::Hop {
+            channel,
+            name,
+            action,
+        },
+        a if channel == Channel::Voice && ACTIONS.contains(&a) => Route::Hop {
+            channel,
+            name,
+            action,
+        },
+        _ => Route::NotFound,
     }
 }
 
@@ -208,15 +264,15 @@ fn method_not_allowed(allow: &'static str) -> Reply {
 }
 
 async fn handle(app: &App, req: Request<Incoming>) -> Reply {
-    let route = route(req.uri().path());
+    let (parts, body) = req.into_parts();
+    let route = route(parts.uri.path());
+    let method = &parts.method;
     match route {
-        Route::Health if req.method() == Method::GET || req.method() == Method::HEAD => {
+        Route::Health if method == Method::GET || method == Method::HEAD => {
             text(StatusCode::OK, "ok\n")
         }
-        Route::Ready if req.method() == Method::GET || req.method() == Method::HEAD => {
-            ready(app).await
-        }
-        Route::Metrics if req.method() == Method::GET => {
+        Route::Ready if method == Method::GET || method == Method::HEAD => ready(app).await,
+        Route::Metrics if method == Method::GET => {
             let mut r = text(StatusCode::OK, app.survey.metrics.render());
             r.headers_mut().insert(
                 CONTENT_TYPE,
@@ -224,32 +280,57 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             );
             r
         }
-        Route::Health | Route::Ready | Route::Metrics => method_not_allowed("GET, HEAD"),
-        Route::Hop { channel, name } | Route::Ended { channel, name } => {
-            let gateway = match app.gateways.get(name) {
-                Some(g) if g.channel() == channel => g,
-                _ => {
-                    return text(
-                        StatusCode::NOT_FOUND,
-                        format!("unknown gateway `{name}` on {}\n", channel.name()),
-                    );
-                }
+        Route::Audio(file) if method == Method::GET || method == Method::HEAD => {
+            crate::audio::http::serve(&app.audio, file, &parts.headers, method == Method::HEAD)
+                .await
+        }
+        Route::Health | Route::Ready | Route::Audio(_) => method_not_allowed("GET, HEAD"),
+        Route::Metrics => method_not_allowed("GET"),
+        Route::Hop { channel, name, .. }
+        | Route::Ended {
+            channel: Some(channel),
+            name,
+        } if app.gateway(Some(channel), name).is_none() => text(
+            StatusCode::NOT_FOUND,
+            format!("unknown gateway `{name}` on {}\n", channel.name()),
+        ),
+        Route::Hop { channel, name, action } => {
+            let Some(gateway) = app.gateway(Some(channel), name) else {
+                return text(StatusCode::NOT_FOUND, "unknown gateway\n");
             };
-            if req.method() != Method::POST {
+            if method != Method::POST {
                 return method_not_allowed("POST");
             }
-            let ended = matches!(route, Route::Ended { .. });
-            let body = match read_body(app, req).await {
+            let body = match read_body(app, &parts.headers, body).await {
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
-            if ended {
-                session_ended(gateway, &body)
-            } else {
-                hop(app, gateway, &body).await
+            hop(app, gateway, &wire(&parts, action, &body)).await
+        }
+        Route::Ended { channel, name } => {
+            let Some(gateway) = app.gateway(channel, name) else {
+                return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
+            };
+            if method != Method::POST {
+                return method_not_allowed("POST");
             }
+            let body = match read_body(app, &parts.headers, body).await {
+                Ok(b) => b,
+                Err(reply) => return reply,
+            };
+            session_ended(gateway, &wire(&parts, "", &body))
         }
         Route::NotFound => text(StatusCode::NOT_FOUND, "not found\n"),
+    }
+}
+
+fn wire<'r>(parts: &'r hyper::http::request::Parts, action: &'r str, body: &'r [u8]) -> WireRequest<'r> {
+    WireRequest {
+        action,
+        path_and_query: parts.uri.path_and_query().map_or("", |p| p.as_str()),
+        query: parts.uri.query().unwrap_or(""),
+        headers: &parts.headers,
+        body,
     }
 }
 
@@ -273,7 +354,11 @@ async fn ready(app: &App) -> Reply {
 }
 
 /// The body of a form POST, within the size and time limits.
-async fn read_body(app: &App, req: Request<Incoming>) -> Result<Bytes, Reply> {
+async fn read_body(
+    app: &App,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+) -> Result<Bytes, Reply> {
     let limit = app.limits.max_body_bytes;
     let too_large = || {
         text(
@@ -281,14 +366,14 @@ async fn read_body(app: &App, req: Request<Incoming>) -> Result<Bytes, Reply> {
             format!("body larger than {limit} bytes\n"),
         )
     };
-    if let Some(len) = req.headers().get(CONTENT_LENGTH) {
+    if let Some(len) = headers.get(CONTENT_LENGTH) {
         match len.to_str().ok().and_then(|l| l.parse::<u64>().ok()) {
             Some(n) if n > limit as u64 => return Err(too_large()),
             Some(_) => {}
             None => return Err(text(StatusCode::BAD_REQUEST, "invalid Content-Length\n")),
         }
     }
-    if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+    if let Some(ct) = headers.get(CONTENT_TYPE) {
         let form = ct.to_str().is_ok_and(|c| {
             c.trim()
                 .to_ascii_lowercase()
@@ -301,7 +386,7 @@ async fn read_body(app: &App, req: Request<Incoming>) -> Result<Bytes, Reply> {
             ));
         }
     }
-    let collect = Limited::new(req.into_body(), limit).collect();
+    let collect = Limited::new(body, limit).collect();
     match tokio::time::timeout(app.limits.body_timeout, collect).await {
         Err(_) => Err(text(
             StatusCode::REQUEST_TIMEOUT,
@@ -314,13 +399,31 @@ async fn read_body(app: &App, req: Request<Incoming>) -> Result<Bytes, Reply> {
 }
 
 fn bad_request(e: &GatewayError) -> Reply {
-    text(StatusCode::BAD_REQUEST, format!("{e}\n"))
+    let status = match e {
+        GatewayError::Forbidden(_) => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    text(status, format!("{e}\n"))
+}
+
+fn reply(r: crate::gateway::Reply) -> Reply {
+    let mut out = text(
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
+        r.body,
+    );
+    out.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    out
 }
 
 /// One hop: decoded by the gateway's adapter, served, encoded back.
-async fn hop(app: &App, gateway: &ConfiguredGateway, body: &[u8]) -> Reply {
-    let inbound = match gateway.adapter.decode(body) {
-        Ok(r) => r,
+async fn hop(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) -> Reply {
+    let inbound = match gateway.adapter.decode(request) {
+        Ok(Decoded::Hop(r)) => r,
+        Ok(Decoded::Ended(ended)) => {
+            log_ended(gateway, &ended);
+            return reply(gateway.adapter.ended_reply());
+        }
         Err(e) => return bad_request(&e),
     };
     let now = time::OffsetDateTime::now_utc();
@@ -334,24 +437,25 @@ async fn hop(app: &App, gateway: &ConfiguredGateway, body: &[u8]) -> Reply {
             app.survey.notice(gateway, "service-unavailable")
         }
     };
-    let reply = gateway.adapter.encode(&rendered);
-    let mut r = text(StatusCode::OK, reply.body);
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(reply.content_type));
-    r
+    reply(gateway.adapter.encode(&rendered))
 }
 
-fn session_ended(gateway: &ConfiguredGateway, body: &[u8]) -> Reply {
-    match gateway.adapter.decode_session_ended(body) {
+fn log_ended(gateway: &ConfiguredGateway, ended: &crate::gateway::SessionEnded) {
+    tracing::info!(
+        gateway = %gateway.name,
+        channel = gateway.channel().name(),
+        session = %ended.session_id.escape_debug(),
+        status = %ended.status.as_deref().unwrap_or("").escape_debug(),
+        hops = %ended.hops.as_deref().unwrap_or("").escape_debug(),
+        "session ended (gateway notification)"
+    );
+}
+
+fn session_ended(gateway: &ConfiguredGateway, request: &WireRequest<'_>) -> Reply {
+    match gateway.adapter.decode_session_ended(request) {
         Ok(ended) => {
-            tracing::info!(
-                gateway = %gateway.name,
-                session = %ended.session_id.escape_debug(),
-                status = %ended.status.as_deref().unwrap_or("").escape_debug(),
-                hops = %ended.hops.as_deref().unwrap_or("").escape_debug(),
-                "session ended (gateway notification)"
-            );
-            text(StatusCode::OK, "OK")
+            log_ended(gateway, &ended);
+            reply(gateway.adapter.ended_reply())
         }
         Err(e) => bad_request(&e),
     }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::audio::AudioCatalogue;
 use crate::config::{Config, Profile};
 use crate::journal::Journal;
 use crate::metrics::{Metrics, SinkCounters};
@@ -81,27 +82,47 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             max_connections: c.max_connections,
             shutdown_grace: grace,
         };
-        let app = Arc::new(App::new(survey, c.configured_gateways(), limits));
         let listener = tokio::net::TcpListener::bind(&c.listen)
             .await
             .with_context(|| format!("cannot listen on {}", c.listen))?;
         let addr = listener.local_addr()?;
+        let public_url = c.public_url(Some(addr));
+        let audio = Arc::new(
+            AudioCatalogue::scan(&c.audio)
+                .with_context(|| format!("reading recordings in {}", c.audio.display()))?,
+        );
+        let gateways = c.configured_gateways(&public_url, audio.clone());
+        let app = Arc::new(App::new(survey, gateways, audio.clone(), limits));
         // Before anyone can send a signal (whose default action would end the process).
         let hup = reload::hangup();
         let signal = shutdown::signal();
         println!("sauti listening on http://{addr}");
         for f in app.survey.flows().current() {
+            let mut on: Vec<&str> = f.ussd.iter().map(String::as_str).collect();
+            on.extend(f.voice.iter().map(String::as_str));
             println!(
                 "  flow {} v{} on {} ({})",
                 f.id,
                 f.version,
-                f.ussd.join(" "),
+                on.join(" "),
                 f.languages.join(", ")
             );
         }
-        for name in c.gateways.keys() {
-            println!("  gateway {name}: POST http://{addr}/ussd/{name}");
+        let mut gateways: Vec<_> = app.gateways.values().flat_map(|g| g.values()).collect();
+        gateways.sort_by(|a, b| (a.channel(), &a.name).cmp(&(b.channel(), &b.name)));
+        for g in gateways {
+            println!(
+                "  gateway {}: POST {public_url}/{}/{}",
+                g.name,
+                g.channel().name(),
+                g.name
+            );
         }
+        println!(
+            "  voice prompts: {} recording(s) in {}",
+            audio.len(),
+            c.audio.display()
+        );
         println!("  sessions: {store_name}");
         for name in c.sinks.keys() {
             println!("  sink: {name}");

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 
 use time::OffsetDateTime;
 
-use crate::channel::{self, ChannelMemory, Rendered};
+use crate::channel::{self, ChannelMemory, Input, Rendered};
 use crate::engine::{self, At, Event, Hop, HopContext};
 use crate::flow::{CompiledFlow, FlowSet, LiveFlows, Reloaded};
 use crate::gateway::{ConfiguredGateway, Inbound, InputCursor, Progress};
@@ -116,7 +116,7 @@ impl Survey {
         channel::notice(
             gateway.channel(),
             &self.multilingual(message),
-            gateway.render,
+            &gateway.render,
         )
     }
 
@@ -129,6 +129,7 @@ impl Survey {
     ) -> Result<Rendered, HopError> {
         let flows = self.flows();
         let address = gateway.channel().normalize_address(&inbound.address);
+        let address = &*address;
         let key = SessionKey {
             respondent: self.pseudonyms.of(&inbound.phone_number),
             gateway: gateway.name.clone(),
@@ -179,23 +180,24 @@ impl Survey {
                             flow,
                             &rec.state,
                             rec.reason.as_ref(),
-                            gateway.render,
+                            rec.cursor.len,
+                            &gateway.render,
                         ));
                     };
                     let (hop, memory) = rec.channel.step(
                         flow,
                         &rec.state,
                         rec.reason.as_ref(),
-                        input,
+                        heard(inbound, input),
                         &ctx,
-                        gateway.render,
+                        &gateway.render,
                     );
                     let mut rec = rec;
                     rec.channel = memory;
                     (rec, hop)
                 }
             };
-            record.cursor = gateway.adapter.cursor(inbound);
+            record.cursor = gateway.adapter.cursor(&record.cursor, inbound);
             if record.address == 0 {
                 record.address = address_tag(address);
             }
@@ -261,7 +263,8 @@ impl Survey {
                         flow,
                         &record.state,
                         record.reason.as_ref(),
-                        gateway.render,
+                        record.cursor.len,
+                        &gateway.render,
                     ));
                 }
                 Saved::Conflict => fresh = false,
@@ -365,10 +368,30 @@ impl Survey {
         // gateway opened earlier): it answers the first screen.
         let mut record = record;
         if let Progress::New(input) = gateway.adapter.progress(&InputCursor::START, inbound) {
-            let (mut next, memory) =
-                record
-                    .channel
-                    .step(&flow, &hop.state, None, input, ctx, gateway.render);
+            let (mut next, memory) = record.channel.step(
+                &flow,
+                &hop.state,
+                None,
+                heard(inbound, input),
+                ctx,
+                &gateway.render,
+            );
+            let mut events = std::mem::take(&mut hop.events);
+            events.append(&mut next.events);
+            next.events = events;
+            hop = next;
+            record.channel = memory;
+        }
+        // The channel may answer for the respondent (one language offered on a call).
+        if let Some(input) = record.channel.opening(&flow, &hop.state, &gateway.render) {
+            let (mut next, memory) = record.channel.step(
+                &flow,
+                &hop.state,
+                None,
+                Input::Keys(&input),
+                ctx,
+                &gateway.render,
+            );
             let mut events = std::mem::take(&mut hop.events);
             events.append(&mut next.events);
             next.events = events;
@@ -376,6 +399,14 @@ impl Survey {
             record.channel = memory;
         }
         Ok((record, hop))
+    }
+}
+
+/// The input of a hop as its channel takes it: a recording when the gateway made one.
+fn heard<'h>(inbound: &'h Inbound, keys: &'h str) -> Input<'h> {
+    match &inbound.recording {
+        Some(recording) => Input::Recording(recording),
+        None => Input::Keys(keys),
     }
 }
 

@@ -1,12 +1,17 @@
-//! Channels: how respondents reach a flow (USSD today; voice and SMS next). A channel names
-//! the addresses flows are routed by, keeps its own part of a session, and renders views.
+//! Channels: how respondents reach a flow (USSD menus, voice calls). A channel names the
+//! addresses flows are routed by, keeps its own part of a session, and renders views.
 
 pub mod ussd;
+pub mod voice;
+
+use std::sync::Arc;
 
 use crate::engine::{Hop, HopContext, SessionState};
 use crate::flow::CompiledFlow;
+use crate::gateway::Recording;
 use crate::gsm7::Budget;
 use crate::question::Invalid;
+use crate::render::voice::{VoicePrompt, VoiceSettings};
 use crate::render::{self, Screen};
 
 /// A way respondents reach Sauti.
@@ -14,10 +19,12 @@ use crate::render::{self, Screen};
 pub enum Channel {
     /// Menus on a short code (`*384*1#`), a few minutes per session.
     Ussd,
+    /// A phone call to a number: prompts heard, answers on the keypad or spoken.
+    Voice,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 1] = [Channel::Ussd];
+    pub const ALL: [Channel; 2] = [Channel::Ussd, Channel::Voice];
 
     /// The channel called `name` (as in `/ussd/<gateway>`).
     pub fn named(name: &str) -> Option<Channel> {
@@ -28,13 +35,16 @@ impl Channel {
     pub fn name(self) -> &'static str {
         match self {
             Channel::Ussd => "ussd",
+            Channel::Voice => "voice",
         }
     }
 
-    /// The address of a hop in the form flows declare it (`*384*1#`): blanks trimmed.
-    pub fn normalize_address(self, address: &str) -> &str {
+    /// The address of a hop in the form flows declare it: a USSD code with blanks trimmed
+    /// (`*384*1#`), a called number with only its `+` and digits (`+243900000001`).
+    pub fn normalize_address(self, address: &str) -> std::borrow::Cow<'_, str> {
         match self {
-            Channel::Ussd => address.trim(),
+            Channel::Ussd => address.trim().into(),
+            Channel::Voice => crate::channel::voice::normalize_number(address),
         }
     }
 }
@@ -44,6 +54,17 @@ impl Channel {
 pub enum ChannelMemory {
     /// The page of the current screen.
     Ussd { page: u8 },
+    /// The page of a long menu read out, and how many times in a row the caller said nothing.
+    Voice { page: u8, silences: u8 },
+}
+
+/// One input as the channel receives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// Keys typed (USSD text, DTMF digits); empty when nothing was pressed in time.
+    Keys(&'a str),
+    /// A spoken answer, recorded by the gateway.
+    Recording(&'a Recording),
 }
 
 impl ChannelMemory {
@@ -51,67 +72,124 @@ impl ChannelMemory {
     pub fn fresh(channel: Channel) -> ChannelMemory {
         match channel {
             Channel::Ussd => ChannelMemory::Ussd { page: 0 },
+            Channel::Voice => ChannelMemory::Voice {
+                page: 0,
+                silences: 0,
+            },
         }
     }
 
     pub fn channel(&self) -> Channel {
         match self {
             ChannelMemory::Ussd { .. } => Channel::Ussd,
+            ChannelMemory::Voice { .. } => Channel::Voice,
         }
     }
 }
 
 /// What a channel's renderer made of a view, for a gateway to encode.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Rendered {
     Ussd(Screen),
+    Voice(VoicePrompt),
 }
 
-/// How a gateway's channel renders (USSD: the screen budget of that gateway's networks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a gateway's channel renders: the screen budget of its networks (USSD), the
+/// recordings and voices it speaks with (voice).
+#[derive(Debug, Clone)]
 pub struct RenderSettings {
     pub budget: Budget,
+    pub voice: Arc<VoiceSettings>,
+}
+
+impl Default for RenderSettings {
+    fn default() -> Self {
+        RenderSettings {
+            budget: Budget::default(),
+            voice: Arc::new(VoiceSettings::default()),
+        }
+    }
 }
 
 impl ChannelMemory {
-    /// One input: what the channel answers itself (a USSD page turn), else the engine's step.
+    /// One input: what the channel answers itself (a USSD page turn, a voice repeat or
+    /// silence), else the engine's step.
     pub fn step(
         self,
         flow: &CompiledFlow,
         state: &SessionState,
         reason: Option<&Invalid>,
-        input: &str,
+        input: Input<'_>,
         ctx: &HopContext,
-        settings: RenderSettings,
+        settings: &RenderSettings,
     ) -> (Hop, ChannelMemory) {
         match self {
             ChannelMemory::Ussd { page } => {
-                let turn = ussd::step(flow, state, reason, page, input, ctx, settings.budget);
+                let keys = match input {
+                    Input::Keys(k) => k,
+                    Input::Recording(_) => "",
+                };
+                let turn = ussd::step(flow, state, reason, page, keys, ctx, settings.budget);
                 (turn.hop, ChannelMemory::Ussd { page: turn.page })
+            }
+            ChannelMemory::Voice { page, silences } => {
+                let memory = voice::Memory { page, silences };
+                let (hop, m) = voice::step(flow, state, reason, memory, input, ctx, &settings.voice);
+                (
+                    hop,
+                    ChannelMemory::Voice {
+                        page: m.page,
+                        silences: m.silences,
+                    },
+                )
             }
         }
     }
 
-    /// What the respondent gets for the session as it stands.
+    /// Input the channel gives on the respondent's behalf when a session opens (a call whose
+    /// flow has one language with complete prompts skips the language menu).
+    pub fn opening(
+        &self,
+        flow: &CompiledFlow,
+        state: &SessionState,
+        settings: &RenderSettings,
+    ) -> Option<String> {
+        match self {
+            ChannelMemory::Ussd { .. } => None,
+            ChannelMemory::Voice { .. } => voice::opening(flow, state, &settings.voice),
+        }
+    }
+
+    /// What the respondent gets for the session as it stands; `turn` is the gateway's count
+    /// of inputs taken (voice callbacks carry it back).
     pub fn render(
         &self,
         flow: &CompiledFlow,
         state: &SessionState,
         reason: Option<&Invalid>,
-        settings: RenderSettings,
+        turn: u32,
+        settings: &RenderSettings,
     ) -> Rendered {
         let view = crate::engine::view(flow, state, reason);
         match self {
             ChannelMemory::Ussd { page } => {
                 Rendered::Ussd(render::ussd::screen(flow, &view, *page, settings.budget))
             }
+            ChannelMemory::Voice { page, silences } => {
+                let memory = voice::Memory {
+                    page: *page,
+                    silences: *silences,
+                };
+                Rendered::Voice(voice::render(flow, &view, memory, turn, &settings.voice))
+            }
         }
     }
 }
 
 /// A closing notice outside any conversation (unknown address, service unavailable).
-pub fn notice(channel: Channel, text: &str, settings: RenderSettings) -> Rendered {
+pub fn notice(channel: Channel, text: &str, settings: &RenderSettings) -> Rendered {
     match channel {
         Channel::Ussd => Rendered::Ussd(render::ussd::notice(text, settings.budget)),
+        Channel::Voice => Rendered::Voice(VoicePrompt::reject()),
     }
 }

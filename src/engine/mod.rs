@@ -172,6 +172,42 @@ pub fn step(flow: &CompiledFlow, state: &SessionState, input: &str, ctx: &HopCon
     }
 }
 
+/// Takes a spoken answer to a `text` question: the recording the gateway made (its URL and
+/// length). Anywhere else a recording answers nothing.
+pub fn step_recording(
+    flow: &CompiledFlow,
+    state: &SessionState,
+    url: &str,
+    secs: Option<u32>,
+) -> Hop {
+    let mut state = state.with_room_for_one_more();
+    let mut events = Vec::new();
+    let mut reason = None;
+    match state.at {
+        At::Step(i) if matches!(flow.steps[i as usize].question, Question::Text(_)) => {
+            let s = &flow.steps[i as usize];
+            state.record(
+                i,
+                Some(Answer::Audio {
+                    url: url.to_owned(),
+                    secs,
+                }),
+            );
+            events.push(Event::Answered(i));
+            advance(flow, &mut state, s.next, &mut events);
+        }
+        At::Step(i) => {
+            reason = refuse(flow, &mut state, Some(i), Invalid::NotAnOption, &mut events);
+        }
+        _ => reason = refuse(flow, &mut state, None, Invalid::NotAnOption, &mut events),
+    }
+    Hop {
+        state,
+        events,
+        reason,
+    }
+}
+
 /// `1`..`n` typed with optional leading zeros.
 fn pick(input: &str, n: usize) -> Option<usize> {
     if input.is_empty() || input.len() > 4 || !input.bytes().all(|b| b.is_ascii_digit()) {

@@ -143,6 +143,8 @@ pub enum Said<'f> {
     Date(String),
     /// The session's receipt code.
     Receipt(&'f str),
+    /// A spoken answer: where its recording is (a text channel cannot echo it).
+    Audio(&'f str),
     /// No answer (skipped, or not asked).
     Nothing,
 }
@@ -157,7 +159,7 @@ impl<'f> Said<'f> {
             Said::Number(n) => n.into(),
             Said::Date(d) => d.into(),
             Said::Receipt(r) => r.into(),
-            Said::Nothing => "".into(),
+            Said::Audio(_) | Said::Nothing => "".into(),
         }
     }
 }
@@ -317,6 +319,7 @@ fn said<'f>(
             labels: os.iter().map(|&o| label(o)).collect(),
         },
         Some(Answer::Text(t)) => Said::Text(Cow::Borrowed(t)),
+        Some(Answer::Audio { url, .. }) => Said::Audio(url),
         Some(Answer::Integer(n)) => Said::Integer(*n),
         Some(Answer::Decimal(n)) => Said::Number(*n),
         Some(Answer::Date(d)) => Said::Date(match &flow.steps[step as usize].question {

@@ -72,6 +72,16 @@ pub fn load_dir(paths: &[PathBuf], locales_dir: &Path) -> (Vec<CompiledFlow>, Ve
                 ));
                 continue;
             }
+            for number in &flow.voice {
+                if let Some(other) = flows.iter().find(|f| f.voice.contains(number)) {
+                    problems.push(Problem::new(
+                        &file,
+                        0,
+                        0,
+                        format!("voice number `{number}` is also routed to flow `{}`", other.id),
+                    ));
+                }
+            }
             for code in &flow.ussd {
                 if let Some(other) = flows.iter().find(|f| f.ussd.contains(code)) {
                     problems.push(Problem::new(
@@ -286,6 +296,26 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         .iter()
         .map(|c| c.get_ref().trim().to_owned())
         .collect();
+    let voice: Vec<String> = raw
+        .voice
+        .iter()
+        .map(|n| crate::channel::voice::normalize_number(n.get_ref()).into_owned())
+        .collect();
+    for (number, raw_number) in voice.iter().zip(&raw.voice) {
+        let digits = number.trim_start_matches('+');
+        if !number.starts_with('+')
+            || !(6..=15).contains(&digits.len())
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+        {
+            cx.err(
+                raw_number.span(),
+                format!(
+                    "voice number `{}`: expected an international number like `+243900000001`",
+                    raw_number.get_ref()
+                ),
+            );
+        }
+    }
     for code in &raw.ussd {
         let c = code.get_ref().trim();
         let shaped = c.starts_with('*') && c.ends_with('#');
@@ -468,6 +498,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         default_language,
         ask_language,
         ussd,
+        voice,
         max_attempts,
         partials: raw.partials,
         nav,

@@ -87,6 +87,8 @@ pub struct CompiledFlow {
     pub ask_language: bool,
     /// USSD service codes routed to this flow.
     pub ussd: Vec<String>,
+    /// Called numbers routed to this flow (voice), `+` and digits.
+    pub voice: Vec<String>,
     /// Wrong answers to one question before the session is closed.
     pub max_attempts: u8,
     /// Whether unfinished surveys are delivered as partial responses.

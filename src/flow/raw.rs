@@ -21,6 +21,9 @@ pub struct RawFlow {
     pub ask_language: Option<bool>,
     #[serde(default)]
     pub ussd: Vec<Spanned<String>>,
+    /// Phone numbers whose calls this flow answers (voice).
+    #[serde(default)]
+    pub voice: Vec<Spanned<String>>,
     #[serde(default)]
     pub max_attempts: Option<Spanned<u8>>,
     #[serde(default)]

@@ -49,7 +49,10 @@ impl FlowSet {
 
 /// The addresses a flow is reached on, per channel.
 fn addresses(flow: &CompiledFlow) -> impl Iterator<Item = (Channel, String)> + '_ {
-    flow.ussd.iter().map(|code| (Channel::Ussd, code.clone()))
+    flow.ussd
+        .iter()
+        .map(|code| (Channel::Ussd, code.clone()))
+        .chain(flow.voice.iter().map(|n| (Channel::Voice, n.clone())))
 }
 
 /// What a reload did.

@@ -3,8 +3,12 @@
 
 use serde::Deserialize;
 
-use super::{Gateway, GatewayError, Inbound, InputCursor, Progress, Reply, SessionEnded};
+use super::{
+    Decoded, Gateway, GatewayError, Inbound, InputCursor, Progress, Reply, SessionEnded,
+    WireRequest,
+};
 use crate::channel::{Channel, Rendered};
+use super::{phone_number, required};
 use crate::hash::fnv1a;
 
 /// The Africa's Talking USSD adapter.
@@ -30,42 +34,16 @@ struct SessionEndedForm {
     hops_count: Option<String>,
 }
 
-const MAX_FIELD: usize = 256;
-
-fn required(value: Option<String>, field: &'static str) -> Result<String, GatewayError> {
-    let v = value.map(|v| v.trim().to_owned()).unwrap_or_default();
-    if v.is_empty() {
-        return Err(GatewayError::Missing(field));
-    }
-    if v.len() > MAX_FIELD {
-        return Err(GatewayError::Invalid {
-            field,
-            why: "too long",
-        });
-    }
-    Ok(v)
-}
-
 impl Gateway for AfricasTalking {
     fn channel(&self) -> Channel {
         Channel::Ussd
     }
 
-    fn decode(&self, body: &[u8]) -> Result<Inbound, GatewayError> {
-        let form: HopForm = serde_html_form::from_bytes(body)
+    fn decode(&self, request: &WireRequest<'_>) -> Result<Decoded, GatewayError> {
+        let form: HopForm = serde_html_form::from_bytes(request.body)
             .map_err(|e| GatewayError::Malformed(e.to_string()))?;
-        let phone_number = required(form.phone_number, "phoneNumber")?;
-        if !phone_number.bytes().any(|b| b.is_ascii_digit())
-            || !phone_number
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"+ -()".contains(&b))
-        {
-            return Err(GatewayError::Invalid {
-                field: "phoneNumber",
-                why: "expected an international number such as +243810000001",
-            });
-        }
-        Ok(Inbound {
+        let phone_number = phone_number(form.phone_number, "phoneNumber")?;
+        Ok(Decoded::Hop(Inbound {
             session_id: required(form.session_id, "sessionId")?,
             address: required(form.service_code, "serviceCode")?,
             phone_number,
@@ -75,7 +53,9 @@ impl Gateway for AfricasTalking {
                 .filter(|n| !n.is_empty()),
             // `text` is empty on the first hop; some gateways leave it out then.
             input: form.text.unwrap_or_default(),
-        })
+            recording: None,
+            turn: None,
+        }))
     }
 
     /// `text` is everything typed in the session joined by `*`: the new input is what
@@ -102,25 +82,27 @@ impl Gateway for AfricasTalking {
         }
     }
 
-    fn cursor(&self, hop: &Inbound) -> InputCursor {
+    fn cursor(&self, _before: &InputCursor, hop: &Inbound) -> InputCursor {
         InputCursor::of(&hop.input)
     }
 
     /// `CON <screen>` to wait for input, `END <screen>` to close the session.
     fn encode(&self, rendered: &Rendered) -> Reply {
-        let Rendered::Ussd(screen) = rendered;
+        let Rendered::Ussd(screen) = rendered else {
+            unreachable!("a USSD gateway only encodes USSD screens");
+        };
         let marker = if screen.end { "END " } else { "CON " };
         let mut body = String::with_capacity(marker.len() + screen.text.len());
         body.push_str(marker);
         body.push_str(&screen.text);
-        Reply {
-            content_type: "text/plain; charset=utf-8",
-            body,
-        }
+        Reply::ok("text/plain; charset=utf-8", body)
     }
 
-    fn decode_session_ended(&self, body: &[u8]) -> Result<SessionEnded, GatewayError> {
-        let ended: SessionEndedForm = serde_html_form::from_bytes(body).map_err(|e| {
+    fn decode_session_ended(
+        &self,
+        request: &WireRequest<'_>,
+    ) -> Result<SessionEnded, GatewayError> {
+        let ended: SessionEndedForm = serde_html_form::from_bytes(request.body).map_err(|e| {
             let msg = e.to_string();
             if msg.contains("sessionId") {
                 GatewayError::Missing("sessionId")
@@ -147,14 +129,16 @@ mod tests {
             address: "*384*1#".into(),
             network: None,
             input: text.into(),
+            recording: None,
+            turn: None,
         }
     }
 
     #[test]
     fn a_first_hop_has_an_empty_text() {
-        let r = AfricasTalking
-            .decode(b"sessionId=ATUid_1&serviceCode=%2A384%2A1%23&phoneNumber=%2B243810000001&networkCode=63001&text=")
-            .unwrap();
+        let Decoded::Hop(r) = AfricasTalking
+            .decode(&WireRequest::form(b"sessionId=ATUid_1&serviceCode=%2A384%2A1%23&phoneNumber=%2B243810000001&networkCode=63001&text="))
+            .unwrap() else { panic!() };
         assert_eq!(r.address, "*384*1#");
         assert_eq!(r.phone_number, "+243810000001");
         assert_eq!(r.input, "");
@@ -165,12 +149,12 @@ mod tests {
     fn missing_and_bad_fields_are_named() {
         let at = AfricasTalking;
         assert_eq!(
-            at.decode(b"serviceCode=%2A1%23&phoneNumber=%2B1&text=")
+            at.decode(&WireRequest::form(b"serviceCode=%2A1%23&phoneNumber=%2B1&text="))
                 .unwrap_err(),
             GatewayError::Missing("sessionId")
         );
         assert!(matches!(
-            at.decode(b"sessionId=a&serviceCode=%2A1%23&phoneNumber=hello")
+            at.decode(&WireRequest::form(b"sessionId=a&serviceCode=%2A1%23&phoneNumber=hello"))
                 .unwrap_err(),
             GatewayError::Invalid {
                 field: "phoneNumber",
@@ -178,7 +162,7 @@ mod tests {
             }
         ));
         assert!(matches!(
-            at.decode(b"%%%=&&=").unwrap_err(),
+            at.decode(&WireRequest::form(b"%%%=&&=")).unwrap_err(),
             GatewayError::Missing(_) | GatewayError::Malformed(_)
         ));
     }

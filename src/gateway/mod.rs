@@ -2,8 +2,14 @@
 //! [`Inbound`] hop and encodes a [`Rendered`] reply; the hop logic never sees a wire format.
 
 pub mod africastalking;
+pub mod africastalking_voice;
+pub mod twilio;
+pub mod twilio_signature;
+mod xml;
 
 use std::sync::Arc;
+
+use hyper::HeaderMap;
 
 use crate::channel::{Channel, RenderSettings, Rendered};
 use crate::config::GatewayKind;
@@ -20,8 +26,65 @@ pub struct Inbound {
     pub address: String,
     pub network: Option<String>,
     /// The input as the gateway sends it; only the gateway knows how to read it against
-    /// what the session consumed ([`Gateway::progress`]).
+    /// what the session consumed ([`Gateway::progress`]). Voice: the keys pressed (empty when
+    /// none were pressed in time).
     pub input: String,
+    /// A spoken answer the gateway recorded (voice).
+    pub recording: Option<Recording>,
+    /// The input count the request answers, as Sauti wrote it in the callback URL (voice).
+    pub turn: Option<u32>,
+}
+
+/// A spoken answer, as the gateway keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// Where the gateway serves the recording (empty when nothing was recorded).
+    pub url: String,
+    pub secs: Option<u32>,
+}
+
+/// A request as it reached Sauti, for a gateway to decode.
+#[derive(Debug, Clone, Copy)]
+pub struct WireRequest<'a> {
+    /// What follows the gateway's route in the path (`""`, `gather`, `no-input`).
+    pub action: &'a str,
+    /// Path and query exactly as requested (signatures cover them).
+    pub path_and_query: &'a str,
+    /// The query string (without `?`), empty when there is none.
+    pub query: &'a str,
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+}
+
+impl<'a> WireRequest<'a> {
+    /// A form POST to the gateway's route with no query and no headers (tests, benches).
+    pub fn form(body: &'a [u8]) -> WireRequest<'a> {
+        static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
+        WireRequest {
+            action: "",
+            path_and_query: "",
+            query: "",
+            headers: EMPTY.get_or_init(HeaderMap::new),
+            body,
+        }
+    }
+
+    /// The value of query parameter `name`, if present.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        serde_html_form::from_str::<Vec<(String, String)>>(self.query)
+            .ok()?
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+    }
+}
+
+/// What a gateway request carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decoded {
+    Hop(Inbound),
+    /// The gateway says the session (call) is over; nothing changes.
+    Ended(SessionEnded),
 }
 
 /// What a session has consumed of a gateway's input: a length and a stable hash (FNV-1a),
@@ -60,11 +123,22 @@ pub enum Progress<'t> {
     Diverged,
 }
 
-/// A reply body and its content type.
+/// A reply: status, content type and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
+    pub status: u16,
     pub content_type: &'static str,
     pub body: String,
+}
+
+impl Reply {
+    pub fn ok(content_type: &'static str, body: String) -> Reply {
+        Reply {
+            status: 200,
+            content_type,
+            body,
+        }
+    }
 }
 
 /// A gateway's notice that a session ended on its side.
@@ -75,9 +149,12 @@ pub struct SessionEnded {
     pub hops: Option<String>,
 }
 
-/// Why a gateway request was refused (answered with 400 and this reason).
+/// Why a gateway request was refused (answered with 400, or 403 when it is not the gateway's,
+/// and this reason).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     #[error("malformed form body: {0}")]
     Malformed(String),
     #[error("missing field `{0}`")]
@@ -94,26 +171,74 @@ pub trait Gateway: Send + Sync {
     /// The channel its hops arrive on.
     fn channel(&self) -> Channel;
 
-    /// A hop from a request body.
-    fn decode(&self, body: &[u8]) -> Result<Inbound, GatewayError>;
+    /// A hop (or an in-band end of session) from a request; a request that is not the
+    /// gateway's (a bad signature) is [`GatewayError::Forbidden`].
+    fn decode(&self, request: &WireRequest<'_>) -> Result<Decoded, GatewayError>;
 
     /// How `hop`'s input follows what the session consumed (`cursor`).
     fn progress<'h>(&self, cursor: &InputCursor, hop: &'h Inbound) -> Progress<'h>;
 
-    /// What the session has consumed once `hop` is taken.
-    fn cursor(&self, hop: &Inbound) -> InputCursor;
+    /// What the session has consumed once `hop` is taken (`before`: what it had consumed).
+    fn cursor(&self, before: &InputCursor, hop: &Inbound) -> InputCursor;
 
     /// The reply to send for what the renderer made.
     fn encode(&self, rendered: &Rendered) -> Reply;
 
-    /// A notice that a session ended on the gateway's side.
-    fn decode_session_ended(&self, body: &[u8]) -> Result<SessionEnded, GatewayError>;
+    /// A notice that a session ended on the gateway's side (its events or status route).
+    fn decode_session_ended(&self, request: &WireRequest<'_>)
+    -> Result<SessionEnded, GatewayError>;
+
+    /// The acknowledgement of a session-ended notice.
+    fn ended_reply(&self) -> Reply {
+        Reply::ok("text/plain; charset=utf-8", "OK".into())
+    }
+}
+
+/// How voice gateways read callbacks: the turn Sauti wrote in the callback URL says which
+/// prompt a request answers, so a retried or late callback never advances the call twice.
+pub fn turn_progress<'h>(cursor: &InputCursor, hop: &'h Inbound) -> Progress<'h> {
+    match hop.turn {
+        // The call's first request (or its retry): nothing to take.
+        None if hop.input.is_empty() && hop.recording.is_none() => Progress::Same,
+        // Input from a callback URL without a turn (written by hand): taken as it comes.
+        None => Progress::New(&hop.input),
+        Some(t) if t == cursor.len => Progress::New(&hop.input),
+        Some(t) if t < cursor.len => Progress::Stale,
+        Some(_) => Progress::Diverged,
+    }
+}
+
+/// The cursor of a voice call: one more turn per input taken.
+pub fn next_turn(before: &InputCursor) -> InputCursor {
+    InputCursor {
+        len: before.len.saturating_add(1),
+        hash: 0,
+    }
+}
+
+/// Where a gateway's adapter is reached, and the secrets it checks requests with.
+#[derive(Debug, Clone, Default)]
+pub struct AdapterSettings {
+    /// The gateway's name in routes (`/voice/<name>`).
+    pub name: String,
+    /// Sauti's public base URL as the gateway calls it (`https://sauti.example.org`).
+    pub public_url: String,
+    /// Twilio: the account's auth token (request signatures).
+    pub auth_token: Option<String>,
 }
 
 /// The adapter for a configured gateway kind.
-pub fn adapter(kind: GatewayKind) -> Arc<dyn Gateway> {
+pub fn adapter(kind: GatewayKind, settings: &AdapterSettings) -> Arc<dyn Gateway> {
     match kind {
         GatewayKind::Africastalking => Arc::new(africastalking::AfricasTalking),
+        GatewayKind::AfricastalkingVoice => Arc::new(
+            africastalking_voice::AfricasTalkingVoice::new(&settings.public_url, &settings.name),
+        ),
+        GatewayKind::Twilio => Arc::new(twilio::Twilio::new(
+            &settings.public_url,
+            &settings.name,
+            settings.auth_token.clone(),
+        )),
     }
 }
 
@@ -143,4 +268,43 @@ impl std::fmt::Debug for ConfiguredGateway {
             .field("session_ttl", &self.session_ttl)
             .finish()
     }
+}
+
+/// The longest field a gateway may send (ids, numbers, codes).
+const MAX_FIELD: usize = 256;
+/// The longest URL a gateway may send (a recording's).
+pub(crate) const MAX_URL: usize = 2048;
+
+/// A field that must be present and not blank, within [`MAX_FIELD`].
+pub(crate) fn required(value: Option<String>, field: &'static str) -> Result<String, GatewayError> {
+    let v = value.map(|v| v.trim().to_owned()).unwrap_or_default();
+    if v.is_empty() {
+        return Err(GatewayError::Missing(field));
+    }
+    if v.len() > MAX_FIELD {
+        return Err(GatewayError::Invalid {
+            field,
+            why: "too long",
+        });
+    }
+    Ok(v)
+}
+
+/// A phone number as gateways write them (`+243810000001`, `243 810-000-001`).
+pub(crate) fn phone_number(
+    value: Option<String>,
+    field: &'static str,
+) -> Result<String, GatewayError> {
+    let number = required(value, field)?;
+    if !number.bytes().any(|b| b.is_ascii_digit())
+        || !number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"+ -()".contains(&b))
+    {
+        return Err(GatewayError::Invalid {
+            field,
+            why: "expected an international number such as +243810000001",
+        });
+    }
+    Ok(number)
 }

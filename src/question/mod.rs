@@ -116,6 +116,9 @@ pub enum Answer {
     Integer(i64),
     Decimal(f64),
     Date(time::Date),
+    /// A spoken answer to a `text` question: where the gateway keeps the recording, and its
+    /// length in seconds when the gateway says.
+    Audio { url: String, secs: Option<u32> },
     /// An optional question the respondent skipped (or an info screen seen).
     Skipped,
 }

@@ -5,6 +5,7 @@
 pub mod page;
 pub mod plain;
 pub mod ussd;
+pub mod voice;
 
 pub use crate::gsm7::{self, Budget, Measure, Text};
 pub use page::{Footer, Page, Unfit, paginate, render_page, truncate};

@@ -134,6 +134,11 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
             w.u8(0);
             w.u8(page);
         }
+        ChannelMemory::Voice { page, silences } => {
+            w.u8(1);
+            w.u8(page);
+            w.u8(silences);
+        }
     }
     let s = &r.state;
     w.u8(s.lang);
@@ -183,6 +188,11 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
                 w.zigzag(d.to_julian_day() as i64);
             }
             Answer::Skipped => w.u8(6),
+            Answer::Audio { url, secs } => {
+                w.u8(7);
+                w.str(url);
+                w.var(secs.map_or(0, |s| s as u64 + 1));
+            }
         }
     }
     w.0
@@ -296,6 +306,10 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
         FORMAT_1 => ChannelMemory::Ussd { page: 0 },
         _ => match r.u8()? {
             0 => ChannelMemory::Ussd { page: r.u8()? },
+            1 => ChannelMemory::Voice {
+                page: r.u8()?,
+                silences: r.u8()?,
+            },
             _ => return Err(DecodeError("channel")),
         },
     };
@@ -341,6 +355,14 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
                 Answer::Date(time::Date::from_julian_day(day).map_err(|_| DecodeError("date"))?)
             }
             6 => Answer::Skipped,
+            7 => {
+                let url = r.str()?;
+                let secs = match r.var()? {
+                    0 => None,
+                    n => Some(u32::try_from(n - 1).map_err(|_| DecodeError("duration"))?),
+                };
+                Answer::Audio { url, secs }
+            }
             _ => return Err(DecodeError("answer")),
         };
         answers.push((step, a));
@@ -408,6 +430,13 @@ mod tests {
             (4, Answer::Decimal(2.5)),
             (5, Answer::Date(time::macros::date!(2026 - 03 - 14))),
             (6, Answer::Skipped),
+            (
+                7,
+                Answer::Audio {
+                    url: "https://voice.example/rec/1.mp3".into(),
+                    secs: Some(12),
+                },
+            ),
         ];
         for reason in [
             None,
