@@ -119,10 +119,24 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
     }
 }
 
+/// What `check --voice` checks calls against: the recordings and the languages with a voice.
+pub struct VoiceCheck {
+    pub catalogue: crate::audio::AudioCatalogue,
+    pub tts: std::collections::BTreeMap<String, String>,
+}
+
 /// `sauti check`: prints one line per problem (and the count on stderr), or, when there is
-/// none, one summary line per flow; returns whether the flows are clean.
-pub fn run(paths: &[PathBuf], locales: &Path, budget: Budget) -> bool {
-    let report = check(paths, locales, budget);
+/// none, one summary line per flow; returns whether the flows are clean. With `voice`, a
+/// prompt a call may play that is neither recorded nor spoken by a voice is a problem.
+pub fn run(paths: &[PathBuf], locales: &Path, budget: Budget, voice: Option<&VoiceCheck>) -> bool {
+    let mut report = check(paths, locales, budget);
+    if let Some(v) = voice {
+        for f in &report.flows {
+            report
+                .problems
+                .extend(crate::prompts::voice_problems(f, &v.catalogue, &v.tts));
+        }
+    }
     for p in &report.problems {
         println!("{p}");
     }

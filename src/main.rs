@@ -76,6 +76,36 @@ enum Command {
         locales: PathBuf,
         #[command(flatten)]
         budget: BudgetArgs,
+        /// Also check voice calls: every prompt of a language without a text-to-speech voice
+        /// ([voice.tts] in sauti.toml) must be recorded in the audio directory.
+        #[arg(long)]
+        voice: bool,
+        /// Directory of recorded prompts (default: `audio` in sauti.toml, or audio).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        /// Configuration file (for [voice]; default ./sauti.toml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Print the recording script of a flow's voice calls: every (language, message) a call
+    /// may play, its file, its text and whether it is recorded, spoken by a voice or missing.
+    Prompts {
+        /// A flow file, or the id of a flow in `flows/`.
+        flow: String,
+        #[arg(long, default_value = "locales")]
+        locales: PathBuf,
+        /// Directory of recorded prompts (default: `audio` in sauti.toml, or audio).
+        #[arg(long)]
+        audio: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: sauti::prompts::Format,
+        /// Write synthetic stand-ins with espeak-ng for what is not recorded, in the languages
+        /// espeak-ng speaks (French, Swahili), to try calls before real recordings exist.
+        #[arg(long)]
+        synthesize: bool,
+        /// Configuration file (for [voice]; default ./sauti.toml when it exists).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Walk a flow in the terminal as a respondent would see it on a phone.
     Simulate {
@@ -123,11 +153,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             paths,
             locales,
             budget,
-        } => Ok(if check::run(&paths, &locales, budget.into()) {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }),
+            voice,
+            audio,
+            config,
+        } => {
+            let voice = if voice {
+                let c = Config::load(config.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;
+                let dir = audio.unwrap_or(c.audio);
+                Some(check::VoiceCheck {
+                    catalogue: sauti::audio::AudioCatalogue::scan(&dir)?,
+                    tts: c.voice.tts,
+                })
+            } else {
+                None
+            };
+            Ok(
+                if check::run(&paths, &locales, budget.into(), voice.as_ref()) {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                },
+            )
+        }
+        Command::Prompts {
+            flow,
+            locales,
+            audio,
+            format,
+            synthesize,
+            config,
+        } => {
+            let c = Config::load(config.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;
+            let dir = audio.unwrap_or(c.audio);
+            sauti::prompts::command(&flow, &locales, &dir, &c.voice.tts, format, synthesize)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Simulate {
             flow,
             lang,

@@ -30,6 +30,10 @@ const FORBIDDEN: &[&str] = &[
     "Budget",
     "ussd",
     "USSD",
+    "voice",
+    "Voice",
+    "Twilio",
+    "africastalking",
 ];
 
 #[test]

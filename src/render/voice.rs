@@ -263,7 +263,7 @@ pub fn fragments(loc: &FlowLocale, id: &str, names: &[&str]) -> Vec<Fragment> {
     let mut rest = text.as_str();
     while let Some(open) = rest.find(MARK_OPEN) {
         let before = rest[..open].trim();
-        if !before.is_empty() {
+        if speakable(before) {
             out.push(Fragment::Text(before.to_owned()));
         }
         let after = &rest[open + MARK_OPEN.len_utf8()..];
@@ -276,10 +276,15 @@ pub fn fragments(loc: &FlowLocale, id: &str, names: &[&str]) -> Vec<Fragment> {
         rest = &after[close + MARK_CLOSE.len_utf8()..];
     }
     let tail = rest.trim();
-    if !tail.is_empty() {
+    if speakable(tail) {
         out.push(Fragment::Text(tail.to_owned()));
     }
     out
+}
+
+/// Whether a fragment says anything (a lone `.` between arguments is not recorded).
+fn speakable(fragment: &str) -> bool {
+    fragment.chars().any(char::is_alphanumeric)
 }
 
 /// The clip of the `n`-th (1-based) text fragment of message `id`.
@@ -504,7 +509,10 @@ fn ask_script(flow: &CompiledFlow, ask: &Ask<'_>, page: usize, languages: &[u8])
         parts.push(engine_part(loc, "voice-skip"));
         keys.push(skip.key);
     }
-    parts.push(engine_part(loc, "voice-repeat"));
+    // On the language menu every line is in its own language: no hint in one of them.
+    if ask.asking != Asking::Language {
+        parts.push(engine_part(loc, "voice-repeat"));
+    }
     let expect = match ask.input {
         InputKind::Text { .. } if ask.asking != Asking::Language => Expect::Record,
         _ if typed => Expect::Keys { digits: None },
@@ -526,25 +534,28 @@ pub fn speak(script: Script, turn: u32, settings: &VoiceSettings) -> VoicePrompt
     let mut sounds: Vec<Sound> = Vec::new();
     for part in script.parts {
         let tts = settings.tts(&part.lang);
+        // A person's recording first, then the language's voice, then synthetic stand-ins.
         let recorded = part.clips.iter().all(|p| match p {
-            Piece::Clip(c) => settings.catalogue.file(&c.lang, &c.id).is_some(),
+            Piece::Clip(c) => settings
+                .catalogue
+                .entry(&c.lang, &c.id)
+                .is_some_and(|f| !f.synthetic),
             Piece::Audio(_) => true,
             Piece::Unrecordable => false,
         });
+        let plays_audio = part.clips.iter().any(|p| matches!(p, Piece::Audio(_)));
         match tts {
-            Some(voice) if !recorded => {
-                if let Some(Sound::Say { text, voice: v }) = sounds.last_mut()
-                    && v == voice
-                {
-                    text.push(' ');
-                    text.push_str(&part.text);
-                } else {
-                    sounds.push(Sound::Say {
-                        text: part.text,
-                        voice: voice.clone(),
-                    });
+            // A caller's own recording echoed: the voice says the words around it.
+            Some(voice) if !recorded && plays_audio => {
+                for piece in &part.clips {
+                    match piece {
+                        Piece::Clip(c) => say(&mut sounds, voice, &c.text),
+                        Piece::Audio(url) => sounds.push(Sound::Play { url: url.clone() }),
+                        Piece::Unrecordable => {}
+                    }
                 }
             }
+            Some(voice) if !recorded => say(&mut sounds, voice, &part.text),
             _ => {
                 for piece in &part.clips {
                     match piece {
@@ -583,6 +594,21 @@ pub fn speak(script: Script, turn: u32, settings: &VoiceSettings) -> VoicePrompt
         collect,
         asking: script.asking,
         turn,
+    }
+}
+
+/// Says `text` with `voice`, in the same `Say` as the sound before when it has that voice.
+fn say(sounds: &mut Vec<Sound>, voice: &TtsVoice, text: &str) {
+    if let Some(Sound::Say { text: said, voice: v }) = sounds.last_mut()
+        && v == voice
+    {
+        said.push(' ');
+        said.push_str(text);
+    } else {
+        sounds.push(Sound::Say {
+            text: text.to_owned(),
+            voice: voice.clone(),
+        });
     }
 }
 

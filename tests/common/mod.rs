@@ -102,3 +102,4 @@ impl<'f> Phone<'f> {
 pub mod collector;
 pub mod redis;
 pub mod server;
+pub mod voice;
