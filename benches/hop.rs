@@ -1,11 +1,20 @@
-//! One USSD hop without IO (the USSD channel's page keys, the engine's step, the next screen
-//! rendered) on the kufatilia flow. Run: `cargo bench --bench hop`.
+//! One hop without IO on the kufatilia flow: USSD (the channel's page keys, the engine's step,
+//! the next screen rendered) and voice (the channel's keys, the engine's step, the next prompt
+//! and the gateway's XML). Run: `cargo bench --bench hop`.
 
 use std::path::Path;
 
+use std::sync::Arc;
+
 use sauti::CompiledFlow;
-use sauti::channel::ussd;
+use sauti::audio::AudioCatalogue;
+use sauti::channel::voice::{self, Memory};
+use sauti::channel::{Input, Rendered, ussd};
 use sauti::engine::{self, HopContext, SessionState};
+use sauti::gateway::Gateway;
+use sauti::gateway::africastalking_voice::AfricasTalkingVoice;
+use sauti::gateway::twilio::Twilio;
+use sauti::render::voice::{TtsVoice, VoiceSettings, recording_script};
 use sauti::render::{Budget, Screen};
 
 /// The allocator `sauti` ships with (src/main.rs): hop timings depend on it.
@@ -105,6 +114,96 @@ fn dynamic_prompt_hop(bencher: divan::Bencher) {
             divan::black_box(&state),
             divan::black_box("Kamituga"),
             &ctx,
+        )
+    });
+}
+
+/// Voice settings: French by a text-to-speech voice, Swahili and Lingala from recordings (the
+/// files are empty: only their names matter to a hop).
+fn voice_settings() -> (VoiceSettings, tempfile::TempDir) {
+    let flow = kufatilia();
+    let dir = tempfile::tempdir().unwrap();
+    for lang in 1..flow.languages.len() as u8 {
+        for line in recording_script(&flow, lang) {
+            let path = dir.path().join(&line.lang).join(format!("{}.wav", line.id));
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"").unwrap();
+        }
+    }
+    let mut settings = VoiceSettings {
+        catalogue: Arc::new(AudioCatalogue::scan(dir.path()).unwrap()),
+        audio_url: "https://sauti.example.org/audio".into(),
+        ..VoiceSettings::default()
+    };
+    settings.tts.insert(
+        "fr".into(),
+        TtsVoice {
+            voice: "Polly.Lea".into(),
+            language: "fr-FR".into(),
+        },
+    );
+    (settings, dir)
+}
+
+/// What a voice hop computes from a stored session: the caller's key through the voice
+/// channel and the engine, the next prompt chosen clip by clip, and the gateway's XML.
+fn voice_hop(
+    flow: &CompiledFlow,
+    state: &SessionState,
+    input: &str,
+    ctx: &HopContext,
+    settings: &VoiceSettings,
+    gateway: &dyn Gateway,
+) -> String {
+    let (hop, memory) = voice::step(
+        flow,
+        state,
+        None,
+        Memory::default(),
+        Input::Keys(input),
+        ctx,
+        settings,
+    );
+    let prompt = voice::render(flow, &hop.view(flow), memory, 3, settings);
+    gateway.encode(&Rendered::Voice(prompt)).body
+}
+
+/// The USSD `choice_hop` by phone call in French (text-to-speech), answered through Twilio.
+#[divan::bench]
+fn voice_choice_hop_tts(bencher: divan::Bencher) {
+    let flow = kufatilia();
+    let ctx = ctx();
+    let (settings, _dir) = voice_settings();
+    let twilio = Twilio::new("https://sauti.example.org", "twilio", Some("token".into()));
+    let state = after(&flow, &["1", "1"]);
+    bencher.bench_local(|| {
+        voice_hop(
+            &flow,
+            divan::black_box(&state),
+            divan::black_box("3"),
+            &ctx,
+            &settings,
+            &twilio,
+        )
+    });
+}
+
+/// The same in Swahili: every part played from its recording, through Africa's Talking.
+#[divan::bench]
+fn voice_choice_hop_recorded(bencher: divan::Bencher) {
+    let flow = kufatilia();
+    let ctx = ctx();
+    let (settings, _dir) = voice_settings();
+    let at = AfricasTalkingVoice::new("https://sauti.example.org", "africastalking");
+    let state = after(&flow, &["2", "1"]);
+    bencher.bench_local(|| {
+        voice_hop(
+            &flow,
+            divan::black_box(&state),
+            divan::black_box("3"),
+            &ctx,
+            &settings,
+            &at,
         )
     });
 }

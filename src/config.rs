@@ -12,9 +12,9 @@ use std::sync::Arc;
 use crate::audio::AudioCatalogue;
 use crate::channel::{Channel, RenderSettings};
 use crate::gateway::{AdapterSettings, ConfiguredGateway};
-use crate::render::voice::{TtsVoice, VoiceSettings};
 use crate::problem::Problem;
 use crate::render::Budget;
+use crate::render::voice::{TtsVoice, VoiceSettings};
 use crate::session::RedisConfig;
 use crate::sink::{SinkConfig, SinkKind};
 
@@ -154,7 +154,11 @@ impl GatewayConfig {
 /// The gateways that exist unless the configuration defines them otherwise: (table, kind,
 /// served name).
 pub const DEFAULT_GATEWAYS: &[(&str, GatewayKind, &str)] = &[
-    ("africastalking", GatewayKind::Africastalking, "africastalking"),
+    (
+        "africastalking",
+        GatewayKind::Africastalking,
+        "africastalking",
+    ),
     (
         "africastalking-voice",
         GatewayKind::AfricastalkingVoice,
@@ -431,10 +435,10 @@ impl Config {
                 })
                 .collect(),
             catalogue,
-            audio_url: v
-                .audio_url
-                .as_deref()
-                .map_or_else(|| format!("{public_url}/audio"), |u| u.trim_end_matches('/').to_owned()),
+            audio_url: v.audio_url.as_deref().map_or_else(
+                || format!("{public_url}/audio"),
+                |u| u.trim_end_matches('/').to_owned(),
+            ),
             key_timeout_secs: v.key_timeout_secs,
             typed_timeout_secs: v.typed_timeout_secs,
             max_record_secs: v.max_record_secs,

@@ -55,7 +55,9 @@ pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Va
             }),
             Answer::Text(t) => json!({ "value": t }),
             // Marked as audio: collectors fetch the recording from the gateway's URL.
-            Answer::Audio { url, secs } => json!({ "value": url, "audio": true, "duration_secs": secs }),
+            Answer::Audio { url, secs } => {
+                json!({ "value": url, "audio": true, "duration_secs": secs })
+            }
             Answer::Integer(n) => json!({ "value": n }),
             Answer::Decimal(n) => json!({ "value": n }),
             Answer::Date(d) => {

@@ -223,9 +223,11 @@ fn route(path: &str) -> Route<'_> {
             };
         }
         ["gateways", name, channel] => (*channel, *name, ""),
-        ["gateways", name, channel, action] => (*channel, *name, *action),
+        ["gateways", name, channel, action] if !action.is_empty() => (*channel, *name, *action),
         [channel, name] if *channel != "gateways" => (*channel, *name, ""),
-        [channel, name, action] if *channel != "gateways" => (*channel, *name, *action),
+        [channel, name, action] if *channel != "gateways" && !action.is_empty() => {
+            (*channel, *name, *action)
+        }
         _ => return Route::NotFound,
     };
     let Some(channel) = Channel::named(channel) else {
@@ -294,7 +296,11 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             StatusCode::NOT_FOUND,
             format!("unknown gateway `{name}` on {}\n", channel.name()),
         ),
-        Route::Hop { channel, name, action } => {
+        Route::Hop {
+            channel,
+            name,
+            action,
+        } => {
             let Some(gateway) = app.gateway(Some(channel), name) else {
                 return text(StatusCode::NOT_FOUND, "unknown gateway\n");
             };
@@ -324,7 +330,11 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
     }
 }
 
-fn wire<'r>(parts: &'r hyper::http::request::Parts, action: &'r str, body: &'r [u8]) -> WireRequest<'r> {
+fn wire<'r>(
+    parts: &'r hyper::http::request::Parts,
+    action: &'r str,
+    body: &'r [u8],
+) -> WireRequest<'r> {
     WireRequest {
         action,
         path_and_query: parts.uri.path_and_query().map_or("", |p| p.as_str()),
@@ -354,11 +364,7 @@ async fn ready(app: &App) -> Reply {
 }
 
 /// The body of a form POST, within the size and time limits.
-async fn read_body(
-    app: &App,
-    headers: &hyper::HeaderMap,
-    body: Incoming,
-) -> Result<Bytes, Reply> {
+async fn read_body(app: &App, headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Reply> {
     let limit = app.limits.max_body_bytes;
     let too_large = || {
         text(

@@ -44,14 +44,25 @@ fn a_french_caller_reports_an_incident_through_africas_talking() {
             .any(|u| u == &format!("{PUBLIC_URL}/audio/sw/voice-language.wav")),
         "{played:?}"
     );
-    assert!(played.iter().any(|u| u.ends_with("/audio/ln/voice-digit-3.wav")));
+    assert!(
+        played
+            .iter()
+            .any(|u| u.ends_with("/audio/ln/voice-digit-3.wav"))
+    );
     let keys = call.keys_element().unwrap();
     assert_eq!(keys.attr("numDigits"), Some("1"));
     assert_eq!(keys.attr("finishOnKey"), Some("#"));
 
     call.press("1");
-    assert!(call.said().starts_with("Sauti: signalez un incident"), "{}", call.said());
-    assert!(call.said().contains("Oui, appuyez sur 1. Non, appuyez sur 2."));
+    assert!(
+        call.said().starts_with("Sauti: signalez un incident"),
+        "{}",
+        call.said()
+    );
+    assert!(
+        call.said()
+            .contains("Oui, appuyez sur 1. Non, appuyez sur 2.")
+    );
     // Nothing pressed: the question again (on a new turn).
     let before = call.keys_url();
     call.stay_silent();
@@ -74,7 +85,12 @@ fn a_french_caller_reports_an_incident_through_africas_talking() {
     assert!(call.said().starts_with("Quand cela s'est-il passé?"));
     // A wrong key says why, then asks again.
     call.press("7");
-    assert!(call.said().starts_with("Choix invalide. Quand cela s'est-il passé?"), "{}", call.said());
+    assert!(
+        call.said()
+            .starts_with("Choix invalide. Quand cela s'est-il passé?"),
+        "{}",
+        call.said()
+    );
     // Back: the description again, said anew.
     call.press("0");
     assert!(call.reply.find("Record").is_some());
@@ -86,13 +102,28 @@ fn a_french_caller_reports_an_incident_through_africas_talking() {
     // The site is optional: nothing said skips it.
     assert!(call.said().starts_with("Nom du site minier?"));
     call.speak("", 0);
-    assert!(call.said().contains("combien de personnes touchées?"), "{}", call.said());
-    assert!(call.said().starts_with("Autre: combien"), "the echoed choice: {}", call.said());
-    assert_eq!(call.keys_element().unwrap().attr("numDigits"), None, "typed, ended by #");
+    assert!(
+        call.said().contains("combien de personnes touchées?"),
+        "{}",
+        call.said()
+    );
+    assert!(
+        call.said().starts_with("Autre: combien"),
+        "the echoed choice: {}",
+        call.said()
+    );
+    assert_eq!(
+        call.keys_element().unwrap().attr("numDigits"),
+        None,
+        "typed, ended by #"
+    );
     call.press("12");
     call.press("2");
     assert!(call.ended(), "{:#?}", call.reply);
-    assert!(call.said().starts_with("Merci. Votre signalement est enregistré"));
+    assert!(
+        call.said()
+            .starts_with("Merci. Votre signalement est enregistré")
+    );
     assert_eq!(call.hang_up().status, 200);
 
     let r = only_response(&lab.server);
@@ -117,14 +148,26 @@ fn a_french_caller_reports_an_incident_through_africas_talking() {
 #[test]
 fn a_swahili_caller_hears_only_swahili_recordings_through_twilio() {
     let lab = fr_tts();
-    let mut call = Call::dial(&lab.server, Via::Twilio, "CAsw0001", "+243810000102", KUFATILIA);
+    let mut call = Call::dial(
+        &lab.server,
+        Via::Twilio,
+        "CAsw0001",
+        "+243810000102",
+        KUFATILIA,
+    );
     assert_eq!(call.keys_element().unwrap().name, "Gather");
     call.press("2");
     for _ in 0..2 {
         // Every prompt from here on: Swahili recordings, no voice at all.
-        assert!(call.said().is_empty(), "no text-to-speech for Swahili: {:#?}", call.reply);
         assert!(
-            call.played().iter().all(|u| u.starts_with(&format!("{PUBLIC_URL}/audio/sw/"))),
+            call.said().is_empty(),
+            "no text-to-speech for Swahili: {:#?}",
+            call.reply
+        );
+        assert!(
+            call.played()
+                .iter()
+                .all(|u| u.starts_with(&format!("{PUBLIC_URL}/audio/sw/"))),
             "{:?}",
             call.played()
         );
@@ -142,7 +185,10 @@ fn a_swahili_caller_hears_only_swahili_recordings_through_twilio() {
     call.speak("https://api.twilio.example/Recordings/RE2", 2); // site
     // The people question echoes the incident: its label's recording, then the fragment.
     let played = call.played();
-    assert_eq!(played[0], format!("{PUBLIC_URL}/audio/sw/incident-accident.wav"));
+    assert_eq!(
+        played[0],
+        format!("{PUBLIC_URL}/audio/sw/incident-accident.wav")
+    );
     assert_eq!(played[1], format!("{PUBLIC_URL}/audio/sw/people.1.wav"));
     call.press("0"); // nobody hurt: `0` is an answer on a typed question
     call.press("1"); // contact: yes
@@ -190,14 +236,23 @@ fn connectivity_call<'s>(
 #[test]
 fn the_connectivity_survey_by_call_in_lingala_and_in_french() {
     let lab = fr_tts();
-    let call = connectivity_call(&lab.server, Via::AfricasTalking, "ATVId_ln", "+243810000103", "3");
+    let call = connectivity_call(
+        &lab.server,
+        Via::AfricasTalking,
+        "ATVId_ln",
+        "+243810000103",
+        "3",
+    );
     assert!(call.said().is_empty());
     assert!(call.played()[0].ends_with("/audio/ln/thanks.wav"));
     let call = connectivity_call(&lab.server, Via::Twilio, "CAfr0001", "+243810000104", "1");
     assert_eq!(call.said(), "Merci pour vos réponses!");
     let responses = lab.server.responses();
     assert_eq!(responses.len(), 2);
-    let langs: Vec<_> = responses.iter().map(|r| r["language"].as_str().unwrap()).collect();
+    let langs: Vec<_> = responses
+        .iter()
+        .map(|r| r["language"].as_str().unwrap())
+        .collect();
     assert_eq!(langs, ["ln", "fr"]);
     for r in &responses {
         assert_eq!(r["channel"], "voice");
@@ -223,13 +278,23 @@ fn silence_ends_the_call_politely_and_the_survey_resumes_by_call_or_by_ussd() {
         assert!(call.said().starts_with("Quand cela s'est-il passé?"));
     }
     call.stay_silent();
-    assert!(call.said().starts_with("Nous n'avons rien entendu."), "{}", call.said());
+    assert!(
+        call.said().starts_with("Nous n'avons rien entendu."),
+        "{}",
+        call.said()
+    );
     assert!(call.reply.child("Hangup").is_some());
     assert!(lab.server.responses().is_empty(), "nothing is complete");
 
     // Calling back: the survey where it stopped.
     let mut again = Call::dial(&lab.server, Via::Twilio, "CAsilent2", caller, KUFATILIA);
-    assert!(again.said().starts_with("Vous aviez déjà commencé ce questionnaire."), "{}", again.said());
+    assert!(
+        again
+            .said()
+            .starts_with("Vous aviez déjà commencé ce questionnaire."),
+        "{}",
+        again.said()
+    );
     again.press("1");
     assert!(again.said().starts_with("Quand cela s'est-il passé?"));
     assert_eq!(again.hang_up().status, 204);
@@ -245,7 +310,13 @@ fn silence_ends_the_call_politely_and_the_survey_resumes_by_call_or_by_ussd() {
 #[test]
 fn a_retried_or_late_callback_never_advances_the_call_twice() {
     let lab = fr_tts();
-    let mut call = Call::dial(&lab.server, Via::AfricasTalking, "ATVId_retry", "+243810000106", KUFATILIA);
+    let mut call = Call::dial(
+        &lab.server,
+        Via::AfricasTalking,
+        "ATVId_retry",
+        "+243810000106",
+        KUFATILIA,
+    );
     call.press("1");
     let consent_url = call.keys_url();
     call.press("1");
@@ -261,7 +332,13 @@ fn a_retried_or_late_callback_never_advances_the_call_twice() {
 #[test]
 fn requests_that_are_not_the_gateways_are_refused_and_touch_nothing() {
     let lab = fr_tts();
-    let mut call = Call::dial(&lab.server, Via::Twilio, "CAsig0001", "+243810000107", KUFATILIA);
+    let mut call = Call::dial(
+        &lab.server,
+        Via::Twilio,
+        "CAsig0001",
+        "+243810000107",
+        KUFATILIA,
+    );
     let url = call.keys_url();
     // Signed for another body: refused.
     let good = serde_html_form::to_string([("CallSid", "CAsig0001"), ("Digits", "1")]).unwrap();
@@ -269,7 +346,10 @@ fn requests_that_are_not_the_gateways_are_refused_and_touch_nothing() {
     let sig = sauti::gateway::twilio_signature::sign(
         common::voice::TWILIO_TOKEN,
         &format!("{PUBLIC_URL}{url}"),
-        &[("CallSid".into(), "CAsig0001".into()), ("Digits".into(), "1".into())],
+        &[
+            ("CallSid".into(), "CAsig0001".into()),
+            ("Digits".into(), "1".into()),
+        ],
     );
     assert_ne!(good, forged);
     for (signature, body) in [(Some(sig.as_str()), forged.as_str()), (None, good.as_str())] {
@@ -290,7 +370,9 @@ fn requests_that_are_not_the_gateways_are_refused_and_touch_nothing() {
     assert!(call.said().is_empty());
     assert!(call.played()[0].ends_with("/audio/sw/consent.wav"));
     // Malformed requests are 4xx with a reason.
-    let bad = lab.server.post_form("/voice/africastalking", &[("isActive", "1")]);
+    let bad = lab
+        .server
+        .post_form("/voice/africastalking", &[("isActive", "1")]);
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("sessionId"), "{}", bad.body);
     let bad = lab.server.post_form(
@@ -306,13 +388,24 @@ fn requests_that_are_not_the_gateways_are_refused_and_touch_nothing() {
     assert_eq!(bad.status, 400);
     assert!(bad.body.contains("dtmfDigits"));
     assert_eq!(lab.server.post_form("/voice/nobody", &[]).status, 404);
-    assert_eq!(lab.server.post_form("/voice/africastalking/elsewhere", &[]).status, 404);
+    assert_eq!(
+        lab.server
+            .post_form("/voice/africastalking/elsewhere", &[])
+            .status,
+        404
+    );
 }
 
 #[test]
 fn a_number_nobody_answers_is_rejected() {
     let lab = fr_tts();
-    let call = Call::dial(&lab.server, Via::AfricasTalking, "ATVId_x", "+243810000108", "+243999999999");
+    let call = Call::dial(
+        &lab.server,
+        Via::AfricasTalking,
+        "ATVId_x",
+        "+243810000108",
+        "+243999999999",
+    );
     assert_eq!(call.reply.names(), ["Reject"]);
 }
 
@@ -379,8 +472,16 @@ fn check_voice_names_a_missing_lingala_recording_and_prompts_lists_it() {
     assert_eq!(missing[0].message, "incident-roadblock");
     assert_eq!(missing[0].file, "ln/incident-roadblock.wav");
     assert_eq!(missing[0].text, "Barrière na nzela");
-    assert!(rows.iter().filter(|r| r.language == "fr").all(|r| r.status == "tts"));
-    assert!(rows.iter().filter(|r| r.language == "sw").all(|r| r.status == "recorded"));
+    assert!(
+        rows.iter()
+            .filter(|r| r.language == "fr")
+            .all(|r| r.status == "tts")
+    );
+    assert!(
+        rows.iter()
+            .filter(|r| r.language == "sw")
+            .all(|r| r.status == "recorded")
+    );
 
     let check = |config: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_sauti"))
@@ -464,13 +565,24 @@ kind = "end"
     for via in [Via::AfricasTalking, Via::Twilio] {
         let id = format!("call-{via:?}");
         let mut call = Call::dial(&lab.server, via, &id, "+243810000109", "+243900000009");
-        assert!(call.said().starts_with("Dites <tout> & \"rien\" ]]> '"), "{}", call.said());
-        let voice = call.reply.find("Say").unwrap().attr("voice").unwrap().to_owned();
+        assert!(
+            call.said().starts_with("Dites <tout> & \"rien\" ]]> '"),
+            "{}",
+            call.said()
+        );
+        let voice = call
+            .reply
+            .find("Say")
+            .unwrap()
+            .attr("voice")
+            .unwrap()
+            .to_owned();
         assert_eq!(voice, "Polly.Lea\"/><Hangup/><x a=\"");
         call.speak("https://rec.example/a?b=1&c=<2>\"'", 3);
         // The caller's recording is played back inside the question, escaped.
         assert!(
-            call.played().contains(&"https://rec.example/a?b=1&c=<2>\"'".to_owned()),
+            call.played()
+                .contains(&"https://rec.example/a?b=1&c=<2>\"'".to_owned()),
             "{:#?}",
             call.reply
         );
@@ -496,7 +608,12 @@ fn africastalking_voice_fixtures_replay() {
     });
     let server = &lab.server;
     let fixture = |name: &str| {
-        let raw = std::fs::read(Path::new(REPO).join("tests/fixtures/africastalking-voice").join(name)).unwrap();
+        let raw = std::fs::read(
+            Path::new(REPO)
+                .join("tests/fixtures/africastalking-voice")
+                .join(name),
+        )
+        .unwrap();
         server.raw(&raw)
     };
     let expected = |name: &str| {
@@ -524,9 +641,21 @@ fn africastalking_voice_fixtures_replay() {
         assert_eq!(get.attr(attr), their_get.attr(attr), "{attr}");
     }
     assert!(get.attr("callbackUrl").unwrap().starts_with(&base));
-    assert_eq!(get.names(), ["Play"], "one sound inside GetDigits, as AT allows");
-    assert_eq!(ours.children.last().unwrap().name, "Redirect", "a fallback after GetDigits");
-    assert!(ours.heard().iter().all(|h| h.starts_with(&format!("play:{PUBLIC_URL}/audio/"))));
+    assert_eq!(
+        get.names(),
+        ["Play"],
+        "one sound inside GetDigits, as AT allows"
+    );
+    assert_eq!(
+        ours.children.last().unwrap().name,
+        "Redirect",
+        "a fallback after GetDigits"
+    );
+    assert!(
+        ours.heard()
+            .iter()
+            .all(|h| h.starts_with(&format!("play:{PUBLIC_URL}/audio/")))
+    );
 
     // 02: `1`, French: the question, recorded.
     let r = fixture("02-language-digit.request.http");
@@ -555,8 +684,14 @@ fn africastalking_voice_fixtures_replay() {
     // 04: the recording arrives: thanks, and the call ends with the action list.
     let r = fixture("04-recording-done.request.http");
     let ours = parse_xml(&r.body);
-    assert_eq!(ours.names(), expected("04-recording-done.response.http").names());
-    assert_eq!(ours.heard(), [format!("play:{PUBLIC_URL}/audio/fr/thanks.wav")]);
+    assert_eq!(
+        ours.names(),
+        expected("04-recording-done.response.http").names()
+    );
+    assert_eq!(
+        ours.heard(),
+        [format!("play:{PUBLIC_URL}/audio/fr/thanks.wav")]
+    );
 
     // 05: the final request (duration, cost): an empty 200 that changes no answer.
     let r = fixture("05-final-isActive0.request.http");
@@ -590,11 +725,21 @@ fn twilio_voice_fixtures_replay_with_their_signatures() {
     });
     let server = &lab.server;
     let fixture = |name: &str| {
-        let raw = std::fs::read(Path::new(REPO).join("tests/fixtures/twilio-voice").join(name)).unwrap();
+        let raw = std::fs::read(
+            Path::new(REPO)
+                .join("tests/fixtures/twilio-voice")
+                .join(name),
+        )
+        .unwrap();
         server.raw(&raw)
     };
     let expected = |name: &str| {
-        let raw = std::fs::read_to_string(Path::new(REPO).join("tests/fixtures/twilio-voice").join(name)).unwrap();
+        let raw = std::fs::read_to_string(
+            Path::new(REPO)
+                .join("tests/fixtures/twilio-voice")
+                .join(name),
+        )
+        .unwrap();
         parse_xml(raw.split_once("\r\n\r\n").unwrap().1)
     };
 
@@ -603,16 +748,29 @@ fn twilio_voice_fixtures_replay_with_their_signatures() {
     assert_eq!(r.header("content-type"), Some("text/xml"));
     let ours = parse_xml(&r.body);
     let theirs = expected("01-incoming.response.http");
-    assert_eq!(ours.names(), theirs.names(), "Gather, then a Redirect for no input");
+    assert_eq!(
+        ours.names(),
+        theirs.names(),
+        "Gather, then a Redirect for no input"
+    );
     let gather = ours.child("Gather").unwrap();
     let their_gather = theirs.child("Gather").unwrap();
     for attr in ["input", "numDigits", "method"] {
         assert_eq!(gather.attr(attr), their_gather.attr(attr), "{attr}");
     }
-    assert!(gather.attr("action").unwrap().starts_with(their_gather.attr("action").unwrap()));
+    assert!(
+        gather
+            .attr("action")
+            .unwrap()
+            .starts_with(their_gather.attr("action").unwrap())
+    );
     let redirect = ours.child("Redirect").unwrap();
     assert_eq!(redirect.attr("method"), Some("POST"));
-    assert!(redirect.text.starts_with(&theirs.child("Redirect").unwrap().text));
+    assert!(
+        redirect
+            .text
+            .starts_with(&theirs.child("Redirect").unwrap().text)
+    );
 
     // A tampered request (the signature of `Digits=1` on `Digits=9`): 403, nothing changes.
     let r = fixture("90-bad-signature.request.http");
@@ -624,25 +782,41 @@ fn twilio_voice_fixtures_replay_with_their_signatures() {
     let theirs = expected("02-gather-language.response.http");
     let gather = ours.child("Gather").unwrap();
     let their_gather = theirs.child("Gather").unwrap();
-    assert!(gather.attr("action").unwrap().starts_with(their_gather.attr("action").unwrap()));
+    assert!(
+        gather
+            .attr("action")
+            .unwrap()
+            .starts_with(their_gather.attr("action").unwrap())
+    );
     let say = gather.child("Say").unwrap();
     let their_say = their_gather.child("Say").unwrap();
     assert_eq!(say.attr("language"), their_say.attr("language"));
     assert_eq!(say.attr("voice"), their_say.attr("voice"));
-    assert!(say.text.starts_with(&their_say.text), "{:?}\n{:?}", say.text, their_say.text);
+    assert!(
+        say.text.starts_with(&their_say.text),
+        "{:?}\n{:?}",
+        say.text,
+        their_say.text
+    );
 
     let r = fixture("03-gather-type.request.http");
     let ours = parse_xml(&r.body);
     let theirs = expected("03-gather-type.response.http");
     assert_eq!(ours.names(), theirs.names(), "Play, Hangup");
-    assert_eq!(ours.heard(), [format!("play:{PUBLIC_URL}/audio/fr/thanks.wav")]);
+    assert_eq!(
+        ours.heard(),
+        [format!("play:{PUBLIC_URL}/audio/fr/thanks.wav")]
+    );
 
     let r = fixture("04-status-callback.request.http");
     assert_eq!(r.status, 204);
 
     let response = only_response(server);
     assert_eq!(response["gateway"], "twilio");
-    assert_eq!(response["language"], "fr", "the tampered `9` changed nothing");
+    assert_eq!(
+        response["language"], "fr",
+        "the tampered `9` changed nothing"
+    );
     assert_eq!(response["answers"]["incident_type"]["value"], "violence");
 }
 
@@ -702,4 +876,91 @@ kind = "end"
         std::fs::write(locales.join(lang).join("report.ftl"), text).unwrap();
     }
     (flows, locales, dir)
+}
+
+/// Before real recordings exist: espeak-ng stand-ins for French and Swahili (never Lingala,
+/// which espeak-ng does not speak), marked synthetic; a call offers only those two languages.
+#[test]
+fn synthetic_prompts_let_calls_be_tried_before_real_recordings_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let audio = dir.path().join("audio");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .args([
+            "prompts",
+            "kufatilia",
+            "--synthesize",
+            "--format",
+            "csv",
+            "--audio",
+        ])
+        .arg(&audio)
+        .arg("--locales")
+        .arg(Path::new(REPO).join("locales"))
+        .current_dir(REPO)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "needs espeak-ng (scripts/test installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = prompts(
+        &Path::new(REPO).join("flows/kufatilia.toml"),
+        &Path::new(REPO).join("locales"),
+        &audio,
+        None,
+    );
+    for row in &rows {
+        let expected = if row.language == "ln" {
+            "missing"
+        } else {
+            "synthetic"
+        };
+        assert_eq!(row.status, expected, "{row:?}");
+    }
+    let wav = std::fs::read(audio.join("sw/consent.synthetic.wav")).unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(&wav[8..12], b"WAVE");
+    assert!(wav.len() > 10_000, "a spoken sentence, not silence");
+
+    let server = Server::start_with(common::server::Options {
+        args: vec![
+            "--audio".into(),
+            audio.display().to_string(),
+            "--public-url".into(),
+            PUBLIC_URL.into(),
+        ],
+        ..Default::default()
+    });
+    let mut call = Call::dial(
+        &server,
+        Via::AfricasTalking,
+        "ATVId_syn",
+        "+243810000110",
+        KUFATILIA,
+    );
+    let played = call.played();
+    assert!(
+        played
+            .iter()
+            .any(|u| u.ends_with("/audio/fr/voice-language.synthetic.wav"))
+    );
+    assert!(
+        played
+            .iter()
+            .any(|u| u.ends_with("/audio/sw/voice-digit-2.synthetic.wav"))
+    );
+    assert!(
+        !played.iter().any(|u| u.contains("/audio/ln/")),
+        "{played:?}"
+    );
+    call.press("3");
+    assert!(
+        call.said().is_empty()
+            && call.played()[0].starts_with(&format!("{PUBLIC_URL}/audio/fr/invalid-option")),
+        "a third key is not a language here: {:?}",
+        call.played()
+    );
+    call.press("2");
+    assert!(call.played()[0].ends_with("/audio/sw/consent.synthetic.wav"));
 }

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::header::{
-    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG,
-    HeaderValue, IF_NONE_MATCH, RANGE,
+    ACCEPT_RANGES, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderValue,
+    IF_NONE_MATCH, RANGE,
 };
 use hyper::{HeaderMap, Response, StatusCode};
 
@@ -54,7 +54,12 @@ fn range(header: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
 }
 
 /// Serves `file` (`fr/incident.wav`) from `catalogue`.
-pub async fn serve(catalogue: &AudioCatalogue, file: &str, headers: &HeaderMap, head: bool) -> Reply {
+pub async fn serve(
+    catalogue: &AudioCatalogue,
+    file: &str,
+    headers: &HeaderMap,
+    head: bool,
+) -> Reply {
     let Some((path, mime)) = catalogue.served(file) else {
         return plain(StatusCode::NOT_FOUND, "no such recording\n");
     };
@@ -72,7 +77,10 @@ pub async fn serve(catalogue: &AudioCatalogue, file: &str, headers: &HeaderMap, 
     h.insert(CONTENT_TYPE, HeaderValue::from_static(mime));
     h.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     // Prompts change only when re-recorded: gateways may cache them for a day.
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=86400"),
+    );
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(ETAG, v);
     }

@@ -134,7 +134,8 @@ impl ChannelMemory {
             }
             ChannelMemory::Voice { page, silences } => {
                 let memory = voice::Memory { page, silences };
-                let (hop, m) = voice::step(flow, state, reason, memory, input, ctx, &settings.voice);
+                let (hop, m) =
+                    voice::step(flow, state, reason, memory, input, ctx, &settings.voice);
                 (
                     hop,
                     ChannelMemory::Voice {

@@ -46,7 +46,11 @@ pub fn offered_languages(flow: &CompiledFlow, settings: &VoiceSettings) -> Vec<u
 }
 
 /// The caller's language when only one is offered: the menu is skipped (input for it).
-pub fn opening(flow: &CompiledFlow, state: &SessionState, settings: &VoiceSettings) -> Option<String> {
+pub fn opening(
+    flow: &CompiledFlow,
+    state: &SessionState,
+    settings: &VoiceSettings,
+) -> Option<String> {
     if state.at != At::Language {
         return None;
     }

@@ -78,7 +78,10 @@ pub fn load_dir(paths: &[PathBuf], locales_dir: &Path) -> (Vec<CompiledFlow>, Ve
                         &file,
                         0,
                         0,
-                        format!("voice number `{number}` is also routed to flow `{}`", other.id),
+                        format!(
+                            "voice number `{number}` is also routed to flow `{}`",
+                            other.id
+                        ),
                     ));
                 }
             }

@@ -7,8 +7,8 @@ use super::{
     Decoded, Gateway, GatewayError, Inbound, InputCursor, Progress, Reply, SessionEnded,
     WireRequest,
 };
-use crate::channel::{Channel, Rendered};
 use super::{phone_number, required};
+use crate::channel::{Channel, Rendered};
 use crate::hash::fnv1a;
 
 /// The Africa's Talking USSD adapter.
@@ -149,13 +149,17 @@ mod tests {
     fn missing_and_bad_fields_are_named() {
         let at = AfricasTalking;
         assert_eq!(
-            at.decode(&WireRequest::form(b"serviceCode=%2A1%23&phoneNumber=%2B1&text="))
-                .unwrap_err(),
+            at.decode(&WireRequest::form(
+                b"serviceCode=%2A1%23&phoneNumber=%2B1&text="
+            ))
+            .unwrap_err(),
             GatewayError::Missing("sessionId")
         );
         assert!(matches!(
-            at.decode(&WireRequest::form(b"sessionId=a&serviceCode=%2A1%23&phoneNumber=hello"))
-                .unwrap_err(),
+            at.decode(&WireRequest::form(
+                b"sessionId=a&serviceCode=%2A1%23&phoneNumber=hello"
+            ))
+            .unwrap_err(),
             GatewayError::Invalid {
                 field: "phoneNumber",
                 ..

@@ -38,10 +38,7 @@ impl AfricasTalkingVoice {
     /// `public_url`: how Africa's Talking reaches Sauti; `name`: the gateway's route name.
     pub fn new(public_url: &str, name: &str) -> AfricasTalkingVoice {
         AfricasTalkingVoice {
-            callback: format!(
-                "{}/gateways/{name}/voice",
-                public_url.trim_end_matches('/')
-            ),
+            callback: format!("{}/gateways/{name}/voice", public_url.trim_end_matches('/')),
         }
     }
 
@@ -101,7 +98,11 @@ impl Gateway for AfricasTalkingVoice {
         let phone_number = phone_number(form.caller_number, "callerNumber")
             .unwrap_or_else(|_| format!("call:{session_id}"));
         let digits = form.dtmf_digits.unwrap_or_default();
-        if digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_digit() || b"*#".contains(&b)) {
+        if digits.len() > 64
+            || !digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"*#".contains(&b))
+        {
             return Err(GatewayError::Invalid {
                 field: "dtmfDigits",
                 why: "expected keypad digits",

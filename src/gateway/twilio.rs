@@ -85,7 +85,8 @@ impl Twilio {
         if !twilio_signature::verify(token, &url, &params, given) {
             return Err(GatewayError::Forbidden("X-Twilio-Signature does not match"));
         }
-        serde_html_form::from_bytes(request.body).map_err(|e| GatewayError::Malformed(e.to_string()))
+        serde_html_form::from_bytes(request.body)
+            .map_err(|e| GatewayError::Malformed(e.to_string()))
     }
 }
 
@@ -121,12 +122,20 @@ impl Gateway for Twilio {
         }
         // A caller who hides their number (`anonymous`) is still heard: the call is their
         // only identity.
-        let phone_number = phone_number(form.from, "From")
-            .unwrap_or_else(|_| format!("call:{session_id}"));
+        let phone_number =
+            phone_number(form.from, "From").unwrap_or_else(|_| format!("call:{session_id}"));
         // `Digits` is `hangup` when the caller hung up during a `<Record>`.
         let digits = form.digits.unwrap_or_default();
-        let digits = if digits == "hangup" { String::new() } else { digits };
-        if digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_digit() || b"*#".contains(&b)) {
+        let digits = if digits == "hangup" {
+            String::new()
+        } else {
+            digits
+        };
+        if digits.len() > 64
+            || !digits
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b"*#".contains(&b))
+        {
             return Err(GatewayError::Invalid {
                 field: "Digits",
                 why: "expected keypad digits",

@@ -88,11 +88,31 @@ mod tests {
         ]);
         let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
         assert_eq!(sign("12345", url, &params), "RSOYDt4T1cUTdK1PDd93/VVr8B8=");
-        assert!(verify("12345", url, &params, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+        assert!(verify(
+            "12345",
+            url,
+            &params,
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
         // Signed with the port added: accepted for the URL without it.
-        assert!(verify("12345", url, &params, "kvajT1Ptam85bY51eRf/AJRuM3w="));
-        assert!(!verify("12345", url, &params, "kvajT1Ptam85bY51eRf/AJRuM3x="));
-        assert!(!verify("1234", url, &params, "RSOYDt4T1cUTdK1PDd93/VVr8B8="));
+        assert!(verify(
+            "12345",
+            url,
+            &params,
+            "kvajT1Ptam85bY51eRf/AJRuM3w="
+        ));
+        assert!(!verify(
+            "12345",
+            url,
+            &params,
+            "kvajT1Ptam85bY51eRf/AJRuM3x="
+        ));
+        assert!(!verify(
+            "1234",
+            url,
+            &params,
+            "RSOYDt4T1cUTdK1PDd93/VVr8B8="
+        ));
         assert!(!verify("12345", url, &params, "not base64!"));
         let multi = pairs(&[
             ("Sid", "CA123"),

@@ -55,7 +55,11 @@ pub(crate) fn text_element(
 }
 
 /// An empty element (`<Play url="…"/>`).
-pub(crate) fn empty_element(w: &mut Xml, name: &str, attributes: &[(&str, &str)]) -> io::Result<()> {
+pub(crate) fn empty_element(
+    w: &mut Xml,
+    name: &str,
+    attributes: &[(&str, &str)],
+) -> io::Result<()> {
     let mut e = w.create_element(name);
     for (k, v) in attributes {
         e = e.with_attribute((*k, clean(v).as_ref()));
@@ -83,7 +87,12 @@ mod tests {
     #[test]
     fn hostile_text_is_escaped_and_stripped() {
         let xml = response(|w| {
-            text_element(w, "Say", &[("voice", "a\"b<c>&")], "<b>Tom & \"Jerry\"\u{1}</b>")?;
+            text_element(
+                w,
+                "Say",
+                &[("voice", "a\"b<c>&")],
+                "<b>Tom & \"Jerry\"\u{1}</b>",
+            )?;
             empty_element(w, "Play", &[("url", "https://x/?a=1&b='2'")])
         });
         assert_eq!(

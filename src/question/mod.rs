@@ -118,7 +118,10 @@ pub enum Answer {
     Date(time::Date),
     /// A spoken answer to a `text` question: where the gateway keeps the recording, and its
     /// length in seconds when the gateway says.
-    Audio { url: String, secs: Option<u32> },
+    Audio {
+        url: String,
+        secs: Option<u32>,
+    },
     /// An optional question the respondent skipped (or an info screen seen).
     Skipped,
 }

@@ -170,7 +170,9 @@ pub struct Script {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expect {
     /// One key (`Some(1)`), or keys ended by `#` (`None`).
-    Keys { digits: Option<u8> },
+    Keys {
+        digits: Option<u8>,
+    },
     Record,
     Hangup,
 }
@@ -599,7 +601,10 @@ pub fn speak(script: Script, turn: u32, settings: &VoiceSettings) -> VoicePrompt
 
 /// Says `text` with `voice`, in the same `Say` as the sound before when it has that voice.
 fn say(sounds: &mut Vec<Sound>, voice: &TtsVoice, text: &str) {
-    if let Some(Sound::Say { text: said, voice: v }) = sounds.last_mut()
+    if let Some(Sound::Say {
+        text: said,
+        voice: v,
+    }) = sounds.last_mut()
         && v == voice
     {
         said.push(' ');
@@ -704,7 +709,12 @@ pub fn recording_script(flow: &CompiledFlow, lang: u8) -> Vec<ScriptLine> {
         }
     }
     // Engine texts: what the questions of this flow may need.
-    let mut engine: Vec<&str> = vec!["voice-press", "voice-repeat", "voice-back", "invalid-option"];
+    let mut engine: Vec<&str> = vec![
+        "voice-press",
+        "voice-repeat",
+        "voice-back",
+        "invalid-option",
+    ];
     engine.extend(kinds.iter().copied());
     if flow.language_screen.is_some() {
         engine.push("voice-language");

@@ -61,7 +61,11 @@ pub fn prompts(flow: &Path, locales: &Path, audio: &Path, config: Option<&Path>)
         cmd.arg("--config").arg(c);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
     assert_eq!(lines.next(), Some("language,message,file,text,status"));
@@ -252,7 +256,10 @@ pub fn parse_xml(xml: &str) -> Node {
         children: vec![],
     };
     loop {
-        match reader.read_event().unwrap_or_else(|e| panic!("malformed XML: {e}\n{xml}")) {
+        match reader
+            .read_event()
+            .unwrap_or_else(|e| panic!("malformed XML: {e}\n{xml}"))
+        {
             Event::Start(e) => stack.push(node(&e)),
             Event::Empty(e) => {
                 let n = node(&e);
@@ -346,7 +353,10 @@ impl<'s> Call<'s> {
                 ("destinationNumber".into(), self.to.clone()),
             ],
             Via::Twilio => vec![
-                ("AccountSid".into(), "AC00000000000000000000000000000000".into()),
+                (
+                    "AccountSid".into(),
+                    "AC00000000000000000000000000000000".into(),
+                ),
                 ("CallSid".into(), self.id.clone()),
                 ("From".into(), self.from.clone()),
                 ("To".into(), self.to.clone()),
@@ -402,7 +412,9 @@ impl<'s> Call<'s> {
 
     /// Where keys are sent.
     pub fn keys_url(&self) -> String {
-        let e = self.keys_element().unwrap_or_else(|| panic!("no key prompt in {:#?}", self.reply));
+        let e = self
+            .keys_element()
+            .unwrap_or_else(|| panic!("no key prompt in {:#?}", self.reply));
         Call::local(e.attr("callbackUrl").or(e.attr("action")).unwrap())
     }
 
@@ -434,7 +446,12 @@ impl<'s> Call<'s> {
             .reply
             .find("Record")
             .unwrap_or_else(|| panic!("not recording: {:#?}", self.reply));
-        let url = Call::local(record.attr("callbackUrl").or(record.attr("action")).unwrap());
+        let url = Call::local(
+            record
+                .attr("callbackUrl")
+                .or(record.attr("action"))
+                .unwrap(),
+        );
         let secs = secs.to_string();
         match self.via {
             Via::AfricasTalking => self.send(&url, &[("recordingUrl", recording_url)]),
