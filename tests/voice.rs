@@ -179,6 +179,20 @@ fn a_swahili_caller_hears_only_swahili_recordings_through_twilio() {
     );
     call.press("1"); // consent
     call.press("1"); // accident
+    // A wrong key: the reason, recorded, then the question again.
+    call.press("8");
+    assert_eq!(
+        call.played()[0],
+        format!("{PUBLIC_URL}/audio/sw/invalid-option.wav")
+    );
+    assert_eq!(call.played()[1], format!("{PUBLIC_URL}/audio/sw/when.wav"));
+    // Back to the incident, and forward again.
+    call.press("0");
+    assert_eq!(
+        call.played()[0],
+        format!("{PUBLIC_URL}/audio/sw/incident.wav")
+    );
+    call.press("1");
     call.press("2"); // yesterday
     call.press("3"); // Ituri
     call.speak("https://api.twilio.example/Recordings/RE1", 4); // territory
@@ -963,4 +977,78 @@ fn synthetic_prompts_let_calls_be_tried_before_real_recordings_exist() {
     );
     call.press("2");
     assert!(call.played()[0].ends_with("/audio/sw/consent.synthetic.wav"));
+}
+
+/// A menu longer than the keypad is read eight options at a time; `9` reads on, and keys pick
+/// on the page being read.
+#[test]
+fn a_long_menu_is_read_in_pages() {
+    let dir = tempfile::tempdir().unwrap();
+    let flows = dir.path().join("flows");
+    let locales = dir.path().join("locales");
+    std::fs::create_dir_all(&flows).unwrap();
+    std::fs::create_dir_all(locales.join("fr")).unwrap();
+    let codes: Vec<String> = (1..=12).map(|i| format!("m{i}")).collect();
+    std::fs::write(
+        flows.join("mines.toml"),
+        format!(
+            "spec = 1\nid = \"mines\"\nversion = 1\nlanguages = [\"fr\"]\nvoice = [\"+243900000010\"]\n\n[[step]]\nid = \"mine\"\nkind = \"choice\"\noptions = [{}]\n\n[[step]]\nid = \"done\"\nkind = \"end\"\n",
+            codes.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+        ),
+    )
+    .unwrap();
+    let mut ftl = String::from("mine = Quelle mine?\ndone = Merci.\n");
+    for (i, c) in codes.iter().enumerate() {
+        ftl.push_str(&format!("mine-{c} = Mine {}\n", i + 1));
+    }
+    std::fs::write(locales.join("fr/mines.ftl"), ftl).unwrap();
+    std::fs::copy(
+        Path::new(REPO).join("locales/fr/sauti.ftl"),
+        locales.join("fr/sauti.ftl"),
+    )
+    .unwrap();
+    let lab = Lab::start(LabOptions {
+        flows,
+        locales,
+        tts: &[("fr", "Polly.Lea")],
+        recorded: &[],
+        config: "",
+        extra: &[],
+    });
+    let mut call = Call::dial(
+        &lab.server,
+        Via::Twilio,
+        "CApages1",
+        "+243810000111",
+        "+243900000010",
+    );
+    assert!(
+        call.said()
+            .contains("Mine 8, appuyez sur 8. Pour d'autres choix, appuyez sur 9."),
+        "{}",
+        call.said()
+    );
+    assert!(!call.said().contains("Mine 9"));
+    call.press("9");
+    assert!(
+        call.said().contains("Mine 9, appuyez sur 1."),
+        "{}",
+        call.said()
+    );
+    assert!(call.said().contains("Mine 12, appuyez sur 4."));
+    assert!(!call.said().contains("d'autres choix"));
+    // `5` is not a key of this page.
+    call.press("5");
+    assert!(
+        call.said().starts_with("Choix invalide."),
+        "{}",
+        call.said()
+    );
+    call.press("9");
+    call.press("2"); // Mine 10
+    assert!(call.ended());
+    assert_eq!(
+        only_response(&lab.server)["answers"]["mine"]["value"],
+        "m10"
+    );
 }
