@@ -131,16 +131,17 @@ fn voice_settings() -> (VoiceSettings, tempfile::TempDir) {
         }
     }
     let mut settings = VoiceSettings {
-        catalogue: Arc::new(AudioCatalogue::scan(dir.path()).unwrap()),
-        audio_url: "https://sauti.example.org/audio".into(),
+        catalogue: Arc::new(
+            AudioCatalogue::scan(dir.path(), "https://sauti.example.org/audio").unwrap(),
+        ),
         ..VoiceSettings::default()
     };
     settings.tts.insert(
         "fr".into(),
-        TtsVoice {
+        Arc::new(TtsVoice {
             voice: "Polly.Lea".into(),
             language: "fr-FR".into(),
-        },
+        }),
     );
     (settings, dir)
 }

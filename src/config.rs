@@ -411,13 +411,19 @@ impl Config {
         }
     }
 
-    /// How voice gateways speak, with `catalogue` as the recordings and `public_url` as the
-    /// default place they are fetched from.
+    /// Where gateways fetch recordings: `[voice] audio_url`, else `<public_url>/audio`.
+    pub fn audio_url(&self, public_url: &str) -> String {
+        self.voice.audio_url.as_deref().map_or_else(
+            || format!("{public_url}/audio"),
+            |u| u.trim_end_matches('/').to_owned(),
+        )
+    }
+
+    /// How voice gateways speak: `tts` voices, the recordings of `catalogue`.
     pub fn voice_settings(
         &self,
         tts: &BTreeMap<String, String>,
         catalogue: Arc<AudioCatalogue>,
-        public_url: &str,
     ) -> VoiceSettings {
         let v = &self.voice;
         VoiceSettings {
@@ -427,23 +433,20 @@ impl Config {
                 .map(|(lang, voice)| {
                     (
                         lang.clone(),
-                        TtsVoice {
+                        Arc::new(TtsVoice {
                             voice: voice.trim().to_owned(),
                             language: tts_language(lang),
-                        },
+                        }),
                     )
                 })
                 .collect(),
             catalogue,
-            audio_url: v.audio_url.as_deref().map_or_else(
-                || format!("{public_url}/audio"),
-                |u| u.trim_end_matches('/').to_owned(),
-            ),
             key_timeout_secs: v.key_timeout_secs,
             typed_timeout_secs: v.typed_timeout_secs,
             max_record_secs: v.max_record_secs,
             record_timeout_secs: v.record_timeout_secs,
             no_input_retries: v.no_input_retries,
+            ..VoiceSettings::default()
         }
     }
 
@@ -481,7 +484,7 @@ impl Config {
                     adapter,
                     render: RenderSettings {
                         budget: g.budget,
-                        voice: Arc::new(self.voice_settings(tts, catalogue.clone(), public_url)),
+                        voice: Arc::new(self.voice_settings(tts, catalogue.clone())),
                     },
                     session_ttl: g.session_ttl_secs.map_or(default_ttl, Duration::from_secs),
                 }

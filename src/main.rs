@@ -161,7 +161,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let c = Config::load(config.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;
                 let dir = audio.unwrap_or(c.audio);
                 Some(check::VoiceCheck {
-                    catalogue: sauti::audio::AudioCatalogue::scan(&dir)?,
+                    catalogue: sauti::audio::AudioCatalogue::scan(&dir, "")?,
                     tts: c.voice.tts,
                 })
             } else {

@@ -218,14 +218,14 @@ pub fn command(
     synthesize_missing: bool,
 ) -> anyhow::Result<()> {
     let flow = crate::check::load_one(flow, locales, crate::render::Budget::default())?;
-    let mut catalogue = AudioCatalogue::scan(audio)?;
+    let mut catalogue = AudioCatalogue::scan(audio, "")?;
     if synthesize_missing {
         let made = synthesize(&prompts(&flow, &catalogue, tts), audio)?;
         eprintln!(
             "{made} synthetic prompt(s) written under {} (espeak-ng; Lingala has no voice there)",
             audio.display()
         );
-        catalogue = AudioCatalogue::scan(audio)?;
+        catalogue = AudioCatalogue::scan(audio, "")?;
     }
     print!("{}", render(&prompts(&flow, &catalogue, tts), format));
     Ok(())

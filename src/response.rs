@@ -72,6 +72,9 @@ pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Va
     out
 }
 
+/// The letters a receipt code may hold (Crockford base32: no I, L, O, U).
+pub const RECEIPT_LETTERS: &str = "ABCDEFGHJKMNPQRSTVWXYZ";
+
 /// A short code for the closing screen, derived from the random part of the response id:
 /// four characters of Crockford base32 (no I, L, O, U), easy to read out on the phone.
 pub fn receipt_of(id: &uuid::Uuid) -> String {

@@ -88,7 +88,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let public_url = c.public_url(Some(addr));
         let audio = Arc::new(
-            AudioCatalogue::scan(&c.audio)
+            AudioCatalogue::scan(&c.audio, &c.audio_url(&public_url))
                 .with_context(|| format!("reading recordings in {}", c.audio.display()))?,
         );
         let gateways = c.configured_gateways(&public_url, audio.clone());

@@ -1052,3 +1052,144 @@ fn a_long_menu_is_read_in_pages() {
         "m10"
     );
 }
+
+/// The recording script lists every clip a call can play: each question of each shipped flow,
+/// in each language, asked plainly and again after every kind of wrong answer, the language
+/// menu, the resume offer and every closing message.
+#[test]
+fn the_recording_script_covers_every_clip_a_call_can_play() {
+    use sauti::engine::{At, SessionState, view};
+    use sauti::question::{Answer, Invalid, Question};
+    use sauti::render::voice::{Piece, recording_script, script};
+
+    let reasons = [
+        Invalid::NotAnOption,
+        Invalid::SelectionCount { min: 1, max: 3 },
+        Invalid::Empty,
+        Invalid::NotANumber,
+        Invalid::NotAnInteger,
+        Invalid::NumberOutOfRange {
+            min: Some(0.0),
+            max: Some(9999.0),
+        },
+        Invalid::NumberOutOfRange {
+            min: Some(0.0),
+            max: None,
+        },
+        Invalid::NumberOutOfRange {
+            min: None,
+            max: Some(10.0),
+        },
+        Invalid::NotADate {
+            example: "25032026".into(),
+        },
+        Invalid::DateOutOfRange {
+            min: Some("01012000".into()),
+            max: Some("23112026".into()),
+        },
+        Invalid::DateOutOfRange {
+            min: Some("01012000".into()),
+            max: None,
+        },
+        Invalid::DateOutOfRange {
+            min: None,
+            max: Some("23112026".into()),
+        },
+    ];
+    for flow in common::shipped_flows() {
+        let answers: Vec<(u16, Answer)> = flow
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let a = match &s.question {
+                    Question::Choice(_) => Answer::Choice(0),
+                    Question::Multi(_) => Answer::Multi(vec![0, 1]),
+                    Question::Text(_) => Answer::Text("Mwenga".into()),
+                    Question::Number(_) => Answer::Integer(1234567890),
+                    Question::Date(_) => Answer::Date(time::macros::date!(2026 - 03 - 14)),
+                    _ => return None,
+                };
+                Some((i as u16, a))
+            })
+            .collect();
+        for lang in 0..flow.languages.len() as u8 {
+            let listed: Vec<String> = recording_script(&flow, lang)
+                .into_iter()
+                .map(|l| l.id)
+                .collect();
+            let all_languages: Vec<u8> = (0..flow.languages.len() as u8).collect();
+            let mut positions: Vec<At> = vec![At::Language, At::Resume(1)];
+            for i in 0..flow.steps.len() as u16 {
+                positions.push(match flow.steps[i as usize].question {
+                    Question::End => At::Done(i),
+                    _ => At::Step(i),
+                });
+            }
+            positions.push(At::GaveUp(1));
+            let mut seen = 0;
+            for at in positions {
+                let state = SessionState {
+                    lang,
+                    at,
+                    attempts: 0,
+                    history: vec![0],
+                    answers: answers.clone(),
+                    receipt: "K7Q4".into(),
+                };
+                // The reasons this position can give.
+                let possible: Vec<&Invalid> = reasons
+                    .iter()
+                    .filter(|r| {
+                        let q = match at {
+                            At::Step(i) => &flow.steps[i as usize].question,
+                            _ => return **r == Invalid::NotAnOption,
+                        };
+                        match (q, r) {
+                            (Question::Choice(_), Invalid::NotAnOption) => true,
+                            (
+                                Question::Multi(_),
+                                Invalid::NotAnOption | Invalid::SelectionCount { .. },
+                            ) => true,
+                            (
+                                Question::Number(_),
+                                Invalid::NotANumber
+                                | Invalid::NotAnInteger
+                                | Invalid::NumberOutOfRange { .. },
+                            ) => true,
+                            (
+                                Question::Date(_),
+                                Invalid::NotADate { .. } | Invalid::DateOutOfRange { .. },
+                            ) => true,
+                            (Question::Text(_), Invalid::Empty) => true,
+                            _ => false,
+                        }
+                    })
+                    .collect();
+                for reason in std::iter::once(None).chain(possible.into_iter().map(Some)) {
+                    let v = view(&flow, &state, reason);
+                    for page in 0..2 {
+                        for part in script(&flow, &v, page, &all_languages).parts {
+                            for piece in part.clips {
+                                if let Piece::Clip(c) = piece
+                                    && c.lang == flow.languages[lang as usize]
+                                {
+                                    seen += 1;
+                                    assert!(
+                                        listed.contains(&c.id.to_string()),
+                                        "{} {}: `{}` ({:?}) is played but not in the script",
+                                        flow.id,
+                                        c.lang,
+                                        c.id,
+                                        c.text
+                                    );
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(seen > 100, "{seen}");
+        }
+    }
+}

@@ -6,6 +6,7 @@ pub mod http;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How a prompt exists on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,6 +15,8 @@ pub struct AudioFile {
     pub path: String,
     /// Made by a speech synthesiser (`sauti prompts --synthesize`), not a person.
     pub synthetic: bool,
+    /// Where gateways fetch it: the catalogue's base URL and `path`.
+    pub url: Arc<str>,
 }
 
 /// Every recorded prompt, by language and message id.
@@ -29,9 +32,11 @@ pub const FORMATS: &[(&str, &str)] = &[("mp3", "audio/mpeg"), ("wav", "audio/wav
 const SYNTHETIC: &str = ".synthetic";
 
 impl AudioCatalogue {
-    /// The prompts under `dir`; a missing directory is an empty catalogue. A recording made by
-    /// a person wins over a synthetic one for the same message.
-    pub fn scan(dir: &Path) -> std::io::Result<AudioCatalogue> {
+    /// The prompts under `dir`, fetched by gateways under `base_url` (`https://host/audio`);
+    /// a missing directory is an empty catalogue. A recording made by a person wins over a
+    /// synthetic one for the same message.
+    pub fn scan(dir: &Path, base_url: &str) -> std::io::Result<AudioCatalogue> {
+        let base_url = base_url.trim_end_matches('/');
         let mut catalogue = AudioCatalogue {
             dir: dir.to_path_buf(),
             by_lang: HashMap::new(),
@@ -71,8 +76,10 @@ impl AudioCatalogue {
                     Some(id) => (id, true),
                     None => (stem, false),
                 };
+                let path = format!("{tag}/{name}");
                 let found = AudioFile {
-                    path: format!("{tag}/{name}"),
+                    url: format!("{base_url}/{path}").into(),
+                    path,
                     synthetic,
                 };
                 match files.get(id) {
@@ -151,9 +158,13 @@ mod tests {
         ] {
             std::fs::write(dir.path().join(f), b"RIFF").unwrap();
         }
-        let c = AudioCatalogue::scan(dir.path()).unwrap();
+        let c = AudioCatalogue::scan(dir.path(), "https://cdn.example/a/").unwrap();
         assert_eq!(c.file("fr", "incident"), Some("fr/incident.wav"));
         assert_eq!(c.file("fr", "consent"), Some("fr/consent.mp3"));
+        assert_eq!(
+            &*c.entry("fr", "consent").unwrap().url,
+            "https://cdn.example/a/fr/consent.mp3"
+        );
         assert!(c.entry("sw", "incident").unwrap().synthetic);
         assert_eq!(c.file("sw", "notes"), None);
         assert_eq!(c.file("ln", "incident"), None);
@@ -162,7 +173,7 @@ mod tests {
         assert!(c.served("fr/../../etc/passwd").is_none());
         assert!(c.served("sw/.hidden.wav").is_none());
         assert!(
-            AudioCatalogue::scan(&dir.path().join("none"))
+            AudioCatalogue::scan(&dir.path().join("none"), "")
                 .unwrap()
                 .is_empty()
         );

@@ -38,13 +38,6 @@ pub fn normalize_number(number: &str) -> Cow<'_, str> {
     )
 }
 
-/// The languages a call offers: those whose prompts are all recorded, or that have a voice.
-pub fn offered_languages(flow: &CompiledFlow, settings: &VoiceSettings) -> Vec<u8> {
-    (0..flow.languages.len() as u8)
-        .filter(|&l| voice::language_complete(flow, l, settings))
-        .collect()
-}
-
 /// The caller's language when only one is offered: the menu is skipped (input for it).
 pub fn opening(
     flow: &CompiledFlow,
@@ -54,7 +47,7 @@ pub fn opening(
     if state.at != At::Language {
         return None;
     }
-    match offered_languages(flow, settings).as_slice() {
+    match &*settings.offered_languages(flow) {
         [only] => Some((only + 1).to_string()),
         _ => None,
     }
@@ -115,7 +108,7 @@ pub fn step(
     match ask.asking {
         engine::Asking::Language => {
             // Keys number the offered languages, not the flow's.
-            let offered = offered_languages(flow, settings);
+            let offered = settings.offered_languages(flow);
             let picked = keys
                 .parse::<usize>()
                 .ok()
@@ -176,25 +169,16 @@ pub fn render(
     };
     if memory.silences > settings.no_input_retries {
         // The caller is gone or cannot answer: goodbye; the session stays for a resume.
-        let loc = &flow.locales[lang as usize];
         let goodbye = voice::Script {
-            parts: vec![voice::Part {
-                lang: loc.lang.clone(),
-                text: loc.engine_text("voice-no-input-goodbye", None),
-                clips: vec![voice::Piece::Clip(voice::Clip {
-                    lang: loc.lang.clone(),
-                    id: "voice-no-input-goodbye".into(),
-                    text: loc.engine_text("voice-no-input-goodbye", None),
-                })],
-            }],
+            parts: vec![voice::Speaker::new(flow, lang).engine("voice-no-input-goodbye")],
             expect: voice::Expect::Hangup,
-            asking: "end".into(),
+            asking: "end",
         };
         return voice::speak(goodbye, turn, settings);
     }
     let offered = match view {
         View::Ask(a) if a.asking == engine::Asking::Language => {
-            let offered = offered_languages(flow, settings);
+            let offered = settings.offered_languages(flow);
             if offered.is_empty() {
                 tracing::error!(flow = %flow.id, "no language of this flow has complete voice prompts: call refused (see `sauti check --voice`)");
                 return VoicePrompt {
@@ -204,7 +188,7 @@ pub fn render(
             }
             offered
         }
-        _ => Vec::new(),
+        _ => std::sync::Arc::from([]),
     };
     let script = voice::script(flow, view, memory.page, &offered);
     let prompt = voice::speak(script, turn, settings);

@@ -511,6 +511,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         fingerprint: 0,
         texts_fingerprint: 0,
         ussd_lines: Default::default(),
+        voice_lines: Default::default(),
     };
     bind_texts(cx, &mut flow, locales, &lists);
     if cx.problems.is_empty() {
@@ -975,4 +976,5 @@ fn bind_texts(
     }
     flow.locales = locales_out;
     flow.ussd_lines = crate::render::ussd::UssdLines::of(flow);
+    flow.voice_lines = crate::render::voice::VoiceLines::of(flow);
 }

@@ -106,6 +106,8 @@ pub struct CompiledFlow {
     /// The USSD renderer's numbered lines for this flow, made once at load time (the engine
     /// never reads them; other renderers work from `locales`).
     pub ussd_lines: crate::render::ussd::UssdLines,
+    /// The voice renderer's lines and engine texts for this flow, made once at load time.
+    pub voice_lines: crate::render::voice::VoiceLines,
 }
 
 impl CompiledFlow {
