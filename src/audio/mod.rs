@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::hash::FnvBuildHasher;
+
 /// How a prompt exists on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioFile {
@@ -23,7 +25,8 @@ pub struct AudioFile {
 #[derive(Debug, Clone, Default)]
 pub struct AudioCatalogue {
     dir: PathBuf,
-    by_lang: HashMap<String, HashMap<String, AudioFile>>,
+    /// By language, then message id; looked up for every clip of every prompt.
+    by_lang: HashMap<String, HashMap<String, AudioFile, FnvBuildHasher>, FnvBuildHasher>,
 }
 
 /// The audio formats served, by extension, with their content type.
@@ -39,7 +42,7 @@ impl AudioCatalogue {
         let base_url = base_url.trim_end_matches('/');
         let mut catalogue = AudioCatalogue {
             dir: dir.to_path_buf(),
-            by_lang: HashMap::new(),
+            by_lang: HashMap::default(),
         };
         let langs = match std::fs::read_dir(dir) {
             Ok(l) => l,
@@ -122,7 +125,7 @@ impl AudioCatalogue {
 
     /// How many recordings it holds.
     pub fn len(&self) -> usize {
-        self.by_lang.values().map(HashMap::len).sum()
+        self.by_lang.values().map(|m| m.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {

@@ -15,6 +15,7 @@ pub mod recording;
 
 use std::borrow::Cow;
 
+use crate::audio::AudioFile;
 use crate::engine::{Ask, Asking, InputKind, Message, Said, View};
 use crate::flow::CompiledFlow;
 
@@ -416,9 +417,16 @@ fn ask_script<'v, 'f: 'v>(
 pub fn speak(script: Script<'_>, turn: u32, settings: &VoiceSettings) -> VoicePrompt {
     let catalogue = &settings.catalogue;
     let mut sounds: Vec<Sound> = Vec::with_capacity(4);
+    // Each clip's recording, looked up once.
+    let mut files: Vec<Option<&AudioFile>> = Vec::new();
     for part in &script.parts {
-        let recorded = part.clips.iter().all(|p| match p {
-            Piece::Clip(c) => catalogue.entry(c.lang, &c.id).is_some_and(|f| !f.synthetic),
+        files.clear();
+        files.extend(part.clips.iter().map(|p| match p {
+            Piece::Clip(c) => catalogue.entry(c.lang, &c.id),
+            _ => None,
+        }));
+        let recorded = part.clips.iter().zip(&files).all(|(p, f)| match p {
+            Piece::Clip(_) => f.is_some_and(|f| !f.synthetic),
             Piece::Audio(_) => true,
             Piece::Unrecordable => false,
         });
@@ -438,9 +446,9 @@ pub fn speak(script: Script<'_>, turn: u32, settings: &VoiceSettings) -> VoicePr
                 }
             }
             _ => {
-                for piece in &part.clips {
+                for (piece, file) in part.clips.iter().zip(&files) {
                     match piece {
-                        Piece::Clip(c) => match catalogue.entry(c.lang, &c.id) {
+                        Piece::Clip(c) => match file {
                             Some(file) => sounds.push(Sound::Play {
                                 url: file.url.clone(),
                             }),
