@@ -40,7 +40,10 @@ pub struct VoiceSettings {
 /// The languages offered on calls, per flow (id, version, texts): working them out reads every
 /// prompt of every language, so it is done once.
 #[derive(Debug, Default)]
-pub struct OfferedLanguages(RwLock<HashMap<(String, u32, u64), Arc<[u8]>>>);
+pub struct OfferedLanguages(RwLock<HashMap<FlowKey, Arc<[u8]>>>);
+
+/// A flow's id, version and texts fingerprint.
+type FlowKey = (String, u32, u64);
 
 impl Default for VoiceSettings {
     fn default() -> Self {
