@@ -1145,25 +1145,25 @@ fn the_recording_script_covers_every_clip_a_call_can_play() {
                             At::Step(i) => &flow.steps[i as usize].question,
                             _ => return **r == Invalid::NotAnOption,
                         };
-                        match (q, r) {
-                            (Question::Choice(_), Invalid::NotAnOption) => true,
-                            (
-                                Question::Multi(_),
-                                Invalid::NotAnOption | Invalid::SelectionCount { .. },
-                            ) => true,
-                            (
-                                Question::Number(_),
-                                Invalid::NotANumber
-                                | Invalid::NotAnInteger
-                                | Invalid::NumberOutOfRange { .. },
-                            ) => true,
-                            (
-                                Question::Date(_),
-                                Invalid::NotADate { .. } | Invalid::DateOutOfRange { .. },
-                            ) => true,
-                            (Question::Text(_), Invalid::Empty) => true,
-                            _ => false,
-                        }
+                        matches!(
+                            (q, r),
+                            (Question::Choice(_), Invalid::NotAnOption)
+                                | (
+                                    Question::Multi(_),
+                                    Invalid::NotAnOption | Invalid::SelectionCount { .. }
+                                )
+                                | (
+                                    Question::Number(_),
+                                    Invalid::NotANumber
+                                        | Invalid::NotAnInteger
+                                        | Invalid::NumberOutOfRange { .. }
+                                )
+                                | (
+                                    Question::Date(_),
+                                    Invalid::NotADate { .. } | Invalid::DateOutOfRange { .. }
+                                )
+                                | (Question::Text(_), Invalid::Empty)
+                        )
                     })
                     .collect();
                 for reason in std::iter::once(None).chain(possible.into_iter().map(Some)) {
