@@ -367,36 +367,24 @@ impl Survey {
         // A first hop may already carry input (a shared code's extension, or a session the
         // gateway opened earlier): it answers the first screen.
         let mut record = record;
-        if let Progress::New(input) = gateway.adapter.progress(&InputCursor::START, inbound) {
-            let (mut next, memory) = record.channel.step(
-                &flow,
-                &hop.state,
-                None,
-                heard(inbound, input),
-                ctx,
-                &gateway.render,
-            );
+        // Each input taken on the first screen keeps the events of the opening.
+        let take = |record: &mut SessionRecord, hop: &mut Hop, input: Input<'_>| {
+            let (mut next, memory) =
+                record
+                    .channel
+                    .step(&flow, &hop.state, None, input, ctx, &gateway.render);
             let mut events = std::mem::take(&mut hop.events);
             events.append(&mut next.events);
             next.events = events;
-            hop = next;
+            *hop = next;
             record.channel = memory;
+        };
+        if let Progress::New(input) = gateway.adapter.progress(&InputCursor::START, inbound) {
+            take(&mut record, &mut hop, heard(inbound, input));
         }
         // The channel may answer for the respondent (one language offered on a call).
         if let Some(input) = record.channel.opening(&flow, &hop.state, &gateway.render) {
-            let (mut next, memory) = record.channel.step(
-                &flow,
-                &hop.state,
-                None,
-                Input::Keys(&input),
-                ctx,
-                &gateway.render,
-            );
-            let mut events = std::mem::take(&mut hop.events);
-            events.append(&mut next.events);
-            next.events = events;
-            hop = next;
-            record.channel = memory;
+            take(&mut record, &mut hop, Input::Keys(&input));
         }
         Ok((record, hop))
     }

@@ -621,25 +621,8 @@ fn africastalking_voice_fixtures_replay() {
         extra: &[],
     });
     let server = &lab.server;
-    let fixture = |name: &str| {
-        let raw = std::fs::read(
-            Path::new(REPO)
-                .join("tests/fixtures/africastalking-voice")
-                .join(name),
-        )
-        .unwrap();
-        server.raw(&raw)
-    };
-    let expected = |name: &str| {
-        let raw = std::fs::read_to_string(
-            Path::new(REPO)
-                .join("tests/fixtures/africastalking-voice")
-                .join(name),
-        )
-        .unwrap();
-        let body = raw.split_once("\r\n\r\n").unwrap().1.to_owned();
-        parse_xml(&body)
-    };
+    let fixture = |name: &str| server.raw(&fixture_bytes("africastalking-voice", name));
+    let expected = |name: &str| fixture_reply("africastalking-voice", name);
     let base = format!("{PUBLIC_URL}/gateways/africastalking/voice");
 
     // 01: the call comes in: the language menu, keys collected, a fallback after them.
@@ -738,24 +721,8 @@ fn twilio_voice_fixtures_replay_with_their_signatures() {
         extra: &["fr/thanks.wav"],
     });
     let server = &lab.server;
-    let fixture = |name: &str| {
-        let raw = std::fs::read(
-            Path::new(REPO)
-                .join("tests/fixtures/twilio-voice")
-                .join(name),
-        )
-        .unwrap();
-        server.raw(&raw)
-    };
-    let expected = |name: &str| {
-        let raw = std::fs::read_to_string(
-            Path::new(REPO)
-                .join("tests/fixtures/twilio-voice")
-                .join(name),
-        )
-        .unwrap();
-        parse_xml(raw.split_once("\r\n\r\n").unwrap().1)
-    };
+    let fixture = |name: &str| server.raw(&fixture_bytes("twilio-voice", name));
+    let expected = |name: &str| fixture_reply("twilio-voice", name);
 
     let r = fixture("01-incoming.request.http");
     assert_eq!(r.status, 200, "{}", r.body);
@@ -832,6 +799,23 @@ fn twilio_voice_fixtures_replay_with_their_signatures() {
         "the tampered `9` changed nothing"
     );
     assert_eq!(response["answers"]["incident_type"]["value"], "violence");
+}
+
+/// A fixture file of `folder` (copied from the protocol references), as bytes.
+fn fixture_bytes(folder: &str, name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(REPO)
+            .join("tests/fixtures")
+            .join(folder)
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// The XML body of a recorded reply.
+fn fixture_reply(folder: &str, name: &str) -> common::voice::Node {
+    let raw = String::from_utf8(fixture_bytes(folder, name)).unwrap();
+    parse_xml(raw.split_once("\r\n\r\n").unwrap().1)
 }
 
 /// The flow the fixtures were written for: a language menu, an incident menu whose fifth

@@ -7,8 +7,9 @@ use serde::Deserialize;
 
 use super::xml::{self, Xml};
 use super::{
-    Decoded, Gateway, GatewayError, Inbound, InputCursor, MAX_URL, Progress, Recording, Reply,
-    SessionEnded, WireRequest, next_turn, phone_number, required, turn_progress,
+    Decoded, Gateway, GatewayError, Inbound, InputCursor, Progress, Recording, Reply, SessionEnded,
+    WireRequest, callback_turn, keypad, next_turn, phone_number, recording, required,
+    turn_progress,
 };
 use crate::channel::{Channel, Rendered};
 use crate::render::voice::{Collect, Sound, VoicePrompt};
@@ -97,55 +98,22 @@ impl Gateway for AfricasTalkingVoice {
         // A caller who hides their number is still heard: their call is their only identity.
         let phone_number = phone_number(form.caller_number, "callerNumber")
             .unwrap_or_else(|_| format!("call:{session_id}"));
-        let digits = form.dtmf_digits.unwrap_or_default();
-        if digits.len() > 64
-            || !digits
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"*#".contains(&b))
-        {
-            return Err(GatewayError::Invalid {
-                field: "dtmfDigits",
-                why: "expected keypad digits",
-            });
-        }
-        let recording = match form.recording_url {
-            Some(url) if url.len() > MAX_URL => {
-                return Err(GatewayError::Invalid {
-                    field: "recordingUrl",
-                    why: "too long",
-                });
-            }
-            Some(url) => Some(Recording {
-                url: url.trim().to_owned(),
-                secs: None,
-            }),
+        let input = keypad(request, "dtmfDigits", form.dtmf_digits)?;
+        let recording = match recording("recordingUrl", form.recording_url, None)? {
             // A `<Record>` callback without a URL: nothing was recorded.
             None if request.action == "recording" => Some(Recording {
                 url: String::new(),
                 secs: None,
             }),
-            None => None,
+            r => r,
         };
-        let turn = request
-            .query_param("n")
-            .map(|n| {
-                n.parse::<u32>().map_err(|_| GatewayError::Invalid {
-                    field: "n",
-                    why: "expected the turn Sauti wrote in the callback URL",
-                })
-            })
-            .transpose()?;
+        let turn = callback_turn(request)?;
         Ok(Decoded::Hop(Inbound {
             session_id,
             phone_number,
             address: required(form.destination_number, "destinationNumber")?,
             network: None,
-            // `no-input`: the fallback after `<GetDigits>`, reached when nothing was pressed.
-            input: if request.action == "no-input" {
-                String::new()
-            } else {
-                digits.trim_end_matches('#').to_owned()
-            },
+            input,
             recording,
             turn,
         }))

@@ -208,6 +208,62 @@ pub fn turn_progress<'h>(cursor: &InputCursor, hop: &'h Inbound) -> Progress<'h>
     }
 }
 
+/// The turn a voice callback carries back (`n` in the URL Sauti wrote), if any.
+pub(crate) fn callback_turn(request: &WireRequest<'_>) -> Result<Option<u32>, GatewayError> {
+    request
+        .query_param("n")
+        .map(|n| {
+            n.parse::<u32>().map_err(|_| GatewayError::Invalid {
+                field: "n",
+                why: "expected the turn Sauti wrote in the callback URL",
+            })
+        })
+        .transpose()
+}
+
+/// The keys of a voice callback: keypad characters only, `#` at the end dropped; none on the
+/// `no-input` fallback (reached when nothing was pressed).
+pub(crate) fn keypad(
+    request: &WireRequest<'_>,
+    field: &'static str,
+    digits: Option<String>,
+) -> Result<String, GatewayError> {
+    let digits = digits.unwrap_or_default();
+    if digits.len() > 64
+        || !digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b"*#".contains(&b))
+    {
+        return Err(GatewayError::Invalid {
+            field,
+            why: "expected keypad digits",
+        });
+    }
+    if request.action == "no-input" {
+        return Ok(String::new());
+    }
+    Ok(digits.trim_end_matches('#').to_owned())
+}
+
+/// A recording a voice callback reports (its URL within [`MAX_URL`]).
+pub(crate) fn recording(
+    field: &'static str,
+    url: Option<String>,
+    secs: Option<u32>,
+) -> Result<Option<Recording>, GatewayError> {
+    match url {
+        Some(url) if url.len() > MAX_URL => Err(GatewayError::Invalid {
+            field,
+            why: "too long",
+        }),
+        Some(url) => Ok(Some(Recording {
+            url: url.trim().to_owned(),
+            secs,
+        })),
+        None => Ok(None),
+    }
+}
+
 /// The cursor of a voice call: one more turn per input taken.
 pub fn next_turn(before: &InputCursor) -> InputCursor {
     InputCursor {
@@ -273,7 +329,7 @@ impl std::fmt::Debug for ConfiguredGateway {
 /// The longest field a gateway may send (ids, numbers, codes).
 const MAX_FIELD: usize = 256;
 /// The longest URL a gateway may send (a recording's).
-pub(crate) const MAX_URL: usize = 2048;
+const MAX_URL: usize = 2048;
 
 /// A field that must be present and not blank, within [`MAX_FIELD`].
 pub(crate) fn required(value: Option<String>, field: &'static str) -> Result<String, GatewayError> {

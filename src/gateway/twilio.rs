@@ -8,8 +8,9 @@ use serde::Deserialize;
 use super::twilio_signature;
 use super::xml::{self, Xml};
 use super::{
-    Decoded, Gateway, GatewayError, Inbound, InputCursor, MAX_URL, Progress, Recording, Reply,
-    SessionEnded, WireRequest, next_turn, phone_number, required, turn_progress,
+    Decoded, Gateway, GatewayError, Inbound, InputCursor, Progress, Reply, SessionEnded,
+    WireRequest, callback_turn, keypad, next_turn, phone_number, recording, required,
+    turn_progress,
 };
 use crate::channel::{Channel, Rendered};
 use crate::render::voice::{Collect, Sound, VoicePrompt};
@@ -125,56 +126,19 @@ impl Gateway for Twilio {
         let phone_number =
             phone_number(form.from, "From").unwrap_or_else(|_| format!("call:{session_id}"));
         // `Digits` is `hangup` when the caller hung up during a `<Record>`.
-        let digits = form.digits.unwrap_or_default();
-        let digits = if digits == "hangup" {
-            String::new()
-        } else {
-            digits
-        };
-        if digits.len() > 64
-            || !digits
-                .bytes()
-                .all(|b| b.is_ascii_digit() || b"*#".contains(&b))
-        {
-            return Err(GatewayError::Invalid {
-                field: "Digits",
-                why: "expected keypad digits",
-            });
-        }
-        let recording = match form.recording_url {
-            Some(url) if url.len() > MAX_URL => {
-                return Err(GatewayError::Invalid {
-                    field: "RecordingUrl",
-                    why: "too long",
-                });
-            }
-            Some(url) => Some(Recording {
-                url: url.trim().to_owned(),
-                secs: form
-                    .recording_duration
-                    .and_then(|d| d.trim().parse::<u32>().ok()),
-            }),
-            None => None,
-        };
-        let turn = request
-            .query_param("n")
-            .map(|n| {
-                n.parse::<u32>().map_err(|_| GatewayError::Invalid {
-                    field: "n",
-                    why: "expected the turn Sauti wrote in the callback URL",
-                })
-            })
-            .transpose()?;
+        let digits = form.digits.filter(|d| d != "hangup");
+        let input = keypad(request, "Digits", digits)?;
+        let secs = form
+            .recording_duration
+            .and_then(|d| d.trim().parse::<u32>().ok());
+        let recording = recording("RecordingUrl", form.recording_url, secs)?;
+        let turn = callback_turn(request)?;
         Ok(Decoded::Hop(Inbound {
             session_id,
             phone_number,
             address: required(form.to, "To")?,
             network: None,
-            input: if request.action == "no-input" {
-                String::new()
-            } else {
-                digits.trim_end_matches('#').to_owned()
-            },
+            input,
             recording,
             turn,
         }))
