@@ -278,6 +278,24 @@ fn the_connectivity_survey_by_call_in_lingala_and_in_french() {
     }
 }
 
+/// French from recordings, where no voice is configured: every part played, nothing said.
+#[test]
+fn a_french_call_from_recordings_only() {
+    let lab = Lab::shipped(&[], &["fr", "sw", "ln"]);
+    let call = connectivity_call(
+        &lab.server,
+        Via::AfricasTalking,
+        "ATVId_frrec",
+        "+243810000112",
+        "1",
+    );
+    assert!(call.said().is_empty());
+    assert_eq!(call.played(), [format!("{PUBLIC_URL}/audio/fr/thanks.wav")]);
+    let r = only_response(&lab.server);
+    assert_eq!(r["language"], "fr");
+    assert_eq!(r["answers"]["spending"]["value"], "1_to_5");
+}
+
 #[test]
 fn silence_ends_the_call_politely_and_the_survey_resumes_by_call_or_by_ussd() {
     let lab = fr_tts();
