@@ -304,10 +304,12 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             let Some(gateway) = app.gateway(Some(channel), name) else {
                 return text(StatusCode::NOT_FOUND, "unknown gateway\n");
             };
-            if method != Method::POST {
-                return method_not_allowed("POST");
+            let allowed = gateway.adapter.methods();
+            if !allowed.split(", ").any(|m| m == method.as_str()) {
+                return method_not_allowed(allowed);
             }
-            let body = match read_body(app, &parts.headers, body).await {
+            let expected = gateway.adapter.content_type();
+            let body = match read_body(app, &parts.headers, body, expected).await {
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
@@ -317,10 +319,12 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             let Some(gateway) = app.gateway(channel, name) else {
                 return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
             };
-            if method != Method::POST {
-                return method_not_allowed("POST");
+            let allowed = gateway.adapter.methods();
+            if !allowed.split(", ").any(|m| m == method.as_str()) {
+                return method_not_allowed(allowed);
             }
-            let body = match read_body(app, &parts.headers, body).await {
+            let expected = gateway.adapter.content_type();
+            let body = match read_body(app, &parts.headers, body, expected).await {
                 Ok(b) => b,
                 Err(reply) => return reply,
             };
@@ -336,6 +340,7 @@ fn wire<'r>(
     body: &'r [u8],
 ) -> WireRequest<'r> {
     WireRequest {
+        method: parts.method.as_str(),
         action,
         path_and_query: parts.uri.path_and_query().map_or("", |p| p.as_str()),
         query: parts.uri.query().unwrap_or(""),
@@ -363,8 +368,14 @@ async fn ready(app: &App) -> Reply {
     text(StatusCode::OK, "ready\n")
 }
 
-/// The body of a form POST, within the size and time limits.
-async fn read_body(app: &App, headers: &hyper::HeaderMap, body: Incoming) -> Result<Bytes, Reply> {
+/// The body of a gateway's request, within the size and time limits, of the `content_type` it
+/// sends (when it says).
+async fn read_body(
+    app: &App,
+    headers: &hyper::HeaderMap,
+    body: Incoming,
+    content_type: Option<&'static str>,
+) -> Result<Bytes, Reply> {
     let limit = app.limits.max_body_bytes;
     let too_large = || {
         text(
@@ -379,16 +390,14 @@ async fn read_body(app: &App, headers: &hyper::HeaderMap, body: Incoming) -> Res
             None => return Err(text(StatusCode::BAD_REQUEST, "invalid Content-Length\n")),
         }
     }
-    if let Some(ct) = headers.get(CONTENT_TYPE) {
-        let form = ct.to_str().is_ok_and(|c| {
-            c.trim()
-                .to_ascii_lowercase()
-                .starts_with("application/x-www-form-urlencoded")
-        });
-        if !form {
+    if let (Some(ct), Some(expected)) = (headers.get(CONTENT_TYPE), content_type) {
+        let ok = ct
+            .to_str()
+            .is_ok_and(|c| c.trim().to_ascii_lowercase().starts_with(expected));
+        if !ok {
             return Err(text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "expected Content-Type: application/x-www-form-urlencoded\n",
+                format!("expected Content-Type: {expected}\n"),
             ));
         }
     }
@@ -417,8 +426,13 @@ fn reply(r: crate::gateway::Reply) -> Reply {
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::OK),
         r.body,
     );
-    out.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    let headers = out.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(r.content_type));
+    for (name, value) in r.headers {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    }
     out
 }
 

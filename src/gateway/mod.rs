@@ -46,6 +46,8 @@ pub struct Recording {
 /// A request as it reached Sauti, for a gateway to decode.
 #[derive(Debug, Clone, Copy)]
 pub struct WireRequest<'a> {
+    /// `GET` or `POST` (one of [`Gateway::methods`]).
+    pub method: &'a str,
     /// What follows the gateway's route in the path (`""`, `gather`, `no-input`).
     pub action: &'a str,
     /// Path and query exactly as requested (signatures cover them).
@@ -61,6 +63,7 @@ impl<'a> WireRequest<'a> {
     pub fn form(body: &'a [u8]) -> WireRequest<'a> {
         static EMPTY: std::sync::OnceLock<HeaderMap> = std::sync::OnceLock::new();
         WireRequest {
+            method: "POST",
             action: "",
             path_and_query: "",
             query: "",
@@ -123,11 +126,12 @@ pub enum Progress<'t> {
     Diverged,
 }
 
-/// A reply: status, content type and body.
+/// A reply: status, content type, the gateway's own headers (Comviva's `Freeflow: FC`) and body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
+    pub headers: Vec<(&'static str, String)>,
     pub body: String,
 }
 
@@ -136,6 +140,7 @@ impl Reply {
         Reply {
             status: 200,
             content_type,
+            headers: Vec::new(),
             body,
         }
     }
@@ -187,6 +192,17 @@ pub trait Gateway: Send + Sync {
     /// A notice that a session ended on the gateway's side (its events or status route).
     fn decode_session_ended(&self, request: &WireRequest<'_>)
     -> Result<SessionEnded, GatewayError>;
+
+    /// The HTTP methods its requests come with (answered `405` otherwise, with this `Allow`).
+    fn methods(&self) -> &'static str {
+        "POST"
+    }
+
+    /// The content type its requests carry, when Sauti should refuse others with `415`
+    /// (`None`: the adapter reads the body itself, or there is none).
+    fn content_type(&self) -> Option<&'static str> {
+        Some("application/x-www-form-urlencoded")
+    }
 
     /// The acknowledgement of a session-ended notice.
     fn ended_reply(&self) -> Reply {

@@ -239,8 +239,7 @@ impl Gateway for Twilio {
     fn ended_reply(&self) -> Reply {
         Reply {
             status: 204,
-            content_type: "text/plain; charset=utf-8",
-            body: String::new(),
+            ..Reply::ok("text/plain; charset=utf-8", String::new())
         }
     }
 }
