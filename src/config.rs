@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::audio::AudioCatalogue;
 use crate::channel::{Channel, RenderSettings};
 use crate::gateway::{AdapterSettings, ConfiguredGateway};
+use crate::phone::PhoneNumbers;
 use crate::problem::Problem;
 use crate::render::Budget;
 use crate::render::voice::{TtsVoice, VoiceSettings};
@@ -136,6 +137,10 @@ pub struct GatewayConfig {
     /// The variable holding its auth token (Twilio; default `SAUTI_TWILIO_AUTH_TOKEN`).
     #[serde(default)]
     pub auth_token_env: Option<String>,
+    /// The country of its networks (ISO 3166, `CD`): numbers sent without a country code are
+    /// read as numbers of it (default: the top-level `country`).
+    #[serde(default)]
+    pub country: Option<String>,
 }
 
 impl GatewayConfig {
@@ -147,6 +152,7 @@ impl GatewayConfig {
             session_ttl_secs: None,
             tts: None,
             auth_token_env: None,
+            country: None,
         }
     }
 }
@@ -303,6 +309,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     pub max_connections: usize,
     pub gateways: BTreeMap<String, GatewayConfig>,
+    /// The country of the gateways' networks (ISO 3166): numbers without a country code are
+    /// read as numbers of it before they are pseudonymised.
+    pub country: String,
     /// Sauti's public base URL as gateways call it (default: the address it listens on).
     pub public_url: Option<String>,
     /// Directory of recorded voice prompts.
@@ -336,6 +345,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             max_connections: 4096,
             gateways: BTreeMap::new(),
+            country: "CD".into(),
             public_url: None,
             audio: "audio".into(),
             voice: VoiceConfig::default(),
@@ -381,11 +391,16 @@ impl Config {
                     .insert((*table).into(), GatewayConfig::of(*kind, served));
             }
         }
+        let p = path.unwrap_or(default_path);
+        for country in std::iter::once(&config.country)
+            .chain(config.gateways.values().filter_map(|g| g.country.as_ref()))
+        {
+            PhoneNumbers::new(Some(country)).map_err(|e| Problem::new(p, 0, 0, e))?;
+        }
         let mut served: Vec<(Channel, &str)> = Vec::new();
         for (table, g) in &config.gateways {
             let key = (channel_of(g.kind), g.name.as_deref().unwrap_or(table));
             if served.contains(&key) {
-                let p = path.unwrap_or(default_path);
                 return Err(Problem::new(
                     p,
                     0,
@@ -479,8 +494,12 @@ impl Config {
                     Channel::Voice => Duration::from_secs(self.voice.session_ttl_secs),
                 };
                 let tts = g.tts.as_ref().unwrap_or(&self.voice.tts);
+                let country = g.country.as_deref().unwrap_or(&self.country);
+                let numbers =
+                    PhoneNumbers::new(Some(country)).expect("countries are checked when loaded");
                 ConfiguredGateway {
                     name,
+                    numbers,
                     adapter,
                     render: RenderSettings {
                         budget: g.budget,

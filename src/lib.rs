@@ -34,6 +34,7 @@ pub mod journal;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;
+pub mod phone;
 pub mod problem;
 pub mod prompts;
 pub mod pseudonym;

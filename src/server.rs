@@ -452,6 +452,9 @@ async fn hop(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) 
         Err(e @ HopError::WrongAddress(_)) => {
             return text(StatusCode::CONFLICT, format!("{e}\n"));
         }
+        Err(e @ HopError::BadNumber(_)) => {
+            return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
+        }
         Err(e) => {
             tracing::error!(gateway = %gateway.name, session = %inbound.session_id.escape_debug(), error = %e, "hop failed");
             app.survey.notice(gateway, "service-unavailable")

@@ -37,6 +37,9 @@ pub enum HopError {
     FlowGone(String, u32),
     #[error("a stored session of flow `{0}` does not match the flow")]
     Corrupt(String),
+    /// The gateway sent something that is not a phone number: a client error.
+    #[error("field `phone number` is invalid: {0}")]
+    BadNumber(#[from] crate::phone::NotANumber),
     /// The gateway's session id is live on another address: a client error, not ours.
     /// (The id is the caller's: quoted and escaped wherever it is written.)
     #[error("session {0:?} was opened on another service code")]
@@ -130,8 +133,10 @@ impl Survey {
         let flows = self.flows();
         let address = gateway.channel().normalize_address(&inbound.address);
         let address = &*address;
+        // One person, one pseudonym: every form of a number reduced to E.164 first.
+        let number = gateway.numbers.e164(&inbound.phone_number)?;
         let key = SessionKey {
-            respondent: self.pseudonyms.of(&inbound.phone_number),
+            respondent: self.pseudonyms.of(&number),
             gateway: gateway.name.clone(),
             session_id: inbound.session_id.clone(),
         };

@@ -97,7 +97,11 @@ fn serve_finishes_the_delivery_in_flight(opts: Options) {
     let received = collector.received();
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(received[0].answered, Some(200), "answered before the exit");
-    assert!(server.logs().contains("stopped"), "{}", server.logs());
+    assert!(
+        server.logs_eventually_contain("stopped", 5),
+        "{}",
+        server.logs()
+    );
     // Acknowledged before the exit: a new process does not deliver it again.
     collector.set_mode(Mode::Status(200));
     server.restart();

@@ -246,7 +246,7 @@ fn sigterm_stops_the_server_cleanly(opts: Options) {
     assert!(phone.send("2").starts_with("END "));
     assert!(server.terminate(), "exit status: {}", server.logs());
     assert_eq!(server.responses().len(), 1);
-    assert!(server.logs().contains("stopped"));
+    assert!(server.logs_eventually_contain("stopped", 5));
 }
 
 /// The fixture flow, laid out with the shipped engine texts.

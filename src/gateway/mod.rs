@@ -323,6 +323,8 @@ pub struct ConfiguredGateway {
     pub render: RenderSettings,
     /// How long its sessions live without a hop.
     pub session_ttl: std::time::Duration,
+    /// How its phone numbers are read (the country of its networks).
+    pub numbers: crate::phone::PhoneNumbers,
 }
 
 impl ConfiguredGateway {

@@ -152,6 +152,21 @@ impl Server {
         self.logs.lock().unwrap().clone()
     }
 
+    /// Whether the logs come to contain `needle` within `secs` (the threads that read the
+    /// process's output may lag behind it, even after it exited).
+    pub fn logs_eventually_contain(&self, needle: &str, secs: u64) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if self.logs().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGKILL: no chance to flush or clean up.
     pub fn kill9(&mut self) {
         self.child.kill().unwrap();
