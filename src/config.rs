@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::audio::AudioCatalogue;
 use crate::channel::{Channel, RenderSettings};
+use crate::gateway::auth::{AuthConfig, GatewayAuth};
 use crate::gateway::{AdapterSettings, ConfiguredGateway};
 use crate::phone::PhoneNumbers;
 use crate::problem::Problem;
@@ -120,13 +121,22 @@ pub enum GatewayKind {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayConfig {
-    pub kind: GatewayKind,
+    /// The wire protocol (`adapter` in `[[gateway]]`, `kind` in `[gateways.<name>]`).
+    #[serde(alias = "kind")]
+    pub adapter: GatewayKind,
     /// Its name in routes, sessions and responses (default: the table's name). Gateways of
     /// different channels may share one (`/ussd/africastalking`, `/voice/africastalking`).
     #[serde(default)]
     pub name: Option<String>,
+    /// Another path it is served at besides `/<channel>/<name>` (`/ussd/airtel-cd`).
     #[serde(default)]
+    pub path: Option<String>,
+    /// `budget = 160` (septets) or `{ gsm7_septets = 160, ucs2_chars = 70 }`.
+    #[serde(default, deserialize_with = "budget")]
     pub budget: Budget,
+    /// Who may call it (see docs/security.md).
+    #[serde(default)]
+    pub auth: Option<AuthConfig>,
     /// Life of this gateway's sessions after their last hop (default: `session_ttl_secs`
     /// for USSD gateways, `[voice] session_ttl_secs` for voice ones).
     #[serde(default)]
@@ -143,11 +153,30 @@ pub struct GatewayConfig {
     pub country: Option<String>,
 }
 
+/// A budget as a number of septets (UCS-2 screens keep at most 80 characters) or a table.
+fn budget<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Budget, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Septets(u32),
+        Table(Budget),
+    }
+    Ok(match Either::deserialize(d)? {
+        Either::Septets(n) => Budget {
+            gsm7_septets: n,
+            ucs2_chars: n.min(Budget::default().ucs2_chars),
+        },
+        Either::Table(b) => b,
+    })
+}
+
 impl GatewayConfig {
-    fn of(kind: GatewayKind, name: Option<&str>) -> GatewayConfig {
+    fn of(adapter: GatewayKind, name: Option<&str>) -> GatewayConfig {
         GatewayConfig {
-            kind,
+            adapter,
             name: name.map(str::to_owned),
+            path: None,
+            auth: None,
             budget: Budget::default(),
             session_ttl_secs: None,
             tts: None,
@@ -309,6 +338,9 @@ pub struct Config {
     pub shutdown_grace_secs: u64,
     pub max_connections: usize,
     pub gateways: BTreeMap<String, GatewayConfig>,
+    /// `[[gateway]]` entries (each with a `name`), merged into `gateways` when loaded.
+    #[serde(rename = "gateway")]
+    pub gateway_list: Vec<GatewayConfig>,
     /// The country of the gateways' networks (ISO 3166): numbers without a country code are
     /// read as numbers of it before they are pseudonymised.
     pub country: String,
@@ -345,6 +377,7 @@ impl Default for Config {
             shutdown_grace_secs: 10,
             max_connections: 4096,
             gateways: BTreeMap::new(),
+            gateway_list: Vec::new(),
             country: "CD".into(),
             public_url: None,
             audio: "audio".into(),
@@ -378,11 +411,19 @@ impl Config {
                 config
             }
         };
+        let p = path.unwrap_or(default_path);
+        for g in std::mem::take(&mut config.gateway_list) {
+            let Some(name) = g.name.clone() else {
+                return Err(Problem::new(p, 0, 0, "every [[gateway]] needs a `name`"));
+            };
+            let key = format!("{name}/{}", channel_of(g.adapter).name());
+            config.gateways.insert(key, g);
+        }
         for (table, kind, name) in DEFAULT_GATEWAYS {
             let taken = config.gateways.iter().any(|(t, g)| {
                 t == table
                     || (g.name.as_deref().unwrap_or(t) == *name
-                        && channel_of(g.kind) == channel_of(*kind))
+                        && channel_of(g.adapter) == channel_of(*kind))
             });
             if !taken {
                 let served = (table != name).then_some(*name);
@@ -391,7 +432,6 @@ impl Config {
                     .insert((*table).into(), GatewayConfig::of(*kind, served));
             }
         }
-        let p = path.unwrap_or(default_path);
         for country in std::iter::once(&config.country)
             .chain(config.gateways.values().filter_map(|g| g.country.as_ref()))
         {
@@ -399,7 +439,7 @@ impl Config {
         }
         let mut served: Vec<(Channel, &str)> = Vec::new();
         for (table, g) in &config.gateways {
-            let key = (channel_of(g.kind), g.name.as_deref().unwrap_or(table));
+            let key = (channel_of(g.adapter), g.name.as_deref().unwrap_or(table));
             if served.contains(&key) {
                 return Err(Problem::new(
                     p,
@@ -471,7 +511,7 @@ impl Config {
         &self,
         public_url: &str,
         catalogue: Arc<AudioCatalogue>,
-    ) -> Vec<ConfiguredGateway> {
+    ) -> Result<Vec<ConfiguredGateway>, String> {
         self.gateways
             .iter()
             .map(|(table, g)| {
@@ -485,10 +525,10 @@ impl Config {
                     public_url: public_url.to_owned(),
                     auth_token: std::env::var(token_env).ok(),
                 };
-                if g.kind == GatewayKind::Twilio && settings.auth_token.is_none() {
+                if g.adapter == GatewayKind::Twilio && settings.auth_token.is_none() {
                     tracing::warn!(gateway = %name, variable = token_env, "no Twilio auth token: every request to this gateway will be refused (403)");
                 }
-                let adapter = crate::gateway::adapter(g.kind, &settings);
+                let adapter = crate::gateway::adapter(g.adapter, &settings);
                 let default_ttl = match adapter.channel() {
                     Channel::Ussd => Duration::from_secs(self.session_ttl_secs),
                     Channel::Voice => Duration::from_secs(self.voice.session_ttl_secs),
@@ -497,8 +537,12 @@ impl Config {
                 let country = g.country.as_deref().unwrap_or(&self.country);
                 let numbers =
                     PhoneNumbers::new(Some(country)).expect("countries are checked when loaded");
-                ConfiguredGateway {
+                let auth = GatewayAuth::new(g.auth.as_ref(), g.adapter == GatewayKind::Twilio)
+                    .map_err(|e| format!("gateway `{name}`: {e}"))?;
+                Ok(ConfiguredGateway {
                     name,
+                    path: g.path.clone(),
+                    auth,
                     numbers,
                     adapter,
                     render: RenderSettings {
@@ -506,7 +550,7 @@ impl Config {
                         voice: Arc::new(self.voice_settings(tts, catalogue.clone())),
                     },
                     session_ttl: g.session_ttl_secs.map_or(default_ttl, Duration::from_secs),
-                }
+                })
             })
             .collect()
     }
@@ -516,7 +560,7 @@ impl Config {
         self.gateways
             .values()
             .map(|g| {
-                let default = match channel_of(g.kind) {
+                let default = match channel_of(g.adapter) {
                     Channel::Ussd => self.session_ttl_secs,
                     Channel::Voice => self.voice.session_ttl_secs,
                 };

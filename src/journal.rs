@@ -1,7 +1,7 @@
 //! The response journal: completed surveys appended as JSON lines to `responses.jsonl`
 //! and fsynced before the respondent sees `END`. Concurrent writers share each fsync.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -62,19 +62,15 @@ impl Journal {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(|source| JournalError::Open {
+        crate::private_fs::create_dir_all(dir).map_err(|source| JournalError::Open {
             path: dir.to_path_buf(),
             source,
         })?;
         let path = path.to_path_buf();
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .map_err(|source| JournalError::Open {
-                path: path.clone(),
-                source,
-            })?;
+        let file = crate::private_fs::open_append(&path).map_err(|source| JournalError::Open {
+            path: path.clone(),
+            source,
+        })?;
         // Make the file's directory entry durable too, on first creation.
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();

@@ -35,6 +35,7 @@ pub mod logging;
 pub mod metrics;
 pub mod outbox;
 pub mod phone;
+pub mod private_fs;
 pub mod problem;
 pub mod prompts;
 pub mod pseudonym;

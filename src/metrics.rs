@@ -18,6 +18,8 @@ pub struct Metrics {
     sinks: Mutex<BTreeMap<String, &'static SinkCounters>>,
     pub hops: AtomicU64,
     pub completed: AtomicU64,
+    /// Requests refused by a gateway's authentication.
+    pub auth_rejected: AtomicU64,
 }
 
 impl Metrics {
@@ -38,6 +40,11 @@ impl Metrics {
         out.push_str(&format!("sauti_hops_total {hops}\n"));
         out.push_str("# HELP sauti_surveys_completed_total Surveys completed and queued for delivery.\n# TYPE sauti_surveys_completed_total counter\n");
         out.push_str(&format!("sauti_surveys_completed_total {completed}\n"));
+        out.push_str("# HELP sauti_auth_rejected_total Gateway requests refused by authentication.\n# TYPE sauti_auth_rejected_total counter\n");
+        out.push_str(&format!(
+            "sauti_auth_rejected_total {}\n",
+            self.auth_rejected.load(Ordering::Relaxed)
+        ));
         let map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
         for (metric, help, get) in [
             (

@@ -20,13 +20,23 @@ impl std::fmt::Debug for Pseudonymizer {
 /// The shortest key accepted, in bytes.
 pub const MIN_KEY_BYTES: usize = 16;
 
+/// The fewest different bytes a key may hold: `aaaaaaaaaaaaaaaa` is long enough and guessable.
+pub const MIN_DISTINCT_BYTES: usize = 8;
+
 #[derive(Debug, thiserror::Error)]
-#[error("the pseudonym key must be at least {MIN_KEY_BYTES} bytes (e.g. `openssl rand -hex 32`)")]
+#[error(
+    "the pseudonym key must be at least {MIN_KEY_BYTES} bytes with at least {MIN_DISTINCT_BYTES} different ones (e.g. `openssl rand -hex 32`)"
+)]
 pub struct KeyTooShort;
 
 impl Pseudonymizer {
     pub fn new(key: &[u8]) -> Result<Pseudonymizer, KeyTooShort> {
-        if key.len() < MIN_KEY_BYTES {
+        let mut seen = [false; 256];
+        for &b in key {
+            seen[b as usize] = true;
+        }
+        let distinct = seen.iter().filter(|s| **s).count();
+        if key.len() < MIN_KEY_BYTES || distinct < MIN_DISTINCT_BYTES {
             return Err(KeyTooShort);
         }
         let mac = Hmac::<Sha256>::new_from_slice(key).map_err(|_| KeyTooShort)?;
@@ -63,5 +73,7 @@ mod tests {
         let b = Pseudonymizer::new(b"fedcba98765432100123").unwrap();
         assert_ne!(a.of("+243810000001"), b.of("+243810000001"));
         assert!(Pseudonymizer::new(b"short").is_err());
+        assert!(Pseudonymizer::new(b"aaaaaaaaaaaaaaaaaaaaaaaa").is_err());
+        assert!(Pseudonymizer::new(b"abababababababababababab").is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +82,36 @@ impl App {
         }
     }
 
+    /// A gateway served at its own `path` (and the voice callbacks below it).
+    fn custom_route<'a>(&'a self, path: &'a str) -> Option<Route<'a>> {
+        let gateways = self.gateways.values().flat_map(|g| g.values());
+        for g in gateways {
+            let Some(own) = g.path.as_deref() else {
+                continue;
+            };
+            let Some(rest) = path.strip_prefix(own) else {
+                continue;
+            };
+            let action = match rest.strip_prefix('/') {
+                None if rest.is_empty() => "",
+                Some(a) if g.channel() == Channel::Voice && ACTIONS.contains(&a) => a,
+                Some("events" | "status") => {
+                    return Some(Route::Ended {
+                        channel: Some(g.channel()),
+                        name: &g.name,
+                    });
+                }
+                _ => continue,
+            };
+            return Some(Route::Hop {
+                channel: g.channel(),
+                name: &g.name,
+                action,
+            });
+        }
+        None
+    }
+
     fn gateway(&self, channel: Option<Channel>, name: &str) -> Option<&ConfiguredGateway> {
         let of = |c: Channel| self.gateways.get(&c)?.get(name);
         match channel {
@@ -124,8 +155,8 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
             a = listener.accept() => a,
             () = &mut shutdown => break,
         };
-        let stream = match accepted {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 tracing::warn!(error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -138,7 +169,7 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
             TokioIo::new(stream),
             service_fn(move |req| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(handle_safely(&app, req).await) }
+                async move { Ok::<_, Infallible>(handle_safely(&app, req, peer.ip()).await) }
             }),
         );
         let conn = graceful.watch(conn);
@@ -157,8 +188,11 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
 }
 
 /// A bug must cost one request a 500, never the server.
-async fn handle_safely(app: &App, req: Request<Incoming>) -> Reply {
-    match AssertUnwindSafe(handle(app, req)).catch_unwind().await {
+async fn handle_safely(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
+    match AssertUnwindSafe(handle(app, req, peer))
+        .catch_unwind()
+        .await
+    {
         Ok(reply) => reply,
         Err(_) => {
             tracing::error!("request handler panicked");
@@ -265,9 +299,11 @@ fn method_not_allowed(allow: &'static str) -> Reply {
     r
 }
 
-async fn handle(app: &App, req: Request<Incoming>) -> Reply {
+async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
     let (parts, body) = req.into_parts();
-    let route = route(parts.uri.path());
+    let route = app
+        .custom_route(parts.uri.path())
+        .unwrap_or_else(|| route(parts.uri.path()));
     let method = &parts.method;
     match route {
         Route::Health if method == Method::GET || method == Method::HEAD => {
@@ -304,6 +340,9 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             let Some(gateway) = app.gateway(Some(channel), name) else {
                 return text(StatusCode::NOT_FOUND, "unknown gateway\n");
             };
+            if let Err(refused) = authenticate(app, gateway, &parts, peer) {
+                return refused;
+            }
             let allowed = gateway.adapter.methods();
             if !allowed.split(", ").any(|m| m == method.as_str()) {
                 return method_not_allowed(allowed);
@@ -319,6 +358,9 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
             let Some(gateway) = app.gateway(channel, name) else {
                 return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
             };
+            if let Err(refused) = authenticate(app, gateway, &parts, peer) {
+                return refused;
+            }
             let allowed = gateway.adapter.methods();
             if !allowed.split(", ").any(|m| m == method.as_str()) {
                 return method_not_allowed(allowed);
@@ -332,6 +374,30 @@ async fn handle(app: &App, req: Request<Incoming>) -> Reply {
         }
         Route::NotFound => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// The gateway's own checks of who is calling: refused requests are counted and touch nothing.
+fn authenticate(
+    app: &App,
+    gateway: &ConfiguredGateway,
+    parts: &hyper::http::request::Parts,
+    peer: IpAddr,
+) -> Result<(), Reply> {
+    let query = parts.uri.query().unwrap_or("");
+    gateway
+        .auth
+        .check(peer, &parts.headers, query)
+        .map_err(|refused| {
+            app.survey
+                .metrics
+                .auth_rejected
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            tracing::warn!(gateway = %gateway.name, channel = gateway.channel().name(), reason = %refused, "request refused before its gateway read it");
+            text(
+                StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::FORBIDDEN),
+                format!("{refused}\n"),
+            )
+        })
 }
 
 fn wire<'r>(

@@ -91,7 +91,25 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             AudioCatalogue::scan(&c.audio, &c.audio_url(&public_url))
                 .with_context(|| format!("reading recordings in {}", c.audio.display()))?,
         );
-        let gateways = c.configured_gateways(&public_url, audio.clone());
+        let gateways = c
+            .configured_gateways(&public_url, audio.clone())
+            .map_err(|e| anyhow::anyhow!(e))?;
+        for g in &gateways {
+            if g.auth.is_open() && !g.auth.open_on_purpose() {
+                if c.profile == Profile::Prod {
+                    bail!(
+                        "gateway `{}` ({}) has no authentication: anyone who reaches it can \
+                         answer as any phone number. Give it `auth = {{ token_header = ..., \
+                         token_env = ... }}` or `auth = {{ allow = [\"<gateway's addresses>\"] }}`, \
+                         or say `auth = {{ none = true }}` if a proxy in front of Sauti \
+                         authenticates it (docs/security.md)",
+                        g.name,
+                        g.channel().name()
+                    );
+                }
+                tracing::warn!(gateway = %g.name, channel = g.channel().name(), "gateway without authentication (the prod profile refuses this; docs/security.md)");
+            }
+        }
         let app = Arc::new(App::new(survey, gateways, audio.clone(), limits));
         // Before anyone can send a signal (whose default action would end the process).
         let hup = reload::hangup();
@@ -218,13 +236,34 @@ pub fn pseudonym_key(c: &Config) -> anyhow::Result<Vec<u8>> {
         );
     }
     let path = c.data_dir.join("pseudonym.key");
-    if let Ok(k) = std::fs::read_to_string(&path) {
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        // Whoever can read or swap the key can undo every pseudonym.
+        if meta.file_type().is_symlink() || !meta.is_file() {
+            bail!(
+                "{} is not a regular file (a link?): refusing it as the pseudonym key",
+                path.display()
+            );
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                bail!(
+                    "{} can be read by other users (mode {mode:o}): `chmod 600 {}` first",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+        let k = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         return Ok(k.trim().as_bytes().to_vec());
     }
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a key: {e}"))?;
     let key = hex::encode(bytes);
-    std::fs::create_dir_all(&c.data_dir)
+    crate::private_fs::create_dir_all(&c.data_dir)
         .with_context(|| format!("creating {}", c.data_dir.display()))?;
     write_private(&path, key.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     tracing::warn!(path = %path.display(), "dev profile: generated a pseudonym key; set SAUTI_PSEUDONYM_KEY and SAUTI_PROFILE=prod in production");
@@ -233,11 +272,7 @@ pub fn pseudonym_key(c: &Config) -> anyhow::Result<Vec<u8>> {
 
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path)?;
+    let mut f = crate::private_fs::create_new(path)?;
     f.write_all(data)?;
     f.sync_all()
 }

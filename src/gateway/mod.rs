@@ -3,6 +3,7 @@
 
 pub mod africastalking;
 pub mod africastalking_voice;
+pub mod auth;
 pub mod twilio;
 pub mod twilio_signature;
 mod xml;
@@ -325,6 +326,10 @@ pub struct ConfiguredGateway {
     pub session_ttl: std::time::Duration,
     /// How its phone numbers are read (the country of its networks).
     pub numbers: crate::phone::PhoneNumbers,
+    /// Who may call it.
+    pub auth: auth::GatewayAuth,
+    /// Another path it is served at (`/ussd/airtel-cd`), besides `/<channel>/<name>`.
+    pub path: Option<String>,
 }
 
 impl ConfiguredGateway {

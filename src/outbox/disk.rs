@@ -48,12 +48,9 @@ pub struct DiskQueue {
 
 fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::private_fs::create_dir_all(dir)?;
     }
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)?;
+    let mut f = crate::private_fs::open_append(path)?;
     let mut buf = line.to_vec();
     buf.push(b'\n');
     f.write_all(&buf)?;
