@@ -340,7 +340,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             let Some(gateway) = app.gateway(Some(channel), name) else {
                 return text(StatusCode::NOT_FOUND, "unknown gateway\n");
             };
-            if let Err(refused) = authenticate(app, gateway, &parts, peer) {
+            if let Some(refused) = refusal(app, gateway, &parts, peer) {
                 return refused;
             }
             let allowed = gateway.adapter.methods();
@@ -358,7 +358,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             let Some(gateway) = app.gateway(channel, name) else {
                 return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
             };
-            if let Err(refused) = authenticate(app, gateway, &parts, peer) {
+            if let Some(refused) = refusal(app, gateway, &parts, peer) {
                 return refused;
             }
             let allowed = gateway.adapter.methods();
@@ -376,18 +376,20 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
     }
 }
 
-/// The gateway's own checks of who is calling: refused requests are counted and touch nothing.
-fn authenticate(
+/// The gateway's own checks of who is calling: the refusal to send, if any (counted; it
+/// touches nothing).
+fn refusal(
     app: &App,
     gateway: &ConfiguredGateway,
     parts: &hyper::http::request::Parts,
     peer: IpAddr,
-) -> Result<(), Reply> {
+) -> Option<Reply> {
     let query = parts.uri.query().unwrap_or("");
     gateway
         .auth
         .check(peer, &parts.headers, query)
-        .map_err(|refused| {
+        .err()
+        .map(|refused| {
             app.survey
                 .metrics
                 .auth_rejected
