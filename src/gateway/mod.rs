@@ -3,6 +3,7 @@
 
 pub mod africastalking;
 pub mod africastalking_voice;
+pub mod comviva;
 #[cfg(test)]
 mod fixture;
 pub mod hubtel;
@@ -538,6 +539,11 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
         return Err(GatewayError::Malformed("expected a JSON object".into()));
     }
     serde_json::from_slice(body).map_err(|e| GatewayError::Malformed(bounded(e.to_string())))
+}
+
+/// A form or query string as its pairs, in order.
+pub(crate) fn form_pairs(text: &[u8]) -> Result<Vec<(String, String)>, GatewayError> {
+    serde_html_form::from_bytes(text).map_err(|e| GatewayError::Malformed(bounded(e.to_string())))
 }
 
 /// A reason within [`MAX_REASON`] bytes, cut at a character boundary.
