@@ -6,6 +6,7 @@ pub mod africastalking_voice;
 pub mod comviva;
 #[cfg(test)]
 mod fixture;
+pub mod generic;
 pub mod hubtel;
 pub mod hubtel_legacy;
 pub mod twilio;
@@ -365,6 +366,37 @@ pub fn latest_cursor(before: &InputCursor, hop: &Inbound) -> InputCursor {
     }
 }
 
+/// How a cumulative input (every answer of the session joined by `separator`, as Africa's
+/// Talking sends it) follows what was consumed: the new input is what follows the consumed
+/// part and a separator. Diffs, never splits: an answer may contain the separator.
+pub(crate) fn cumulative_progress<'h>(
+    cursor: &InputCursor,
+    text: &'h str,
+    separator: &str,
+) -> Progress<'h> {
+    let len = cursor.len as usize;
+    if text.len() < len {
+        return Progress::Stale;
+    }
+    let (seen, rest) = text.as_bytes().split_at(len);
+    if fnv1a(seen) != cursor.hash {
+        return Progress::Diverged;
+    }
+    if rest.is_empty() {
+        return Progress::Same;
+    }
+    if len == 0 {
+        return Progress::New(text);
+    }
+    if separator.is_empty() || !rest.starts_with(separator.as_bytes()) {
+        return Progress::Diverged;
+    }
+    // The separator is whole characters, so both ends are character boundaries; `get`
+    // never panics whatever the cursor says.
+    text.get(len + separator.len()..)
+        .map_or(Progress::Diverged, Progress::New)
+}
+
 /// Where a gateway's adapter is reached, and the secrets it checks requests with.
 #[derive(Debug, Clone, Default)]
 pub struct AdapterSettings {
@@ -424,6 +456,8 @@ const MAX_FIELD: usize = 256;
 /// The longest newest input a gateway may send, in bytes: a USSD string is at most 182
 /// characters, some of which take 3 bytes in UTF-8.
 pub(crate) const MAX_INPUT: usize = 1024;
+/// The longest cumulative input (every answer of a session joined) a gateway may send.
+pub(crate) const MAX_HISTORY: usize = 16 * 1024;
 /// The longest reason quoted back in a `400` for a malformed body.
 const MAX_REASON: usize = 200;
 /// The longest URL a gateway may send (a recording's).
@@ -704,6 +738,34 @@ mod helper_tests {
             latest_progress(&cursor, &hop("1", None)),
             Progress::New("1")
         );
+    }
+
+    #[test]
+    fn cumulative_input_is_diffed_on_any_separator() {
+        let cases: [(&str, &str, &str, Progress<'_>); 9] = [
+            ("", "", "*", Progress::Same),
+            ("", "1", "*", Progress::New("1")),
+            ("1*2", "1*2*a*b", "*", Progress::New("a*b")),
+            ("1*2", "1*2*", "*", Progress::New("")),
+            ("1*2", "1", "*", Progress::Stale),
+            ("1*2", "1*22", "*", Progress::Diverged),
+            ("1", "1||é", "||", Progress::New("é")),
+            ("1", "1|é", "||", Progress::Diverged),
+            ("é", "é*x", "*", Progress::New("x")),
+        ];
+        for (seen, text, sep, expected) in cases {
+            assert_eq!(
+                cumulative_progress(&InputCursor::of(seen), text, sep),
+                expected,
+                "{seen:?} then {text:?}"
+            );
+        }
+        // A cursor that ends inside a character never panics.
+        let cursor = InputCursor {
+            len: 1,
+            hash: fnv1a("é".as_bytes().get(..1).unwrap_or_default()),
+        };
+        assert_eq!(cumulative_progress(&cursor, "é*1", "*"), Progress::Diverged);
     }
 
     #[test]
