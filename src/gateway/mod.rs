@@ -9,6 +9,7 @@ mod fixture;
 pub mod generic;
 pub mod hubtel;
 pub mod hubtel_legacy;
+pub mod infobip;
 pub mod twilio;
 pub mod twilio_signature;
 mod xml;
