@@ -10,6 +10,7 @@ pub mod generic;
 pub mod hubtel;
 pub mod hubtel_legacy;
 pub mod infobip;
+pub mod nalo;
 pub mod twilio;
 pub mod twilio_signature;
 mod xml;
