@@ -4,6 +4,14 @@
 pub mod africastalking;
 pub mod africastalking_voice;
 pub mod auth;
+pub mod comviva;
+#[cfg(test)]
+mod fixture;
+pub mod generic;
+pub mod hubtel;
+pub mod hubtel_legacy;
+pub mod infobip;
+pub mod nalo;
 pub mod twilio;
 pub mod twilio_signature;
 mod xml;
@@ -24,6 +32,8 @@ pub struct Inbound {
     /// The respondent's raw number: it is pseudonymised before anything is stored or logged.
     pub phone_number: String,
     /// Where the respondent sent it: a USSD service code (`*384*1#`); flows are routed by it.
+    /// Gateways that name it only when a session opens ([`Gateway::repeats_address`] false)
+    /// leave it empty, or meaningless, on later hops.
     pub address: String,
     pub network: Option<String>,
     /// The input as the gateway sends it; only the gateway knows how to read it against
@@ -33,6 +43,9 @@ pub struct Inbound {
     /// A spoken answer the gateway recorded (voice).
     pub recording: Option<Recording>,
     /// The input count the request answers, as Sauti wrote it in the callback URL (voice).
+    /// USSD gateways that send only the newest input ([`latest_progress`]): the request's
+    /// place in the session as the gateway numbers it (Hubtel's `Sequence`), [`OPENING`] for
+    /// the request that opens a session when the gateway says which one it is, else `None`.
     pub turn: Option<u32>,
 }
 
@@ -190,6 +203,22 @@ pub trait Gateway: Send + Sync {
     /// The reply to send for what the renderer made.
     fn encode(&self, rendered: &Rendered) -> Reply;
 
+    /// The reply to `request` for what the renderer made: for gateways whose replies repeat
+    /// fields of the request (Nalo's `USERID` and `MSISDN`, Hubtel's `SessionId`). The server
+    /// should call this one; [`Gateway::encode`] leaves those fields out.
+    fn encode_for(&self, request: &WireRequest<'_>, rendered: &Rendered) -> Reply {
+        let _ = request;
+        self.encode(rendered)
+    }
+
+    /// Whether every hop names the address (service code) its session was opened on. `false`
+    /// for gateways that name it only on a session's first request (Comviva Freeflow, Nalo,
+    /// Infobip): the address of their later hops means nothing, and must not be compared with
+    /// the session's (it routes a session when it opens, nothing else).
+    fn repeats_address(&self) -> bool {
+        true
+    }
+
     /// A notice that a session ended on the gateway's side (its events or status route).
     fn decode_session_ended(&self, request: &WireRequest<'_>)
     -> Result<SessionEnded, GatewayError>;
@@ -289,6 +318,88 @@ pub fn next_turn(before: &InputCursor) -> InputCursor {
     }
 }
 
+/// The [`Inbound::turn`] of the request that opens a USSD session (the dial), for gateways
+/// that say which request it is.
+pub const OPENING: u32 = 1;
+
+/// How USSD gateways that send only the newest input read a hop (they never diff: what the
+/// request carries is the answer). The cursor counts the requests taken (`len`: for gateways
+/// that number them, the number of the last one) and, for gateways that do not mark their
+/// opening, keeps the hash of its input (Comviva's: the service code) to know its retries.
+///
+/// A retried or older numbered request is `Same` or `Stale`; a numbered request further on
+/// than the next one is `Diverged`. An unnumbered request after the opening cannot be told
+/// from its retry: it is taken.
+pub fn latest_progress<'h>(cursor: &InputCursor, hop: &'h Inbound) -> Progress<'h> {
+    let taken = cursor.len;
+    match hop.turn {
+        // The dial answers the first screen only when it carries a code's extension
+        // (`*713*4*1#` on `*713*4#`), and only once.
+        Some(OPENING) if taken == 0 && !hop.input.is_empty() => Progress::New(&hop.input),
+        Some(OPENING) if taken <= 1 => Progress::Same,
+        Some(OPENING) => Progress::Stale,
+        // The first request of a session Sauti sees is not its opening: what it answers was
+        // never shown here. The first screen, nothing taken.
+        _ if taken == 0 => Progress::Same,
+        // An unmarked opening again (its input is the opening's).
+        None if taken == 1 && fnv1a(hop.input.as_bytes()) == cursor.hash => Progress::Same,
+        None => Progress::New(&hop.input),
+        Some(n) if n == taken.saturating_add(1) => Progress::New(&hop.input),
+        Some(n) if n == taken => Progress::Same,
+        Some(n) if n < taken => Progress::Stale,
+        Some(_) => Progress::Diverged,
+    }
+}
+
+/// The cursor of a latest-input USSD session once `hop` is taken (see [`latest_progress`]).
+pub fn latest_cursor(before: &InputCursor, hop: &Inbound) -> InputCursor {
+    match hop.turn {
+        Some(n) => InputCursor {
+            len: n.max(before.len),
+            hash: 0,
+        },
+        None if before.len == 0 => InputCursor {
+            len: 1,
+            hash: fnv1a(hop.input.as_bytes()),
+        },
+        None => InputCursor {
+            len: before.len.saturating_add(1),
+            hash: 0,
+        },
+    }
+}
+
+/// How a cumulative input (every answer of the session joined by `separator`, as Africa's
+/// Talking sends it) follows what was consumed: the new input is what follows the consumed
+/// part and a separator. Diffs, never splits: an answer may contain the separator.
+pub(crate) fn cumulative_progress<'h>(
+    cursor: &InputCursor,
+    text: &'h str,
+    separator: &str,
+) -> Progress<'h> {
+    let len = cursor.len as usize;
+    if text.len() < len {
+        return Progress::Stale;
+    }
+    let (seen, rest) = text.as_bytes().split_at(len);
+    if fnv1a(seen) != cursor.hash {
+        return Progress::Diverged;
+    }
+    if rest.is_empty() {
+        return Progress::Same;
+    }
+    if len == 0 {
+        return Progress::New(text);
+    }
+    if separator.is_empty() || !rest.starts_with(separator.as_bytes()) {
+        return Progress::Diverged;
+    }
+    // The separator is whole characters, so both ends are character boundaries; `get`
+    // never panics whatever the cursor says.
+    text.get(len + separator.len()..)
+        .map_or(Progress::Diverged, Progress::New)
+}
+
 /// Where a gateway's adapter is reached, and the secrets it checks requests with.
 #[derive(Debug, Clone, Default)]
 pub struct AdapterSettings {
@@ -351,6 +462,13 @@ impl std::fmt::Debug for ConfiguredGateway {
 
 /// The longest field a gateway may send (ids, numbers, codes).
 const MAX_FIELD: usize = 256;
+/// The longest newest input a gateway may send, in bytes: a USSD string is at most 182
+/// characters, some of which take 3 bytes in UTF-8.
+pub(crate) const MAX_INPUT: usize = 1024;
+/// The longest cumulative input (every answer of a session joined) a gateway may send.
+pub(crate) const MAX_HISTORY: usize = 16 * 1024;
+/// The longest reason quoted back in a `400` for a malformed body.
+const MAX_REASON: usize = 200;
 /// The longest URL a gateway may send (a recording's).
 const MAX_URL: usize = 2048;
 
@@ -386,4 +504,326 @@ pub(crate) fn phone_number(
         });
     }
     Ok(number)
+}
+
+/// An input as the gateway sends it (not trimmed: the engine reads it), within `max` bytes;
+/// empty when absent.
+pub(crate) fn input(
+    value: Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<String, GatewayError> {
+    let v = value.unwrap_or_default();
+    if v.len() > max {
+        return Err(GatewayError::Invalid {
+            field,
+            why: "too long",
+        });
+    }
+    Ok(v)
+}
+
+/// A field that may be absent or blank (a network name), within [`MAX_FIELD`].
+pub(crate) fn optional(
+    value: Option<String>,
+    field: &'static str,
+) -> Result<Option<String>, GatewayError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(v) if v.len() > MAX_FIELD => Err(GatewayError::Invalid {
+            field,
+            why: "too long",
+        }),
+        v => Ok(v),
+    }
+}
+
+/// A USSD service code in the form flows declare it: gateways that send `713*4`, `*713*4`
+/// or `7112#` mean `*713*4#` and `*7112#`. Anything else (a gateway's service id) is kept.
+pub(crate) fn ussd_code(code: &str) -> String {
+    let code = code.trim();
+    let core = code.strip_prefix('*').unwrap_or(code);
+    let core = core.strip_suffix('#').unwrap_or(core);
+    let digits_and_stars = core.bytes().all(|b| b.is_ascii_digit() || b == b'*');
+    let starts_ends_with_digit = core.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && core.bytes().last().is_some_and(|b| b.is_ascii_digit());
+    if digits_and_stars && starts_ends_with_digit {
+        format!("*{core}#")
+    } else {
+        code.to_owned()
+    }
+}
+
+/// What a dialled string adds to the service code `address` (`*713*4#`): `1` for
+/// `*713*4*1#`, empty when it adds nothing or is not that code's.
+pub(crate) fn dial_extension<'d>(address: &str, dialled: &'d str) -> &'d str {
+    let Some(base) = address.strip_suffix('#') else {
+        return "";
+    };
+    dialled
+        .trim()
+        .strip_prefix(base)
+        .and_then(|rest| rest.strip_prefix('*'))
+        .and_then(|rest| rest.strip_suffix('#'))
+        .unwrap_or("")
+}
+
+/// The screen a USSD adapter encodes: the renderers of other channels never reach it.
+pub(crate) fn ussd_screen(rendered: &Rendered) -> &crate::render::ussd::Screen {
+    let Rendered::Ussd(screen) = rendered else {
+        unreachable!("a USSD gateway only encodes USSD screens");
+    };
+    screen
+}
+
+/// A JSON object body as `T` (whose fields are all optional: the adapter names what is
+/// missing). An array is refused, though a struct could be read from one by position.
+pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, GatewayError> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(GatewayError::Malformed("expected a JSON object".into()));
+    }
+    serde_json::from_slice(body).map_err(|e| GatewayError::Malformed(bounded(e.to_string())))
+}
+
+/// A form or query string as its pairs, in order.
+pub(crate) fn form_pairs(text: &[u8]) -> Result<Vec<(String, String)>, GatewayError> {
+    serde_html_form::from_bytes(text).map_err(|e| GatewayError::Malformed(bounded(e.to_string())))
+}
+
+/// A reason within [`MAX_REASON`] bytes, cut at a character boundary.
+fn bounded(mut reason: String) -> String {
+    if reason.len() > MAX_REASON {
+        let mut cut = MAX_REASON;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+        reason.push('…');
+    }
+    reason
+}
+
+/// Deserializes a JSON string or integer as a string (`null` or absent: `None`): gateways
+/// write ids, numbers and sequence numbers either way.
+pub(crate) fn loose_string<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    struct Loose;
+
+    impl<'de> serde::de::Visitor<'de> for Loose {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or an integer")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(v.to_owned()))
+        }
+
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v.to_string()))
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(Loose)
+        }
+    }
+
+    deserializer.deserialize_option(Loose)
+}
+
+#[cfg(test)]
+mod helper_tests {
+    use super::*;
+
+    fn hop(input: &str, turn: Option<u32>) -> Inbound {
+        Inbound {
+            session_id: "s".into(),
+            phone_number: "233244000001".into(),
+            address: "*713*4#".into(),
+            network: None,
+            input: input.into(),
+            recording: None,
+            turn,
+        }
+    }
+
+    #[test]
+    fn service_codes_take_the_form_flows_declare() {
+        for (sent, code) in [
+            ("713*4", "*713*4#"),
+            ("*713*4", "*713*4#"),
+            ("7112#", "*7112#"),
+            (" *384*7788# ", "*384*7788#"),
+            ("384*", "384*"),
+            ("b230f1e2", "b230f1e2"),
+            ("*#", "*#"),
+            ("", ""),
+        ] {
+            assert_eq!(ussd_code(sent), code, "{sent:?}");
+        }
+    }
+
+    #[test]
+    fn a_dial_adds_its_extension() {
+        assert_eq!(dial_extension("*713*4#", "*713*4*1#"), "1");
+        assert_eq!(dial_extension("*713*4#", "*713*4*1*2#"), "1*2");
+        assert_eq!(dial_extension("*713*4#", "*713*4#"), "");
+        assert_eq!(dial_extension("*713*4#", "*713*45#"), "");
+        assert_eq!(dial_extension("*713*4#", "*999#"), "");
+        assert_eq!(dial_extension("*713*4#", ""), "");
+        assert_eq!(dial_extension("service-id", "*713*4*1#"), "");
+    }
+
+    #[test]
+    fn latest_input_is_taken_as_it_comes() {
+        let mut cursor = InputCursor::START;
+        // An unmarked opening (Comviva: its input is the code), then its retry.
+        let open = hop("384*7788", None);
+        assert_eq!(latest_progress(&cursor, &open), Progress::Same);
+        cursor = latest_cursor(&cursor, &open);
+        assert_eq!(latest_progress(&cursor, &open), Progress::Same);
+        let one = hop("1", None);
+        assert_eq!(latest_progress(&cursor, &one), Progress::New("1"));
+        cursor = latest_cursor(&cursor, &one);
+        // The same key again is a new answer: an unnumbered gateway cannot say otherwise.
+        assert_eq!(latest_progress(&cursor, &one), Progress::New("1"));
+        assert_eq!(latest_progress(&cursor, &hop("", None)), Progress::New(""));
+    }
+
+    #[test]
+    fn numbered_requests_are_taken_once() {
+        let dial = hop("", Some(OPENING));
+        let ext = hop("1", Some(OPENING));
+        assert_eq!(latest_progress(&InputCursor::START, &dial), Progress::Same);
+        assert_eq!(
+            latest_progress(&InputCursor::START, &ext),
+            Progress::New("1")
+        );
+        let cursor = latest_cursor(&InputCursor::START, &ext);
+        assert_eq!(latest_progress(&cursor, &ext), Progress::Same);
+        let two = hop("2", Some(2));
+        assert_eq!(latest_progress(&cursor, &two), Progress::New("2"));
+        let cursor = latest_cursor(&cursor, &two);
+        assert_eq!(latest_progress(&cursor, &two), Progress::Same);
+        assert_eq!(latest_progress(&cursor, &dial), Progress::Stale);
+        assert_eq!(
+            latest_progress(&cursor, &hop("9", Some(5))),
+            Progress::Diverged
+        );
+        // A session first seen on its third request: the first screen, then on from there.
+        let third = hop("2", Some(3));
+        assert_eq!(latest_progress(&InputCursor::START, &third), Progress::Same);
+        let cursor = latest_cursor(&InputCursor::START, &third);
+        assert_eq!(
+            latest_progress(&cursor, &hop("1", Some(4))),
+            Progress::New("1")
+        );
+        assert_eq!(
+            latest_progress(&cursor, &hop("1", Some(u32::MAX))),
+            Progress::Diverged
+        );
+        // A marked opening, then unnumbered requests (Nalo, Infobip).
+        let cursor = latest_cursor(&InputCursor::START, &dial);
+        assert_eq!(latest_progress(&cursor, &hop("", None)), Progress::New(""));
+        assert_eq!(
+            latest_progress(&cursor, &hop("1", None)),
+            Progress::New("1")
+        );
+    }
+
+    #[test]
+    fn cumulative_input_is_diffed_on_any_separator() {
+        let cases: [(&str, &str, &str, Progress<'_>); 9] = [
+            ("", "", "*", Progress::Same),
+            ("", "1", "*", Progress::New("1")),
+            ("1*2", "1*2*a*b", "*", Progress::New("a*b")),
+            ("1*2", "1*2*", "*", Progress::New("")),
+            ("1*2", "1", "*", Progress::Stale),
+            ("1*2", "1*22", "*", Progress::Diverged),
+            ("1", "1||é", "||", Progress::New("é")),
+            ("1", "1|é", "||", Progress::Diverged),
+            ("é", "é*x", "*", Progress::New("x")),
+        ];
+        for (seen, text, sep, expected) in cases {
+            assert_eq!(
+                cumulative_progress(&InputCursor::of(seen), text, sep),
+                expected,
+                "{seen:?} then {text:?}"
+            );
+        }
+        // A cursor that ends inside a character never panics.
+        let cursor = InputCursor {
+            len: 1,
+            hash: fnv1a("é".as_bytes().get(..1).unwrap_or_default()),
+        };
+        assert_eq!(cumulative_progress(&cursor, "é*1", "*"), Progress::Diverged);
+    }
+
+    #[test]
+    fn loose_strings_take_numbers_and_nulls() {
+        #[derive(serde::Deserialize)]
+        struct T {
+            #[serde(default, deserialize_with = "loose_string")]
+            a: Option<String>,
+        }
+        let t = |j: &str| json_body::<T>(j.as_bytes()).map(|t| t.a);
+        assert_eq!(t(r#"{"a": "x"}"#), Ok(Some("x".into())));
+        assert_eq!(t(r#"{"a": 233244000001}"#), Ok(Some("233244000001".into())));
+        assert_eq!(t(r#"{"a": -1}"#), Ok(Some("-1".into())));
+        assert_eq!(t(r#"{"a": null}"#), Ok(None));
+        assert_eq!(t(r#"{}"#), Ok(None));
+        assert!(matches!(
+            t(r#"{"a": true}"#),
+            Err(GatewayError::Malformed(_))
+        ));
+        assert!(matches!(
+            t(r#"{"a": 1.5}"#),
+            Err(GatewayError::Malformed(_))
+        ));
+        assert!(matches!(
+            t(r#"{"a": {"b": 1}}"#),
+            Err(GatewayError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn malformed_reasons_are_bounded() {
+        let reason = bounded("aé".repeat(100));
+        assert!(reason.len() <= MAX_REASON + '…'.len_utf8());
+        assert!(reason.ends_with('…'));
+        assert_eq!(bounded("short".into()), "short");
+        for body in [
+            &b"{\"a\": "[..],
+            b"",
+            b"  ",
+            b"[]",
+            b"[\"s\"]",
+            b"null",
+            b"1",
+        ] {
+            assert!(matches!(
+                json_body::<serde_json::Value>(body),
+                Err(GatewayError::Malformed(_))
+            ));
+        }
+        assert!(json_body::<serde_json::Value>(b" \n{}").is_ok());
+    }
 }
