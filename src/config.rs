@@ -12,6 +12,7 @@ use std::sync::Arc;
 use crate::audio::AudioCatalogue;
 use crate::channel::{Channel, RenderSettings};
 use crate::gateway::auth::{AuthConfig, GatewayAuth};
+use crate::gateway::generic::GenericSettings;
 use crate::gateway::{AdapterSettings, ConfiguredGateway};
 use crate::phone::PhoneNumbers;
 use crate::problem::Problem;
@@ -111,6 +112,18 @@ pub struct Overrides {
 pub enum GatewayKind {
     /// Africa's Talking USSD.
     Africastalking,
+    /// Hubtel Programmable Services (JSON).
+    Hubtel,
+    /// Hubtel's legacy USSD API (JSON).
+    HubtelLegacy,
+    /// Comviva "Flares" Freeflow (Airtel).
+    ComvivaFreeflow,
+    /// A configurable CON/END gateway (`[gateway.generic]`).
+    Generic,
+    /// Infobip-style JSON sessions.
+    Infobip,
+    /// Nalo-style JSON.
+    Nalo,
     /// Africa's Talking Voice.
     AfricastalkingVoice,
     /// Twilio Programmable Voice.
@@ -137,6 +150,9 @@ pub struct GatewayConfig {
     /// Who may call it (see docs/security.md).
     #[serde(default)]
     pub auth: Option<AuthConfig>,
+    /// The settings of a `generic` gateway: its field names, input and replies.
+    #[serde(default)]
+    pub generic: Option<GenericSettings>,
     /// Life of this gateway's sessions after their last hop (default: `session_ttl_secs`
     /// for USSD gateways, `[voice] session_ttl_secs` for voice ones).
     #[serde(default)]
@@ -177,6 +193,7 @@ impl GatewayConfig {
             name: name.map(str::to_owned),
             path: None,
             auth: None,
+            generic: None,
             budget: Budget::default(),
             session_ttl_secs: None,
             tts: None,
@@ -524,6 +541,7 @@ impl Config {
                     name: name.clone(),
                     public_url: public_url.to_owned(),
                     auth_token: std::env::var(token_env).ok(),
+                    generic: g.generic.clone(),
                 };
                 if g.adapter == GatewayKind::Twilio && settings.auth_token.is_none() {
                     tracing::warn!(gateway = %name, variable = token_env, "no Twilio auth token: every request to this gateway will be refused (403)");
@@ -647,7 +665,13 @@ impl Config {
 /// The channel a gateway kind serves.
 pub fn channel_of(kind: GatewayKind) -> Channel {
     match kind {
-        GatewayKind::Africastalking => Channel::Ussd,
+        GatewayKind::Africastalking
+        | GatewayKind::Hubtel
+        | GatewayKind::HubtelLegacy
+        | GatewayKind::ComvivaFreeflow
+        | GatewayKind::Generic
+        | GatewayKind::Infobip
+        | GatewayKind::Nalo => Channel::Ussd,
         GatewayKind::AfricastalkingVoice | GatewayKind::Twilio => Channel::Voice,
     }
 }

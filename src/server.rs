@@ -142,7 +142,9 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
     let mut builder = http1::Builder::new();
     // Without a timer hyper silently applies no header timeout (slowloris).
+    // Some gateways read header names case-sensitively (Comviva's `Freeflow`).
     builder
+        .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
@@ -262,6 +264,20 @@ fn route(path: &str) -> Route<'_> {
         [channel, name, action] if *channel != "gateways" && !action.is_empty() => {
             (*channel, *name, *action)
         }
+        // Infobip-style session paths: `/<channel>/<gateway>/session/<id>/<verb>`.
+        [channel, name, "session", id, verb] if *channel != "gateways" && !id.is_empty() => {
+            let from = 1 + channel.len() + 1 + name.len() + 1;
+            let _ = verb;
+            (*channel, *name, &path[from..])
+        }
+        ["gateways", name, "session", id, _] if !id.is_empty() => {
+            let from = "/gateways/".len() + name.len() + 1;
+            ("ussd", *name, &path[from..])
+        }
+        ["gateways", name, channel, "session", id, _] if !id.is_empty() => {
+            let from = "/gateways/".len() + name.len() + 1 + channel.len() + 1;
+            (*channel, *name, &path[from..])
+        }
         _ => return Route::NotFound,
     };
     let Some(channel) = Channel::named(channel) else {
@@ -280,11 +296,16 @@ fn route(path: &str) -> Route<'_> {
             name,
             action,
         },
-        a if channel == Channel::Voice && ACTIONS.contains(&a) => Route::Hop {
-            channel,
-            name,
-            action,
-        },
+        // The gateway says which of these it takes (`Gateway::takes_action`).
+        a if (channel == Channel::Voice && ACTIONS.contains(&a))
+            || (channel == Channel::Ussd && a.starts_with("session/")) =>
+        {
+            Route::Hop {
+                channel,
+                name,
+                action,
+            }
+        }
         _ => Route::NotFound,
     }
 }
@@ -340,6 +361,9 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             let Some(gateway) = app.gateway(Some(channel), name) else {
                 return text(StatusCode::NOT_FOUND, "unknown gateway\n");
             };
+            if !gateway.adapter.takes_action(action) {
+                return text(StatusCode::NOT_FOUND, "not found\n");
+            }
             if let Some(refused) = refusal(app, gateway, &parts, peer) {
                 return refused;
             }
@@ -528,7 +552,7 @@ async fn hop(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) 
             app.survey.notice(gateway, "service-unavailable")
         }
     };
-    reply(gateway.adapter.encode(&rendered))
+    reply(gateway.adapter.encode_for(request, &rendered))
 }
 
 fn log_ended(gateway: &ConfiguredGateway, ended: &crate::gateway::SessionEnded) {

@@ -159,7 +159,11 @@ impl Survey {
                 Some(v) => {
                     let rec = v.record;
                     // Sessions before format 2 carry no address: they take this one.
-                    if rec.address != 0 && rec.address != address_tag(address) {
+                    // Gateways that name the address only when a session opens are not held to it.
+                    if gateway.adapter.repeats_address()
+                        && rec.address != 0
+                        && rec.address != address_tag(address)
+                    {
                         return Err(HopError::WrongAddress(inbound.session_id.clone()));
                     }
                     let flow = flows

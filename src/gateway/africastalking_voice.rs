@@ -123,6 +123,10 @@ impl Gateway for AfricasTalkingVoice {
         turn_progress(cursor, hop)
     }
 
+    fn takes_action(&self, action: &str) -> bool {
+        matches!(action, "" | "gather" | "digits" | "recording" | "no-input")
+    }
+
     fn cursor(&self, before: &InputCursor, _hop: &Inbound) -> InputCursor {
         next_turn(before)
     }

@@ -181,6 +181,10 @@ impl Gateway for InfobipUssd {
         "POST, PUT"
     }
 
+    fn takes_action(&self, action: &str) -> bool {
+        action.is_empty() || action.starts_with("session/")
+    }
+
     fn content_type(&self) -> Option<&'static str> {
         Some(JSON)
     }

@@ -223,6 +223,12 @@ pub trait Gateway: Send + Sync {
     fn decode_session_ended(&self, request: &WireRequest<'_>)
     -> Result<SessionEnded, GatewayError>;
 
+    /// Whether it takes requests at `action` below its route (`""`: the route itself; voice
+    /// callbacks `gather`, `recording`, `no-input`; Infobip's `session/<id>/<verb>`).
+    fn takes_action(&self, action: &str) -> bool {
+        action.is_empty()
+    }
+
     /// The HTTP methods its requests come with (answered `405` otherwise, with this `Allow`).
     fn methods(&self) -> &'static str {
         "POST"
@@ -409,12 +415,22 @@ pub struct AdapterSettings {
     pub public_url: String,
     /// Twilio: the account's auth token (request signatures).
     pub auth_token: Option<String>,
+    /// A generic gateway's field names, input and replies.
+    pub generic: Option<generic::GenericSettings>,
 }
 
 /// The adapter for a configured gateway kind.
 pub fn adapter(kind: GatewayKind, settings: &AdapterSettings) -> Arc<dyn Gateway> {
     match kind {
         GatewayKind::Africastalking => Arc::new(africastalking::AfricasTalking),
+        GatewayKind::Hubtel => Arc::new(hubtel::HubtelProgrammable),
+        GatewayKind::HubtelLegacy => Arc::new(hubtel_legacy::HubtelLegacy),
+        GatewayKind::ComvivaFreeflow => Arc::new(comviva::ComvivaFreeflow),
+        GatewayKind::Generic => Arc::new(generic::GenericUssd::new(
+            settings.generic.clone().unwrap_or_default(),
+        )),
+        GatewayKind::Infobip => Arc::new(infobip::InfobipUssd),
+        GatewayKind::Nalo => Arc::new(nalo::NaloUssd),
         GatewayKind::AfricastalkingVoice => Arc::new(
             africastalking_voice::AfricasTalkingVoice::new(&settings.public_url, &settings.name),
         ),

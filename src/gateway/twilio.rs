@@ -148,6 +148,10 @@ impl Gateway for Twilio {
         turn_progress(cursor, hop)
     }
 
+    fn takes_action(&self, action: &str) -> bool {
+        matches!(action, "" | "gather" | "digits" | "recording" | "no-input")
+    }
+
     fn cursor(&self, before: &InputCursor, _hop: &Inbound) -> InputCursor {
         next_turn(before)
     }
