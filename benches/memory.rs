@@ -7,7 +7,9 @@ use std::time::Duration;
 use sauti::channel::ChannelMemory;
 use sauti::engine::{self, HopContext};
 use sauti::gateway::InputCursor;
-use sauti::session::{MemoryStore, ResumeWrite, SessionKey, SessionRecord, SessionStore};
+use sauti::session::{
+    MemoryStore, Ownership, ResumeWrite, SessionKey, SessionRecord, SessionStore,
+};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -73,6 +75,7 @@ fn main() {
                     Duration::from_secs(3600),
                     ResumeWrite::Keep,
                     None,
+                    Ownership::hold(1),
                 )
                 .await
                 .unwrap();

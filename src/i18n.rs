@@ -46,6 +46,7 @@ pub const ENGINE_MESSAGES: &[&str] = &[
     "resume-prompt",
     "resume-continue",
     "resume-restart",
+    "survey-superseded",
 ];
 
 /// The language every chain ends with: the engine's texts are complete in it.

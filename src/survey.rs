@@ -17,8 +17,8 @@ use crate::pseudonym::Pseudonymizer;
 use crate::recorder::{Recorder, response};
 use crate::response::receipt_of;
 use crate::session::{
-    Enqueue, ResumeWrite, Saved, SessionKey, SessionLocks, SessionRecord, SessionStore, StoreError,
-    address_tag,
+    Claim, Enqueue, Ownership, ResumeWrite, Saved, SessionKey, SessionLocks, SessionRecord,
+    SessionStore, StoreError, address_tag,
 };
 
 pub use crate::recorder::rfc3339;
@@ -147,14 +147,21 @@ impl Survey {
         for _ in 0..4 {
             let current = self.sessions.load(&key, fresh).await?;
             let expected = current.as_ref().map_or(0, |v| v.version);
+            // A session opened from a resume record takes the survey over with its first save.
+            let mut claim = Claim::Hold;
             let (mut record, mut hop) = match current {
                 None => {
                     let Some(flow) = flows.route(gateway.channel(), address) else {
                         tracing::info!(gateway = %gateway.name, address = %address.escape_debug(), "no flow at this address");
                         return Ok(self.notice(gateway, "unknown-service"));
                     };
-                    self.open(&flows, flow, &key, gateway, inbound, address, &ctx, now)
-                        .await?
+                    let (record, hop, resumed) = self
+                        .open(&flows, flow, &key, gateway, inbound, address, &ctx, now)
+                        .await?;
+                    if resumed {
+                        claim = Claim::TakeOver;
+                    }
+                    (record, hop)
                 }
                 Some(v) => {
                     let rec = v.record;
@@ -234,7 +241,19 @@ impl Survey {
             }
             let mut body = None;
             let mut sinks: Vec<String> = Vec::new();
+            let owner_tag = key.owner_tag();
             if completed {
+                claim = Claim::Complete;
+                // Made durable before the save (the journal, a Cluster's outbox): the survey
+                // is marked done first, so that no other session can complete it too.
+                if (!self.sessions.holds_outbox() || self.sessions.queues_apart())
+                    && !self
+                        .sessions
+                        .reserve_completion(&key.respondent, &record.response_id, owner_tag)
+                        .await?
+                {
+                    return Ok(self.superseded(gateway, flow, &record));
+                }
                 let response = response(flow, &gateway.name, &record, now);
                 sinks = self.recorder.sinks_for(&flow.id);
                 // Embedded mode: durable in the journal before the respondent sees the end.
@@ -258,6 +277,10 @@ impl Survey {
                     gateway.session_ttl,
                     resume_write(&hop, &record),
                     enqueue.as_ref(),
+                    Ownership {
+                        tag: owner_tag,
+                        claim,
+                    },
                 )
                 .await?
             {
@@ -277,9 +300,27 @@ impl Survey {
                     ));
                 }
                 Saved::Conflict => fresh = false,
+                Saved::Superseded => return Ok(self.superseded(gateway, flow, &record)),
             }
         }
         Err(HopError::Contended)
+    }
+
+    /// The end of a session whose survey went on in another session (or was completed there).
+    fn superseded(
+        &self,
+        gateway: &ConfiguredGateway,
+        flow: &CompiledFlow,
+        record: &SessionRecord,
+    ) -> Rendered {
+        let respondent = SessionKey::tag(&record.respondent);
+        tracing::info!(gateway = %gateway.name, respondent = &respondent[..respondent.len().min(16)], flow = %flow.id, response = %record.response_id, "session superseded: the survey went on in another session");
+        let text = flow
+            .locales
+            .get(record.state.lang as usize)
+            .map(|loc| loc.engine_text("survey-superseded", None))
+            .unwrap_or_default();
+        channel::notice(gateway.channel(), &text, &gateway.render)
     }
 
     /// Delivers surveys abandoned for good (resume window over) as partial responses, for
@@ -331,7 +372,7 @@ impl Survey {
         address: &str,
         ctx: &HopContext,
         now: OffsetDateTime,
-    ) -> Result<(SessionRecord, Hop), HopError> {
+    ) -> Result<(SessionRecord, Hop, bool), HopError> {
         let saved = self.sessions.load_resume(&key.respondent, &flow.id).await?;
         let resumed = saved.and_then(|saved| {
             let pinned = flows.version(&saved.flow_id, saved.flow_version)?;
@@ -342,6 +383,7 @@ impl Survey {
             Some((pinned.clone(), saved, hop))
         });
         let fresh_memory = ChannelMemory::fresh(gateway.channel());
+        let taken_over = resumed.is_some();
         let (flow, record, mut hop) = match resumed {
             Some((pinned, saved, hop)) => {
                 // Resumed on this gateway's session: its address, cursor and channel.
@@ -395,7 +437,7 @@ impl Survey {
         if let Some(input) = record.channel.opening(&flow, &hop.state, &gateway.render) {
             take(&mut record, &mut hop, Input::Keys(&input));
         }
-        Ok((record, hop))
+        Ok((record, hop, taken_over))
     }
 }
 

@@ -25,6 +25,7 @@ unknown-service = Code inconnu. Vérifiez le numéro composé.
 service-unavailable = Service indisponible. Réessayez plus tard.
 resume-prompt = Vous aviez déjà commencé ce questionnaire.
 resume-continue = Continuer
+survey-superseded = Ce questionnaire continue dans une autre session. Merci.
 resume-restart = Recommencer
 
 ## Voice calls: every line below is spoken by a text-to-speech voice or played from a

@@ -25,6 +25,7 @@ unknown-service = Code oyo eyebani te. Tala soki okomi malamu.
 service-unavailable = Service ezali te sikoyo. Meka lisusu na sima.
 resume-prompt = Obandaki kala mituna oyo.
 resume-continue = Kokoba
+survey-superseded = Mituna oyo ezali kokoba na lisolo mosusu. Matondi.
 resume-restart = Kobanda sika
 
 ## Mbela ya mongongo: molongo moko na moko etangami na mongongo ya ordinatere to euti na

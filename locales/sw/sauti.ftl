@@ -25,6 +25,7 @@ unknown-service = Code hii haijulikani. Angalia namba uliyopiga.
 service-unavailable = Huduma haipatikani sasa. Jaribu tena baadaye.
 resume-prompt = Ulikuwa umeshaanza maswali haya.
 resume-continue = Endelea
+survey-superseded = Dodoso hili linaendelea katika kipindi kingine. Asante.
 resume-restart = Anza upya
 
 ## Simu za sauti: kila mstari unasomwa na sauti ya kompyuta au unachezwa kutoka rekodi

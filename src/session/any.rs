@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use super::{
-    Enqueue, MemoryStore, RedisStore, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore,
-    StoreError, Versioned,
+    Enqueue, MemoryStore, Ownership, RedisStore, ResumeWrite, Saved, SessionKey, SessionRecord,
+    SessionStore, StoreError, Versioned,
 };
 
 /// The session stores Sauti can run on.
@@ -43,10 +43,29 @@ impl SessionStore for AnyStore {
         ttl: Duration,
         resume: ResumeWrite,
         enqueue: Option<&Enqueue<'_>>,
+        owner: Ownership,
     ) -> Result<Saved, StoreError> {
         match self {
-            AnyStore::Memory(s) => s.save(key, record, expected, ttl, resume, enqueue).await,
-            AnyStore::Redis(s) => s.save(key, record, expected, ttl, resume, enqueue).await,
+            AnyStore::Memory(s) => {
+                s.save(key, record, expected, ttl, resume, enqueue, owner)
+                    .await
+            }
+            AnyStore::Redis(s) => {
+                s.save(key, record, expected, ttl, resume, enqueue, owner)
+                    .await
+            }
+        }
+    }
+
+    async fn reserve_completion(
+        &self,
+        respondent: &str,
+        response_id: &uuid::Uuid,
+        tag: u64,
+    ) -> Result<bool, StoreError> {
+        match self {
+            AnyStore::Memory(s) => s.reserve_completion(respondent, response_id, tag).await,
+            AnyStore::Redis(s) => s.reserve_completion(respondent, response_id, tag).await,
         }
     }
 

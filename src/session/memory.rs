@@ -6,7 +6,10 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::{ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError, Versioned};
+use super::{
+    Owner, Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError,
+    Versioned,
+};
 
 struct Entry {
     /// Shared by the session and its resume record (the same record is saved in both).
@@ -55,6 +58,39 @@ struct Maps {
     sessions: Expiring<SessionKey>,
     /// Unfinished surveys by (respondent, flow).
     resumes: Expiring<(String, String)>,
+    /// Who holds a survey, by (respondent, response id), once a session took it over or
+    /// completed it (see [`Ownership`]).
+    owners: HashMap<(String, uuid::Uuid), (Owner, Instant)>,
+}
+
+impl Maps {
+    /// Applies `owner` to the survey `rid` of `respondent`; `false` when it is refused.
+    fn own(
+        &mut self,
+        respondent: &str,
+        rid: uuid::Uuid,
+        owner: Ownership,
+        now: Instant,
+        keep: Duration,
+    ) -> bool {
+        let key = (respondent.to_owned(), rid);
+        let current = self
+            .owners
+            .get(&key)
+            .filter(|(_, expires)| *expires > now)
+            .map(|(o, _)| *o);
+        match Owner::after(current, owner.tag, owner.claim) {
+            None => false,
+            Some(next) => {
+                if next != current
+                    && let Some(o) = next
+                {
+                    self.owners.insert(key, (o, now + keep));
+                }
+                true
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -78,6 +114,7 @@ impl MemoryStore {
                 maps: Mutex::new(Maps {
                     sessions: Expiring::new(max_sessions),
                     resumes: Expiring::new(max_sessions),
+                    owners: HashMap::new(),
                 }),
                 resume_window,
             }),
@@ -114,6 +151,7 @@ impl MemoryStore {
 
 fn sweep(shared: &Shared, now: Instant) -> usize {
     let mut maps = shared.maps.lock().unwrap_or_else(|p| p.into_inner());
+    maps.owners.retain(|_, (_, expires)| *expires > now);
     maps.sessions.sweep(now) + maps.resumes.sweep(now)
 }
 
@@ -134,12 +172,17 @@ impl SessionStore for MemoryStore {
         ttl: Duration,
         resume: ResumeWrite,
         _enqueue: Option<&super::Enqueue<'_>>,
+        owner: Ownership,
     ) -> Result<Saved, StoreError> {
         let now = Instant::now();
         let mut maps = self.lock();
         let current = maps.sessions.live(key, now).map_or(0, |e| e.version);
         if current != expected {
             return Ok(Saved::Conflict);
+        }
+        let keep = self.shared.resume_window + super::ABANDONED_GRACE;
+        if !maps.own(&key.respondent, record.response_id, owner, now, keep) {
+            return Ok(Saved::Superseded);
         }
         let shared_record = Arc::new(record.clone());
         let entry = Entry {
@@ -165,6 +208,22 @@ impl SessionStore for MemoryStore {
             ResumeWrite::Untouched => {}
         }
         Ok(Saved::Stored)
+    }
+
+    async fn reserve_completion(
+        &self,
+        respondent: &str,
+        response_id: &uuid::Uuid,
+        tag: u64,
+    ) -> Result<bool, StoreError> {
+        let keep = self.shared.resume_window + super::ABANDONED_GRACE;
+        let owner = Ownership {
+            tag,
+            claim: super::Claim::Complete,
+        };
+        Ok(self
+            .lock()
+            .own(respondent, *response_id, owner, Instant::now(), keep))
     }
 
     async fn load_resume(
@@ -260,7 +319,15 @@ mod tests {
         let k = key("k");
         assert_eq!(
             store
-                .save(&k, &record("1"), 0, ttl, ResumeWrite::Untouched, None)
+                .save(
+                    &k,
+                    &record("1"),
+                    0,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None,
+                    Ownership::hold(1)
+                )
                 .await
                 .unwrap(),
             Saved::Stored
@@ -268,7 +335,15 @@ mod tests {
         // A second hop that loaded "no session" loses.
         assert_eq!(
             store
-                .save(&k, &record("2"), 0, ttl, ResumeWrite::Untouched, None)
+                .save(
+                    &k,
+                    &record("2"),
+                    0,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None,
+                    Ownership::hold(1)
+                )
                 .await
                 .unwrap(),
             Saved::Conflict
@@ -277,14 +352,30 @@ mod tests {
         assert_eq!((v.version, v.record.cursor), (1, InputCursor::of("1")));
         assert_eq!(
             store
-                .save(&k, &record("1*2"), 1, ttl, ResumeWrite::Untouched, None)
+                .save(
+                    &k,
+                    &record("1*2"),
+                    1,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None,
+                    Ownership::hold(1)
+                )
                 .await
                 .unwrap(),
             Saved::Stored
         );
         assert_eq!(
             store
-                .save(&k, &record("1*3"), 1, ttl, ResumeWrite::Untouched, None)
+                .save(
+                    &k,
+                    &record("1*3"),
+                    1,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None,
+                    Ownership::hold(1)
+                )
                 .await
                 .unwrap(),
             Saved::Conflict
@@ -304,6 +395,7 @@ mod tests {
                 ttl,
                 ResumeWrite::Untouched,
                 None,
+                Ownership::hold(1),
             )
             .await
             .unwrap();
@@ -318,7 +410,8 @@ mod tests {
                     0,
                     ttl,
                     ResumeWrite::Untouched,
-                    None
+                    None,
+                    Ownership::hold(1),
                 )
                 .await
                 .unwrap(),
@@ -333,16 +426,40 @@ mod tests {
     async fn memory_stays_bounded() {
         let (store, ttl) = (store(2), Duration::from_secs(60));
         store
-            .save(&key("a"), &record(""), 0, ttl, ResumeWrite::Untouched, None)
+            .save(
+                &key("a"),
+                &record(""),
+                0,
+                ttl,
+                ResumeWrite::Untouched,
+                None,
+                Ownership::hold(1),
+            )
             .await
             .unwrap();
         store
-            .save(&key("b"), &record(""), 0, ttl, ResumeWrite::Untouched, None)
+            .save(
+                &key("b"),
+                &record(""),
+                0,
+                ttl,
+                ResumeWrite::Untouched,
+                None,
+                Ownership::hold(1),
+            )
             .await
             .unwrap();
         assert!(matches!(
             store
-                .save(&key("c"), &record(""), 0, ttl, ResumeWrite::Untouched, None)
+                .save(
+                    &key("c"),
+                    &record(""),
+                    0,
+                    ttl,
+                    ResumeWrite::Untouched,
+                    None,
+                    Ownership::hold(1)
+                )
                 .await,
             Err(StoreError::Full(2))
         ));
@@ -355,7 +472,8 @@ mod tests {
                     1,
                     ttl,
                     ResumeWrite::Untouched,
-                    None
+                    None,
+                    Ownership::hold(1),
                 )
                 .await
                 .unwrap(),
@@ -367,7 +485,15 @@ mod tests {
     async fn the_resume_record_follows_the_saves() {
         let (store, ttl) = (store(10), Duration::from_secs(60));
         store
-            .save(&key("a"), &record("1"), 0, ttl, ResumeWrite::Keep, None)
+            .save(
+                &key("a"),
+                &record("1"),
+                0,
+                ttl,
+                ResumeWrite::Keep,
+                None,
+                Ownership::hold(1),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -376,7 +502,15 @@ mod tests {
         );
         assert!(store.load_resume("p", "other").await.unwrap().is_none());
         store
-            .save(&key("a"), &record("1*2"), 1, ttl, ResumeWrite::Clear, None)
+            .save(
+                &key("a"),
+                &record("1*2"),
+                1,
+                ttl,
+                ResumeWrite::Clear,
+                None,
+                Ownership::hold(1),
+            )
             .await
             .unwrap();
         assert!(store.load_resume("p", "f").await.unwrap().is_none());

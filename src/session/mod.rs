@@ -74,6 +74,15 @@ pub struct SessionKey {
 }
 
 impl SessionKey {
+    /// The tag a session is known by as the owner of a survey (its gateway and session id).
+    pub fn owner_tag(&self) -> u64 {
+        let mut h = crate::hash::Fnv::default();
+        h.update(self.gateway.as_bytes())
+            .update(&[0])
+            .update(self.session_id.as_bytes());
+        h.finish().max(1)
+    }
+
     /// The shortened pseudonym used in keys (128 bits are plenty to tell respondents apart).
     pub fn tag(respondent: &str) -> &str {
         &respondent[..respondent.len().min(32)]
@@ -107,6 +116,64 @@ pub enum Saved {
     Stored,
     /// Another hop saved first; the next load sees its record.
     Conflict,
+    /// The survey belongs to another session now (the respondent resumed it elsewhere), or was
+    /// completed: nothing was written.
+    Superseded,
+}
+
+/// One survey, one owner: what a save does to the ownership of its response id.
+///
+/// A survey is held by the session that works on it. A session opened from a resume record
+/// takes the survey over (the session it came from is superseded: its next save is refused);
+/// a completion marks the survey done, so that no other session can complete it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ownership {
+    /// The saving session's tag ([`SessionKey::owner_tag`]).
+    pub tag: u64,
+    pub claim: Claim,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// Saves only while no other session took the survey over.
+    Hold,
+    /// Takes the survey over (the first save of a session resumed from a resume record),
+    /// unless it was completed.
+    TakeOver,
+    /// Holds it, and marks it done (the completing save).
+    Complete,
+}
+
+impl Ownership {
+    pub fn hold(tag: u64) -> Ownership {
+        Ownership {
+            tag,
+            claim: Claim::Hold,
+        }
+    }
+}
+
+/// Who holds a survey, as stored: a session, or the session that completed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    Session(u64),
+    Done(u64),
+}
+
+impl Owner {
+    /// Whether a save by `me` with `claim` may proceed when the survey is held as `self`
+    /// (`None`: nobody claimed it), and what it is held as afterwards.
+    pub fn after(current: Option<Owner>, me: u64, claim: Claim) -> Option<Option<Owner>> {
+        match (current, claim) {
+            // Done by another session: nobody else writes to it again.
+            (Some(Owner::Done(t)), _) if t != me => None,
+            (Some(Owner::Done(_)), _) => Some(current),
+            (_, Claim::TakeOver) => Some(Some(Owner::Session(me))),
+            (Some(Owner::Session(t)), _) if t != me => None,
+            (_, Claim::Complete) => Some(Some(Owner::Done(me))),
+            (_, Claim::Hold) => Some(current),
+        }
+    }
 }
 
 /// Where sessions live between hops: the in-memory store (embedded default) or Redis.
@@ -123,6 +190,9 @@ pub trait SessionStore: Send + Sync {
     /// `ttl` without a hop (the gateway's channel decides it), and updates the resume record of (respondent, flow) in the same step.
     /// `enqueue` is for stores that hold the outbox too (Redis); the in-memory store ignores
     /// it: embedded mode queues a response in the journal before saving.
+    /// `owner`: what the save does to the ownership of the survey (refused with
+    /// [`Saved::Superseded`] when another session holds it or completed it).
+    #[allow(clippy::too_many_arguments)]
     fn save(
         &self,
         key: &SessionKey,
@@ -131,7 +201,18 @@ pub trait SessionStore: Send + Sync {
         ttl: Duration,
         resume: ResumeWrite,
         enqueue: Option<&Enqueue<'_>>,
+        owner: Ownership,
     ) -> impl Future<Output = Result<Saved, StoreError>> + Send;
+
+    /// Marks the survey `response_id` of `respondent` done by `tag` before its response is
+    /// made durable outside the save (the journal, a Cluster's outbox); `false` when another
+    /// session holds it or completed it (nothing is marked).
+    fn reserve_completion(
+        &self,
+        respondent: &str,
+        response_id: &uuid::Uuid,
+        tag: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The unfinished survey a respondent may resume, if any.
     fn load_resume(

@@ -14,8 +14,8 @@ use redis::{FromRedisValue, Script};
 use serde::Deserialize;
 
 use super::{
-    Enqueue, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, StoreError, Versioned,
-    codec,
+    Claim, Enqueue, Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore,
+    StoreError, Versioned, codec,
 };
 use crate::redis_conn::{RedisConn, within};
 
@@ -48,34 +48,88 @@ impl Default for RedisConfig {
     }
 }
 
-/// KEYS: session, resume, then the outbox streams of a completed survey.
+/// KEYS: session, resume, the survey's owner, then the outbox streams of a completed survey.
 /// ARGV: expected version, record, session TTL (ms), resume mode (0 untouched, 1 keep,
-/// 2 clear), resume TTL (ms), response id, response JSON.
+/// 2 clear), resume TTL (ms), response id, response JSON, claim (0 hold, 1 take over,
+/// 2 complete), the saving session's owner tag, owner TTL (ms).
 /// The session is one string, `<version>:<record>`: one GET and one SET with its TTL.
-/// Returns {1, new version} or {0, current version, current value}. The stream entries
+/// Returns {1, new version}, {0, current version, current value} when another hop saved
+/// first, or {2} when another session holds or completed the survey. The stream entries
 /// are added only when the save wins: a stale computation queues nothing.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(&format!(
         r"
 local cur = redis.call('GET', KEYS[1])
 local v = 0
 if cur then v = tonumber(string.match(cur, '^(%d+):')) or 0 end
 if v ~= tonumber(ARGV[1]) then
-  return {0, v, cur or ''}
+  return {{0, v, cur or ''}}
 end
+{OWNER_CHECK}
 redis.call('SET', KEYS[1], (v + 1) .. ':' .. ARGV[2], 'PX', ARGV[3])
 if ARGV[4] == '1' then
   redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
 elseif ARGV[4] == '2' then
   redis.call('DEL', KEYS[2])
 end
-for i = 3, #KEYS do
+{OWNER_WRITE}
+for i = 4, #KEYS do
   redis.call('XADD', KEYS[i], '*', 'id', ARGV[6], 'body', ARGV[7])
 end
-return {1, v + 1}
+return {{1, v + 1}}
 ",
-    )
+        OWNER_CHECK = owner_check(3, 8, 9),
+        OWNER_WRITE = owner_write(3, 8, 10),
+    ))
 });
+
+/// Marks a survey done by a session before its response is queued apart from the save (a
+/// Cluster). KEYS: the owner. ARGV: the owner tag, the owner TTL (ms). Returns 1, or 2 when
+/// another session holds or completed it.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"
+local claim = '2'
+{OWNER_CHECK}
+{OWNER_WRITE}
+return 1
+",
+        OWNER_CHECK = owner_check(1, 0, 1)
+            .replace("ARGV[0]", "claim")
+            .replace("return {2}", "return 2"),
+        OWNER_WRITE = owner_write(1, 0, 2).replace("ARGV[0]", "claim"),
+    ))
+});
+
+/// Lua: returns {2} unless the session tagged `ARGV[tag]` may save under the claim
+/// `ARGV[claim]` (see `Owner::after`): a survey done by another session, or held by another
+/// session (unless taken over), is refused. Owners are `s:<tag>` (holding) or `d:<tag>` (done).
+fn owner_check(key: usize, claim: usize, tag: usize) -> String {
+    format!(
+        r"
+local own = redis.call('GET', KEYS[{key}])
+local me_s = 's:' .. ARGV[{tag}]
+local me_d = 'd:' .. ARGV[{tag}]
+if own and own ~= me_d then
+  if string.sub(own, 1, 2) == 'd:' then return {{2}} end
+  if ARGV[{claim}] ~= '1' and own ~= me_s then return {{2}} end
+end"
+    )
+}
+
+/// Lua: records the owner after a save that passed [`owner_check`].
+fn owner_write(key: usize, claim: usize, ttl: usize) -> String {
+    format!(
+        r"
+if own ~= me_d then
+  if ARGV[{claim}] == '1' then
+    redis.call('SET', KEYS[{key}], me_s, 'PX', ARGV[{ttl}])
+  elseif ARGV[{claim}] == '2' then
+    redis.call('SET', KEYS[{key}], me_d, 'PX', ARGV[{ttl}])
+  end
+end"
+    )
+}
 
 /// Records this process saved last, by session (see the module doc).
 struct NearCache {
@@ -175,6 +229,16 @@ impl RedisStore {
         )
     }
 
+    /// Who holds the survey `response_id` (in the respondent's hash slot, with its session).
+    fn owner_key(&self, respondent: &str, response_id: &uuid::Uuid) -> String {
+        format!(
+            "{}:{{{}}}:o:{}",
+            self.prefix,
+            SessionKey::tag(respondent),
+            response_id.as_simple()
+        )
+    }
+
     fn resume_key(&self, respondent: &str, flow_id: &str) -> String {
         format!(
             "{}:{{{}}}:r:{}",
@@ -241,6 +305,7 @@ impl SessionStore for RedisStore {
         ttl: Duration,
         resume: ResumeWrite,
         enqueue: Option<&Enqueue<'_>>,
+        owner: Ownership,
     ) -> Result<Saved, StoreError> {
         let data = codec::encode(record);
         let streams: Vec<String> = enqueue
@@ -265,6 +330,7 @@ impl SessionStore for RedisStore {
         let mut invocation = SAVE.key(self.session_key(key));
         invocation
             .key(self.resume_key(&key.respondent, &record.flow_id))
+            .key(self.owner_key(&key.respondent, &record.response_id))
             .arg(expected)
             .arg(&data)
             .arg(ms(ttl))
@@ -281,6 +347,15 @@ impl SessionStore for RedisStore {
                 invocation.arg("").arg("");
             }
         }
+        let claim = match owner.claim {
+            Claim::Hold => 0,
+            Claim::TakeOver => 1,
+            Claim::Complete => 2,
+        };
+        invocation
+            .arg(claim)
+            .arg(format!("{:x}", owner.tag))
+            .arg(ms(self.resume_window + super::ABANDONED_GRACE));
         let reply = within(
             self.deadline,
             self.connection.invoke::<redis::Value>(&invocation),
@@ -301,6 +376,10 @@ impl SessionStore for RedisStore {
             v.and_then(|v| u64::from_redis_value_ref(v).ok())
                 .unwrap_or(0)
         };
+        if int(items.first()) == 2 {
+            self.near.forget(key);
+            return Ok(Saved::Superseded);
+        }
         if int(items.first()) == 1 {
             self.near.put(
                 key,
@@ -329,6 +408,22 @@ impl SessionStore for RedisStore {
             None => self.near.forget(key),
         }
         Ok(Saved::Conflict)
+    }
+
+    async fn reserve_completion(
+        &self,
+        respondent: &str,
+        response_id: &uuid::Uuid,
+        tag: u64,
+    ) -> Result<bool, StoreError> {
+        let mut invocation = RESERVE.key(self.owner_key(respondent, response_id));
+        invocation
+            .arg(format!("{tag:x}"))
+            .arg(ms(self.resume_window + super::ABANDONED_GRACE));
+        let reply: i64 = within(self.deadline, self.connection.invoke(&invocation))
+            .await
+            .map_err(unavailable)?;
+        Ok(reply == 1)
     }
 
     async fn load_resume(

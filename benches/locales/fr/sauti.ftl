@@ -25,4 +25,5 @@ unknown-service = Code inconnu. Vérifiez le numéro composé.
 service-unavailable = Service indisponible. Réessayez plus tard.
 resume-prompt = Vous aviez déjà commencé ce questionnaire.
 resume-continue = Continuer
+survey-superseded = Ce questionnaire continue dans une autre session. Merci.
 resume-restart = Recommencer

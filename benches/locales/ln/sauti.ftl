@@ -25,4 +25,5 @@ unknown-service = Code oyo eyebani te. Tala soki okomi malamu.
 service-unavailable = Service ezali te sikoyo. Meka lisusu na sima.
 resume-prompt = Obandaki kala mituna oyo.
 resume-continue = Kokoba
+survey-superseded = Mituna oyo ezali kokoba na lisolo mosusu. Matondi.
 resume-restart = Kobanda sika

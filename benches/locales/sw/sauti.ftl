@@ -25,4 +25,5 @@ unknown-service = Code hii haijulikani. Angalia namba uliyopiga.
 service-unavailable = Huduma haipatikani sasa. Jaribu tena baadaye.
 resume-prompt = Ulikuwa umeshaanza maswali haya.
 resume-continue = Endelea
+survey-superseded = Dodoso hili linaendelea katika kipindi kingine. Asante.
 resume-restart = Anza upya
