@@ -14,6 +14,7 @@ use crate::channel::{Channel, RenderSettings};
 use crate::gateway::auth::{AuthConfig, GatewayAuth};
 use crate::gateway::generic::GenericSettings;
 use crate::gateway::{AdapterSettings, ConfiguredGateway};
+use crate::limits::Rate;
 use crate::phone::PhoneNumbers;
 use crate::problem::Problem;
 use crate::render::Budget;
@@ -153,6 +154,9 @@ pub struct GatewayConfig {
     /// The settings of a `generic` gateway: its field names, input and replies.
     #[serde(default)]
     pub generic: Option<GenericSettings>,
+    /// New sessions it may open per second (`{ per_sec = 200, burst = 400 }`; default: no cap).
+    #[serde(default)]
+    pub new_sessions: Option<Rate>,
     /// Life of this gateway's sessions after their last hop (default: `session_ttl_secs`
     /// for USSD gateways, `[voice] session_ttl_secs` for voice ones).
     #[serde(default)]
@@ -194,6 +198,7 @@ impl GatewayConfig {
             path: None,
             auth: None,
             generic: None,
+            new_sessions: None,
             budget: Budget::default(),
             session_ttl_secs: None,
             tts: None,
@@ -354,6 +359,10 @@ pub struct Config {
     pub body_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub max_connections: usize,
+    /// Requests served at once; more are shed at once with 503 (a flood must not queue up).
+    pub max_in_flight: usize,
+    /// Hops one respondent may make (per second, burst): more get a polite "try later".
+    pub respondent_rate: Rate,
     pub gateways: BTreeMap<String, GatewayConfig>,
     /// `[[gateway]]` entries (each with a `name`), merged into `gateways` when loaded.
     #[serde(rename = "gateway")]
@@ -393,6 +402,12 @@ impl Default for Config {
             body_timeout_secs: 10,
             shutdown_grace_secs: 10,
             max_connections: 4096,
+            max_in_flight: 1024,
+            // No person types faster than this; a gateway that sends it is looping or spoofing.
+            respondent_rate: Rate {
+                per_sec: 5.0,
+                burst: 100.0,
+            },
             gateways: BTreeMap::new(),
             gateway_list: Vec::new(),
             country: "CD".into(),
@@ -558,6 +573,9 @@ impl Config {
                 let auth = GatewayAuth::new(g.auth.as_ref(), g.adapter == GatewayKind::Twilio)
                     .map_err(|e| format!("gateway `{name}`: {e}"))?;
                 Ok(ConfiguredGateway {
+                    new_sessions: Arc::new(crate::limits::Limiter::new(
+                        g.new_sessions.unwrap_or(Rate::UNLIMITED),
+                    )),
                     name,
                     path: g.path.clone(),
                     auth,

@@ -31,6 +31,7 @@ pub mod gsm7;
 pub mod hash;
 pub mod i18n;
 pub mod journal;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod outbox;

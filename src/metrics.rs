@@ -20,6 +20,10 @@ pub struct Metrics {
     pub completed: AtomicU64,
     /// Requests refused by a gateway's authentication.
     pub auth_rejected: AtomicU64,
+    /// Hops answered "try later" by a rate limit (a respondent's hops, a gateway's new sessions).
+    pub rate_limited: AtomicU64,
+    /// Requests shed with 503 because too many were in flight.
+    pub shed: AtomicU64,
 }
 
 impl Metrics {
@@ -44,6 +48,16 @@ impl Metrics {
         out.push_str(&format!(
             "sauti_auth_rejected_total {}\n",
             self.auth_rejected.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP sauti_rate_limited_total Hops answered \"try later\" by a rate limit.\n# TYPE sauti_rate_limited_total counter\n");
+        out.push_str(&format!(
+            "sauti_rate_limited_total {}\n",
+            self.rate_limited.load(Ordering::Relaxed)
+        ));
+        out.push_str("# HELP sauti_shed_total Requests shed with 503 because too many were in flight.\n# TYPE sauti_shed_total counter\n");
+        out.push_str(&format!(
+            "sauti_shed_total {}\n",
+            self.shed.load(Ordering::Relaxed)
         ));
         let map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
         for (metric, help, get) in [

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -18,8 +19,8 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 
 use crate::audio::AudioCatalogue;
 use crate::channel::Channel;
@@ -34,6 +35,8 @@ pub struct Limits {
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub max_connections: usize,
+    /// Requests served at once; more are shed with 503 at once.
+    pub max_in_flight: usize,
     /// How long hops in flight may take to finish at shutdown.
     pub shutdown_grace: Duration,
 }
@@ -45,6 +48,7 @@ impl Default for Limits {
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(10),
             max_connections: 4096,
+            max_in_flight: 1024,
             shutdown_grace: Duration::from_secs(10),
         }
     }
@@ -58,6 +62,8 @@ pub struct App {
     /// The recorded prompts served at `/audio/`.
     pub audio: Arc<AudioCatalogue>,
     pub limits: Limits,
+    /// Hops being served now: past `Limits::max_in_flight`, requests are shed with 503.
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {
@@ -78,6 +84,7 @@ impl App {
             survey,
             gateways: by_channel,
             audio,
+            in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
             limits,
         }
     }
@@ -134,12 +141,80 @@ fn text(status: StatusCode, body: impl Into<String>) -> Reply {
     r
 }
 
+/// One open connection, as the accept loop sees it.
+struct Slot {
+    /// Requests being served on it.
+    busy: AtomicUsize,
+    /// Asks it to close once idle (hyper's graceful shutdown of one connection).
+    close: Notify,
+}
+
+/// The open connections, oldest first: when every slot is taken, idle ones are asked to close
+/// so that a new connection (a real gateway's) is not kept waiting by idle keep-alives.
+#[derive(Default)]
+struct Slots {
+    open: Mutex<Vec<Arc<Slot>>>,
+}
+
+impl Slots {
+    fn add(&self) -> Arc<Slot> {
+        let slot = Arc::new(Slot {
+            busy: AtomicUsize::new(0),
+            close: Notify::new(),
+        });
+        self.lock().push(slot.clone());
+        slot
+    }
+
+    fn remove(&self, slot: &Arc<Slot>) {
+        self.lock().retain(|s| !Arc::ptr_eq(s, slot));
+    }
+
+    /// Asks up to `n` idle connections, oldest first, to close.
+    fn close_idle(&self, n: usize) -> usize {
+        let open = self.lock();
+        let mut asked = 0;
+        for s in open.iter() {
+            if asked == n {
+                break;
+            }
+            if s.busy.load(Ordering::Acquire) == 0 {
+                s.close.notify_one();
+                asked += 1;
+            }
+        }
+        asked
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Slot>>> {
+        self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Counts a request on its connection while it is served.
+struct Busy(Arc<Slot>);
+
+impl Busy {
+    fn new(slot: &Arc<Slot>) -> Busy {
+        slot.busy.fetch_add(1, Ordering::AcqRel);
+        Busy(slot.clone())
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.busy.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// Serves `listener` until `shutdown` resolves, then lets connections in flight finish
 /// (within `limits.shutdown_grace`).
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let limits = app.limits;
-    let graceful = GracefulShutdown::new();
-    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections));
+    let max = limits.max_connections.max(1);
+    let connections = Arc::new(tokio::sync::Semaphore::new(max));
+    let slots = Arc::new(Slots::default());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut builder = http1::Builder::new();
     // Without a timer hyper silently applies no header timeout (slowloris).
     // Some gateways read header names case-sensitively (Comviva's `Freeflow`).
@@ -149,9 +224,16 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         .header_read_timeout(limits.header_timeout);
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-            () = &mut shutdown => break,
+        let permit = match connections.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                // Every slot is taken: idle keep-alive connections make room.
+                slots.close_idle((max / 16).max(1));
+                tokio::select! {
+                    p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                    () = &mut shutdown => break,
+                }
+            }
         };
         let accepted = tokio::select! {
             a = listener.accept() => a,
@@ -167,24 +249,49 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let slot = slots.add();
+        let in_use = slot.clone();
         let conn = builder.serve_connection(
             TokioIo::new(stream),
             service_fn(move |req| {
                 let app = app.clone();
-                async move { Ok::<_, Infallible>(handle_safely(&app, req, peer.ip()).await) }
+                let busy = Busy::new(&in_use);
+                async move {
+                    let reply = handle_safely(&app, req, peer.ip()).await;
+                    drop(busy);
+                    Ok::<_, Infallible>(reply)
+                }
             }),
         );
-        let conn = graceful.watch(conn);
+        let slots = slots.clone();
+        let mut stop = stop_rx.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let mut conn = std::pin::pin!(conn);
+            let done = tokio::select! {
+                r = conn.as_mut() => Some(r),
+                () = slot.close.notified() => None,
+                _ = stop.wait_for(|s| *s) => None,
+            };
+            let result = match done {
+                Some(r) => r,
+                None => {
+                    // Closes at once when idle, after the request in flight otherwise.
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "connection closed with an error");
             }
+            slots.remove(&slot);
             drop(permit);
         });
     }
     drop(listener);
+    let _ = stop_tx.send(true);
+    // Every connection gives its permit back when it closes.
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        _ = connections.acquire_many(max as u32) => tracing::info!("all connections closed"),
         () = tokio::time::sleep(limits.shutdown_grace) => tracing::warn!("shutdown grace period over; closing remaining connections"),
     }
 }
@@ -371,6 +478,17 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             if !allowed.split(", ").any(|m| m == method.as_str()) {
                 return method_not_allowed(allowed);
             }
+            // Shed at once rather than queue: a gateway retries, a queue only grows.
+            let Ok(_serving) = app.in_flight.try_acquire() else {
+                app.survey
+                    .metrics
+                    .shed
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "busy; retry shortly\n");
+                r.headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            };
             let expected = gateway.adapter.content_type();
             let body = match read_body(app, &parts.headers, body, expected).await {
                 Ok(b) => b,

@@ -72,7 +72,8 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             .map(|(n, s)| (n.clone(), s.flows.clone()))
             .collect();
         let appended = journal.appended();
-        let survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
+        let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
+        survey.limit_respondents(c.respondent_rate, c.max_sessions);
         let stop_workers = Shutdown::new();
         let workers = start_workers(&c, Some(appended), &metrics, &stop_workers).await?;
         let limits = Limits {
@@ -80,6 +81,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             header_timeout: Duration::from_secs(c.header_timeout_secs),
             body_timeout: Duration::from_secs(c.body_timeout_secs),
             max_connections: c.max_connections,
+            max_in_flight: c.max_in_flight,
             shutdown_grace: grace,
         };
         let listener = tokio::net::TcpListener::bind(&c.listen)

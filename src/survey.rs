@@ -50,6 +50,8 @@ pub enum HopError {
 /// store, per-session locks, the [`Recorder`] of finished surveys, the pseudonyms, metrics.
 pub struct Survey {
     flows: LiveFlows,
+    /// Each respondent's hops per second.
+    respondent_rate: crate::limits::KeyedLimiter,
     sessions: AnyStore,
     locks: SessionLocks,
     recorder: Recorder,
@@ -67,6 +69,7 @@ impl Survey {
         metrics: Arc<Metrics>,
     ) -> Survey {
         Survey {
+            respondent_rate: crate::limits::KeyedLimiter::new(crate::limits::Rate::UNLIMITED, 1),
             flows: LiveFlows::new(flows),
             sessions: store,
             locks: SessionLocks::default(),
@@ -74,6 +77,11 @@ impl Survey {
             pseudonyms,
             metrics,
         }
+    }
+
+    /// Limits each respondent to `rate` hops (tracking at most `respondents` at once).
+    pub fn limit_respondents(&mut self, rate: crate::limits::Rate, respondents: usize) {
+        self.respondent_rate = crate::limits::KeyedLimiter::new(rate, respondents);
     }
 
     /// The flows served now (a snapshot: a reload does not change it under a hop).
@@ -140,6 +148,12 @@ impl Survey {
             gateway: gateway.name.clone(),
             session_id: inbound.session_id.clone(),
         };
+        let clock = std::time::Instant::now();
+        if !self.respondent_rate.allow(&key.respondent, clock) {
+            // One number hopping faster than anyone types: a spoofing gateway or a loop.
+            self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return Ok(self.notice(gateway, "service-unavailable"));
+        }
         let _serial = self.locks.serialise(&key).await;
         let ctx = HopContext { today: now.date() };
         let mut fresh = false;
@@ -151,6 +165,11 @@ impl Survey {
             let mut claim = Claim::Hold;
             let (mut record, mut hop) = match current {
                 None => {
+                    if !gateway.new_sessions.allow(clock) {
+                        self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(gateway = %gateway.name, "new sessions over the gateway's cap: answered \"try later\"");
+                        return Ok(self.notice(gateway, "service-unavailable"));
+                    }
                     let Some(flow) = flows.route(gateway.channel(), address) else {
                         tracing::info!(gateway = %gateway.name, address = %address.escape_debug(), "no flow at this address");
                         return Ok(self.notice(gateway, "unknown-service"));

@@ -455,6 +455,8 @@ pub struct ConfiguredGateway {
     pub numbers: crate::phone::PhoneNumbers,
     /// Who may call it.
     pub auth: auth::GatewayAuth,
+    /// Its cap on new sessions per second.
+    pub new_sessions: Arc<crate::limits::Limiter>,
     /// Another path it is served at (`/ussd/airtel-cd`), besides `/<channel>/<name>`.
     pub path: Option<String>,
 }

@@ -22,13 +22,20 @@ struct Entry {
 struct Expiring<K> {
     map: HashMap<K, Entry>,
     cap: usize,
+    /// When a full map last looked for expired entries: at most once a second, so that a
+    /// flood at the cap costs each refused session O(1), not a scan under the lock.
+    swept_when_full: Option<Instant>,
 }
+
+/// How often a full map may look for expired entries to make room.
+const FULL_SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl<K: Hash + Eq> Expiring<K> {
     fn new(cap: usize) -> Self {
         Expiring {
             map: HashMap::new(),
             cap,
+            swept_when_full: None,
         }
     }
 
@@ -44,7 +51,13 @@ impl<K: Hash + Eq> Expiring<K> {
 
     fn insert(&mut self, key: K, entry: Entry, now: Instant) -> Result<(), StoreError> {
         if !self.map.contains_key(&key) && self.map.len() >= self.cap {
-            self.sweep(now);
+            let due = self
+                .swept_when_full
+                .is_none_or(|t| now.saturating_duration_since(t) >= FULL_SWEEP_EVERY);
+            if due {
+                self.swept_when_full = Some(now);
+                self.sweep(now);
+            }
             if self.map.len() >= self.cap {
                 return Err(StoreError::Full(self.map.len()));
             }
