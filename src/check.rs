@@ -101,7 +101,9 @@ fn worst_case_state(flow: &CompiledFlow, lang: u8, at: At) -> SessionState {
                     Answer::Choice(longest as u16)
                 }
                 Question::Multi(m) => Answer::Multi((0..m.max_selected).collect()),
-                Question::Text(t) => Answer::Text("x".repeat(t.max_len as usize)),
+                // The worst a respondent may type: every character forcing UCS-2 (`ê`), at the
+                // longest the step allows, so an echo never pushes the end of a screen off it.
+                Question::Text(t) => Answer::Text("ê".repeat(t.max_len as usize)),
                 Question::Number(n) => Answer::Integer(n.max.unwrap_or(99999.0) as i64),
                 Question::Date(_) => Answer::Date(time::macros::date!(2026 - 12 - 31)),
                 Question::Info | Question::End => return None,

@@ -212,10 +212,10 @@ impl Locales {
                 .collect();
             files.sort();
             for path in files {
-                let source = match std::fs::read_to_string(&path) {
+                let source = match crate::text_file::read(&path) {
                     Ok(s) => s,
-                    Err(e) => {
-                        problems.push(Problem::new(&path, 0, 0, format!("cannot read: {e}")));
+                    Err(why) => {
+                        problems.push(Problem::new(&path, 0, 0, why));
                         continue;
                     }
                 };

@@ -53,6 +53,7 @@ pub mod shutdown;
 pub mod simulate;
 pub mod sink;
 pub mod survey;
+pub mod text_file;
 pub mod xform;
 
 pub use engine::{At, Event, Hop, HopContext, SessionState, View};

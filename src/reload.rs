@@ -63,7 +63,21 @@ pub fn tree_stamp(dirs: &[&Path]) -> u64 {
 
 /// Loads the flows again and hands them to `survey`; problems are logged and nothing changes.
 pub fn reload(c: &Config, survey: &Survey, why: &str) {
-    match load_flows(c) {
+    apply(load_flows(c), survey, why);
+}
+
+/// [`reload`] off the runtime's workers: reading and checking flows is blocking work that must
+/// never hold up the hops being served.
+async fn reload_in_background(c: &Config, survey: &Survey, why: &str) {
+    let config = c.clone();
+    match tokio::task::spawn_blocking(move || load_flows(&config)).await {
+        Ok(loaded) => apply(loaded, survey, why),
+        Err(e) => tracing::error!(error = %e, "flows not reloaded: the loader failed"),
+    }
+}
+
+fn apply(loaded: Result<Vec<CompiledFlow>, Vec<Problem>>, survey: &Survey, why: &str) {
+    match loaded {
         Err(problems) => {
             for p in &problems {
                 tracing::error!(problem = %p, "flows not reloaded");
@@ -118,12 +132,15 @@ where
         let polling = c.reload_poll_secs > 0;
         tokio::select! {
             () = shutdown.recv() => return,
-            () = hangup => reload(&c, &survey, "SIGHUP"),
+            () = hangup => reload_in_background(&c, &survey, "SIGHUP").await,
             () = tokio::time::sleep(poll), if polling => {
-                let now = tree_stamp(&[&c.flows, &c.locales]);
+                let dirs = (c.flows.clone(), c.locales.clone());
+                let now = tokio::task::spawn_blocking(move || tree_stamp(&[&dirs.0, &dirs.1]))
+                    .await
+                    .unwrap_or(stamp);
                 if now != stamp {
                     stamp = now;
-                    reload(&c, &survey, "files changed");
+                    reload_in_background(&c, &survey, "files changed").await;
                 }
             }
         }

@@ -173,10 +173,10 @@ pub fn compile_file(
     locales: &Locales,
     problems: &mut Vec<Problem>,
 ) -> Option<CompiledFlow> {
-    let source = match std::fs::read_to_string(path) {
+    let source = match crate::text_file::read(path) {
         Ok(s) => s,
-        Err(e) => {
-            problems.push(Problem::new(path, 0, 0, format!("cannot read: {e}")));
+        Err(why) => {
+            problems.push(Problem::new(path, 0, 0, why));
             return None;
         }
     };
@@ -528,6 +528,15 @@ fn option_codes(
     span: Range<usize>,
 ) -> Vec<String> {
     let mut codes: Vec<String> = Vec::new();
+    // Linear: a list of 200,000 options must cost one pass, not a comparison per pair.
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    if raw.len() > MAX_OPTIONS {
+        cx.err(
+            span,
+            format!("{owner}: at most {MAX_OPTIONS} options (97-99 are navigation keys)"),
+        );
+        return Vec::new();
+    }
     for c in raw {
         let code = c.get_ref();
         let code_chars = |ch: char| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-';
@@ -536,7 +545,7 @@ fn option_codes(
                 c.span(),
                 format!("{owner}: option code `{code}`: use letters, digits, `-` and `_`"),
             );
-        } else if codes.contains(code) {
+        } else if !seen.insert(code.as_str()) {
             cx.err(
                 c.span(),
                 format!("{owner}: option `{code}` is listed twice"),
