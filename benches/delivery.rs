@@ -102,7 +102,7 @@ async fn deliveries(n: usize, concurrency: usize) {
         metrics.sink("hook"),
         stop,
     ));
-    while metrics.sink("hook").delivered.load(Ordering::Relaxed) < n as u64 {
+    while metrics.sink("hook").delivered.get() < n as u64 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed();

@@ -1,95 +1,239 @@
-//! Delivery counters per sink, rendered in the Prometheus text format at `GET /metrics`.
-//! Plain atomics: no registry, nothing on the hop path but an increment.
+//! What an operator's monitoring scrapes at `GET /metrics`, in the Prometheus text format
+//! (the `metrics` facade and its Prometheus exporter: label values escaped): hops by gateway,
+//! flow and result, hop latency, sessions started, completed and abandoned (by step and
+//! language), refusals (authentication, rate limits, shedding), deliveries by sink.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
-#[derive(Default)]
+use metrics::{Counter, Histogram, counter, histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// One sink's delivery counters.
 pub struct SinkCounters {
-    pub queued: AtomicU64,
-    pub delivered: AtomicU64,
-    pub failed: AtomicU64,
-    pub dead: AtomicU64,
+    pub queued: Count,
+    pub delivered: Count,
+    pub failed: Count,
+    pub dead: Count,
 }
 
-#[derive(Default)]
+/// A counter exported at `/metrics` whose value this process can also read (delivery waits
+/// and benchmarks watch deliveries progress).
+pub struct Count {
+    exported: Counter,
+    value: AtomicU64,
+}
+
+impl Count {
+    fn new(exported: Counter) -> Count {
+        Count {
+            exported,
+            value: AtomicU64::new(0),
+        }
+    }
+
+    pub fn increment(&self, n: u64) {
+        self.exported.increment(n);
+        self.value.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.value.load(Ordering::Relaxed)
+    }
+}
+
+/// How a hop ended, as `result` on `sauti_hops_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HopResult {
+    /// A screen or prompt was served (the session goes on).
+    Served,
+    /// The survey was completed by this hop.
+    Completed,
+    /// No flow at the address.
+    UnknownAddress,
+    /// Answered "try later" by a rate limit.
+    RateLimited,
+    /// The survey went on in another session.
+    Superseded,
+    /// The hop could not be served (store or journal failure).
+    Failed,
+}
+
+impl HopResult {
+    fn label(self) -> &'static str {
+        match self {
+            HopResult::Served => "served",
+            HopResult::Completed => "completed",
+            HopResult::UnknownAddress => "unknown_address",
+            HopResult::RateLimited => "rate_limited",
+            HopResult::Superseded => "superseded",
+            HopResult::Failed => "failed",
+        }
+    }
+}
+
+/// Hop latencies are bucketed for p50/p99 queries: a hop takes about 0.1 ms to a few ms.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The process's exporter: one per process (the `metrics` facade has one global recorder).
+fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("sauti_hop_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder may already be installed (a library user's): ours then renders
+        // nothing, and hops are not slowed down by it.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The process's counters (a cheap handle: the registry is global).
 pub struct Metrics {
+    handle: &'static PrometheusHandle,
+    hop_duration: Histogram,
     sinks: Mutex<BTreeMap<String, &'static SinkCounters>>,
-    pub hops: AtomicU64,
-    pub completed: AtomicU64,
-    /// Requests refused by a gateway's authentication.
-    pub auth_rejected: AtomicU64,
-    /// Hops answered "try later" by a rate limit (a respondent's hops, a gateway's new sessions).
-    pub rate_limited: AtomicU64,
-    /// Requests shed with 503 because too many were in flight.
-    pub shed: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let handle = handle();
+        describe();
+        Metrics {
+            handle,
+            hop_duration: histogram!("sauti_hop_duration_seconds"),
+            sinks: Mutex::default(),
+        }
+    }
+}
+
+fn describe() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        metrics::describe_counter!(
+            "sauti_hops_total",
+            "Gateway hops, by gateway, flow and result."
+        );
+        metrics::describe_histogram!(
+            "sauti_hop_duration_seconds",
+            "Time to serve a hop, from its decoded request to its reply."
+        );
+        metrics::describe_counter!(
+            "sauti_sessions_started_total",
+            "Sessions opened, by gateway and flow."
+        );
+        metrics::describe_counter!(
+            "sauti_surveys_completed_total",
+            "Surveys completed and queued for delivery, by gateway and flow."
+        );
+        metrics::describe_counter!(
+            "sauti_surveys_abandoned_total",
+            "Surveys left unfinished past their resume window, by flow, language and the step they stopped at."
+        );
+        metrics::describe_counter!(
+            "sauti_auth_rejected_total",
+            "Gateway requests refused by authentication, by gateway."
+        );
+        metrics::describe_counter!(
+            "sauti_rate_limited_total",
+            "Hops answered \"try later\" by a rate limit, by limit."
+        );
+        metrics::describe_counter!(
+            "sauti_shed_total",
+            "Requests shed with 503 because too many were in flight."
+        );
+        metrics::describe_counter!("sauti_outbox_queued_total", "Responses queued for a sink.");
+        metrics::describe_counter!(
+            "sauti_outbox_delivered_total",
+            "Responses a sink accepted."
+        );
+        metrics::describe_counter!(
+            "sauti_outbox_failed_total",
+            "Delivery attempts that failed and will be retried."
+        );
+        metrics::describe_counter!(
+            "sauti_outbox_dead_total",
+            "Responses moved to the dead letters."
+        );
+    });
 }
 
 impl Metrics {
-    /// The counters of one sink (created on first use, kept for the process's life).
+    /// The counters of one sink (made on first use, kept for the process's life: sinks are
+    /// few and fixed).
     pub fn sink(&self, name: &str) -> &'static SinkCounters {
         let mut map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(name.to_owned())
-            .or_insert_with(|| Box::leak(Box::default()))
+        map.entry(name.to_owned()).or_insert_with(|| {
+            let sink = name.to_owned();
+            Box::leak(Box::new(SinkCounters {
+                queued: Count::new(counter!("sauti_outbox_queued_total", "sink" => sink.clone())),
+                delivered: Count::new(
+                    counter!("sauti_outbox_delivered_total", "sink" => sink.clone()),
+                ),
+                failed: Count::new(counter!("sauti_outbox_failed_total", "sink" => sink.clone())),
+                dead: Count::new(counter!("sauti_outbox_dead_total", "sink" => sink)),
+            }))
+        })
     }
 
+    /// One hop of `gateway` on `flow` (`-` before a flow is known), served in `took`.
+    pub fn hop(&self, gateway: &str, flow: &str, result: HopResult, took: Duration) {
+        counter!(
+            "sauti_hops_total",
+            "gateway" => gateway.to_owned(),
+            "flow" => flow.to_owned(),
+            "result" => result.label()
+        )
+        .increment(1);
+        self.hop_duration.record(took.as_secs_f64());
+    }
+
+    pub fn session_started(&self, gateway: &str, flow: &str) {
+        counter!("sauti_sessions_started_total", "gateway" => gateway.to_owned(), "flow" => flow.to_owned())
+            .increment(1);
+    }
+
+    pub fn completed(&self, gateway: &str, flow: &str) {
+        counter!("sauti_surveys_completed_total", "gateway" => gateway.to_owned(), "flow" => flow.to_owned())
+            .increment(1);
+    }
+
+    /// A survey left unfinished at `step` (the step it would resume at).
+    pub fn abandoned(&self, flow: &str, language: &str, step: &str) {
+        counter!(
+            "sauti_surveys_abandoned_total",
+            "flow" => flow.to_owned(),
+            "language" => language.to_owned(),
+            "step" => step.to_owned()
+        )
+        .increment(1);
+    }
+
+    pub fn auth_rejected(&self, gateway: &str) {
+        counter!("sauti_auth_rejected_total", "gateway" => gateway.to_owned()).increment(1);
+    }
+
+    /// `limit`: `respondent` or `new_sessions`.
+    pub fn rate_limited(&self, limit: &'static str) {
+        counter!("sauti_rate_limited_total", "limit" => limit).increment(1);
+    }
+
+    pub fn shed(&self) {
+        counter!("sauti_shed_total").increment(1);
+    }
+
+    /// Everything, in the Prometheus text format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let hops = self.hops.load(Ordering::Relaxed);
-        let completed = self.completed.load(Ordering::Relaxed);
-        out.push_str(
-            "# HELP sauti_hops_total USSD hops served.\n# TYPE sauti_hops_total counter\n",
-        );
-        out.push_str(&format!("sauti_hops_total {hops}\n"));
-        out.push_str("# HELP sauti_surveys_completed_total Surveys completed and queued for delivery.\n# TYPE sauti_surveys_completed_total counter\n");
-        out.push_str(&format!("sauti_surveys_completed_total {completed}\n"));
-        out.push_str("# HELP sauti_auth_rejected_total Gateway requests refused by authentication.\n# TYPE sauti_auth_rejected_total counter\n");
-        out.push_str(&format!(
-            "sauti_auth_rejected_total {}\n",
-            self.auth_rejected.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP sauti_rate_limited_total Hops answered \"try later\" by a rate limit.\n# TYPE sauti_rate_limited_total counter\n");
-        out.push_str(&format!(
-            "sauti_rate_limited_total {}\n",
-            self.rate_limited.load(Ordering::Relaxed)
-        ));
-        out.push_str("# HELP sauti_shed_total Requests shed with 503 because too many were in flight.\n# TYPE sauti_shed_total counter\n");
-        out.push_str(&format!(
-            "sauti_shed_total {}\n",
-            self.shed.load(Ordering::Relaxed)
-        ));
-        let map = self.sinks.lock().unwrap_or_else(|p| p.into_inner());
-        for (metric, help, get) in [
-            (
-                "sauti_outbox_queued_total",
-                "Responses queued for a sink.",
-                0,
-            ),
-            (
-                "sauti_outbox_delivered_total",
-                "Responses a sink accepted.",
-                1,
-            ),
-            (
-                "sauti_outbox_failed_total",
-                "Delivery attempts that failed and will be retried.",
-                2,
-            ),
-            (
-                "sauti_outbox_dead_total",
-                "Responses moved to the dead letters.",
-                3,
-            ),
-        ] {
-            out.push_str(&format!(
-                "# HELP {metric} {help}\n# TYPE {metric} counter\n"
-            ));
-            for (sink, c) in map.iter() {
-                let v = [&c.queued, &c.delivered, &c.failed, &c.dead][get].load(Ordering::Relaxed);
-                out.push_str(&format!("{metric}{{sink=\"{sink}\"}} {v}\n"));
-            }
-        }
-        out
+        self.handle.render()
     }
 }

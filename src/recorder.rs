@@ -3,7 +3,6 @@
 //! Redis), and counted for each sink that takes its flow.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use time::OffsetDateTime;
 
@@ -63,7 +62,7 @@ impl Recorder {
     /// Counts a response queued for `sinks`.
     pub fn queued(&self, sinks: &[String]) {
         for s in sinks {
-            self.metrics.sink(s).queued.fetch_add(1, Ordering::Relaxed);
+            self.metrics.sink(s).queued.increment(1);
         }
     }
 }

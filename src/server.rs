@@ -480,10 +480,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             }
             // Shed at once rather than queue: a gateway retries, a queue only grows.
             let Ok(_serving) = app.in_flight.try_acquire() else {
-                app.survey
-                    .metrics
-                    .shed
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                app.survey.metrics.shed();
                 let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "busy; retry shortly\n");
                 r.headers_mut()
                     .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -532,10 +529,7 @@ fn refusal(
         .check(peer, &parts.headers, query)
         .err()
         .map(|refused| {
-            app.survey
-                .metrics
-                .auth_rejected
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            app.survey.metrics.auth_rejected(&gateway.name);
             tracing::warn!(gateway = %gateway.name, channel = gateway.channel().name(), reason = %refused, "request refused before its gateway read it");
             text(
                 StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::FORBIDDEN),

@@ -3,7 +3,6 @@
 //! pure engine step, a finished survey recorded, the session saved, the view rendered.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use time::OffsetDateTime;
 
@@ -12,7 +11,7 @@ use crate::engine::{self, At, Event, Hop, HopContext};
 use crate::flow::{CompiledFlow, FlowSet, LiveFlows, Reloaded};
 use crate::gateway::{ConfiguredGateway, Inbound, InputCursor, Progress};
 use crate::journal::{Journal, JournalError};
-use crate::metrics::Metrics;
+use crate::metrics::{HopResult, Metrics};
 use crate::pseudonym::Pseudonymizer;
 use crate::recorder::{Recorder, response};
 use crate::response::receipt_of;
@@ -131,13 +130,31 @@ impl Survey {
         )
     }
 
-    /// Serves one hop.
+    /// Serves one hop, and counts it (by gateway, flow and result) with its latency.
     pub async fn hop(
         &self,
         gateway: &ConfiguredGateway,
         inbound: &Inbound,
         now: OffsetDateTime,
     ) -> Result<Rendered, HopError> {
+        let started = std::time::Instant::now();
+        let served = self.serve(gateway, inbound, now).await;
+        let (result, flow) = match &served {
+            Ok((_, result, flow)) => (*result, flow.as_deref().unwrap_or("-")),
+            Err(_) => (HopResult::Failed, "-"),
+        };
+        self.metrics
+            .hop(&gateway.name, flow, result, started.elapsed());
+        served.map(|(rendered, _, _)| rendered)
+    }
+
+    /// One hop: what to answer, how it ended, and the flow it was on.
+    async fn serve(
+        &self,
+        gateway: &ConfiguredGateway,
+        inbound: &Inbound,
+        now: OffsetDateTime,
+    ) -> Result<(Rendered, HopResult, Option<String>), HopError> {
         let flows = self.flows();
         let address = gateway.channel().normalize_address(&inbound.address);
         let address = &*address;
@@ -151,8 +168,12 @@ impl Survey {
         let clock = std::time::Instant::now();
         if !self.respondent_rate.allow(&key.respondent, clock) {
             // One number hopping faster than anyone types: a spoofing gateway or a loop.
-            self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
-            return Ok(self.notice(gateway, "service-unavailable"));
+            self.metrics.rate_limited("respondent");
+            return Ok((
+                self.notice(gateway, "service-unavailable"),
+                HopResult::RateLimited,
+                None,
+            ));
         }
         let _serial = self.locks.serialise(&key).await;
         let ctx = HopContext { today: now.date() };
@@ -166,13 +187,21 @@ impl Survey {
             let (mut record, mut hop) = match current {
                 None => {
                     if !gateway.new_sessions.allow(clock) {
-                        self.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.rate_limited("new_sessions");
                         tracing::warn!(gateway = %gateway.name, "new sessions over the gateway's cap: answered \"try later\"");
-                        return Ok(self.notice(gateway, "service-unavailable"));
+                        return Ok((
+                            self.notice(gateway, "service-unavailable"),
+                            HopResult::RateLimited,
+                            None,
+                        ));
                     }
                     let Some(flow) = flows.route(gateway.channel(), address) else {
                         tracing::info!(gateway = %gateway.name, address = %address.escape_debug(), "no flow at this address");
-                        return Ok(self.notice(gateway, "unknown-service"));
+                        return Ok((
+                            self.notice(gateway, "unknown-service"),
+                            HopResult::UnknownAddress,
+                            None,
+                        ));
                     };
                     let (record, hop, resumed) = self
                         .open(&flows, flow, &key, gateway, inbound, address, &ctx, now)
@@ -211,13 +240,14 @@ impl Survey {
                         }
                     };
                     let Some(input) = input else {
-                        return Ok(rec.channel.render(
+                        let rendered = rec.channel.render(
                             flow,
                             &rec.state,
                             rec.reason.as_ref(),
                             rec.cursor.len,
                             &gateway.render,
-                        ));
+                        );
+                        return Ok((rendered, HopResult::Served, Some(flow.id.clone())));
                     };
                     let (hop, memory) = rec.channel.step(
                         flow,
@@ -271,7 +301,11 @@ impl Survey {
                         .reserve_completion(&key.respondent, &record.response_id, owner_tag)
                         .await?
                 {
-                    return Ok(self.superseded(gateway, flow, &record));
+                    return Ok((
+                        self.superseded(gateway, flow, &record),
+                        HopResult::Superseded,
+                        Some(flow.id.clone()),
+                    ));
                 }
                 let response = response(flow, &gateway.name, &record, now);
                 sinks = self.recorder.sinks_for(&flow.id);
@@ -304,22 +338,36 @@ impl Survey {
                 .await?
             {
                 Saved::Stored => {
-                    self.metrics.hops.fetch_add(1, Ordering::Relaxed);
+                    if expected == 0 {
+                        self.metrics.session_started(&gateway.name, &flow.id);
+                    }
                     if completed {
-                        self.metrics.completed.fetch_add(1, Ordering::Relaxed);
+                        self.metrics.completed(&gateway.name, &flow.id);
                         self.recorder.queued(&sinks);
                     }
                     log_events(flow, gateway, &record, expected == 0, &hop.events);
-                    return Ok(record.channel.render(
+                    let rendered = record.channel.render(
                         flow,
                         &record.state,
                         record.reason.as_ref(),
                         record.cursor.len,
                         &gateway.render,
-                    ));
+                    );
+                    let result = if completed {
+                        HopResult::Completed
+                    } else {
+                        HopResult::Served
+                    };
+                    return Ok((rendered, result, Some(flow.id.clone())));
                 }
                 Saved::Conflict => fresh = false,
-                Saved::Superseded => return Ok(self.superseded(gateway, flow, &record)),
+                Saved::Superseded => {
+                    return Ok((
+                        self.superseded(gateway, flow, &record),
+                        HopResult::Superseded,
+                        Some(flow.id.clone()),
+                    ));
+                }
             }
         }
         Err(HopError::Contended)
@@ -356,6 +404,16 @@ impl Survey {
             }
             let mut response = response(flow, "-", &record, now);
             response.status = "partial".into();
+            let step = record
+                .state
+                .resume_point()
+                .and_then(|i| flow.steps.get(i as usize))
+                .map_or("-", |s| s.id.as_str());
+            let language = flow
+                .languages
+                .get(record.state.lang as usize)
+                .map_or("-", String::as_str);
+            self.metrics.abandoned(&flow.id, language, step);
             let sinks = self.recorder.sinks_for(&flow.id);
             if let Some(body) = self
                 .recorder

@@ -90,19 +90,13 @@ pub async fn run_worker<Q, S>(
                     Ok(())
                 }
                 Delivery::Permanent { error } => {
-                    counters
-                        .dead
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    counters.dead.increment(1);
                     tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "refused: moved to the dead letters");
                     queue.bury(&entry, &error, attempts).await
                 }
                 Delivery::Retry { error, .. } if attempts >= config.max_attempts => {
-                    counters
-                        .failed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    counters
-                        .dead
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    counters.failed.increment(1);
+                    counters.dead.increment(1);
                     tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "giving up: moved to the dead letters");
                     queue
                         .bury(
@@ -113,9 +107,7 @@ pub async fn run_worker<Q, S>(
                         .await
                 }
                 Delivery::Retry { after, error } => {
-                    counters
-                        .failed
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    counters.failed.increment(1);
                     let delay = backoff(attempts, base, max_backoff, random_unit())
                         .max(after.unwrap_or_default());
                     tracing::info!(sink = %name, response = %entry.response.id, attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
@@ -131,9 +123,7 @@ pub async fn run_worker<Q, S>(
         if !delivered.is_empty() {
             match queue.ack_many(&delivered).await {
                 Ok(()) => {
-                    counters
-                        .delivered
-                        .fetch_add(delivered.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    counters.delivered.increment(delivered.len() as u64);
                 }
                 Err(e) => {
                     tracing::error!(sink = %name, error = %e, "outbox update failed; the responses will be delivered again");

@@ -286,6 +286,25 @@ impl Server {
     pub fn get(&self, path: &str) -> HttpReply {
         self.request("GET", path, None, b"")
     }
+
+    /// The sum of every series of metric `name` whose labels contain each of `labels`
+    /// (`gateway="x"`), from `GET /metrics`.
+    pub fn metric(&self, name: &str, labels: &[&str]) -> f64 {
+        let body = self.get("/metrics").body;
+        body.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| {
+                let (series, value) = l.rsplit_once(' ')?;
+                let (metric, rest) = match series.split_once('{') {
+                    Some((m, r)) => (m, r),
+                    None => (series, ""),
+                };
+                (metric == name && labels.iter().all(|want| rest.contains(want)))
+                    .then(|| value.parse::<f64>().ok())
+                    .flatten()
+            })
+            .sum()
+    }
 }
 
 impl Drop for Server {
