@@ -233,6 +233,12 @@ pub trait StepScope {
     fn earlier(&self, id: &str) -> Result<(StepIdx, &Question), String>;
 }
 
+/// Most `and`, `or`, `not` and parentheses one condition may hold. The parser recurses once per
+/// `not` and parenthesis, and each `and`/`or`/`not` adds a level to the tree that `eval`, `steps`
+/// and `drop` recurse through: unbounded, a condition of a few thousand `(` overflowed the stack
+/// (a crash of `check`, and of a server reloading the flow), found by fuzzing (docs/fuzzing.md).
+pub const MAX_OPERATORS: usize = 100;
+
 /// Parses and type-checks a `when` condition.
 pub fn parse(src: &str, scope: &dyn StepScope) -> Result<Expr, String> {
     let tokens = tokenize(src)?;
@@ -240,6 +246,7 @@ pub fn parse(src: &str, scope: &dyn StepScope) -> Result<Expr, String> {
         tokens,
         at: 0,
         scope,
+        operators: 0,
     };
     let e = p.or()?;
     if p.at != p.tokens.len() {
@@ -255,6 +262,8 @@ struct Parser<'a> {
     tokens: Vec<Token>,
     at: usize,
     scope: &'a dyn StepScope,
+    /// `and`, `or`, `not` and parentheses read so far (see [`MAX_OPERATORS`]).
+    operators: usize,
 }
 
 impl Parser<'_> {
@@ -275,9 +284,21 @@ impl Parser<'_> {
         }
     }
 
+    /// Counts one more `and`, `or`, `not` or parenthesis.
+    fn operator(&mut self) -> Result<(), String> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(format!(
+                "the condition is too complex: at most {MAX_OPERATORS} `and`, `or`, `not` and parentheses"
+            ));
+        }
+        Ok(())
+    }
+
     fn or(&mut self) -> Result<Expr, String> {
         let mut e = self.and()?;
         while self.peek_word("or") {
+            self.operator()?;
             self.at += 1;
             e = Expr::Or(Box::new(e), Box::new(self.and()?));
         }
@@ -287,6 +308,7 @@ impl Parser<'_> {
     fn and(&mut self) -> Result<Expr, String> {
         let mut e = self.unary()?;
         while self.peek_word("and") {
+            self.operator()?;
             self.at += 1;
             e = Expr::And(Box::new(e), Box::new(self.unary()?));
         }
@@ -295,8 +317,12 @@ impl Parser<'_> {
 
     fn unary(&mut self) -> Result<Expr, String> {
         match self.next() {
-            Some(Token::Ident(w)) if w == "not" => Ok(Expr::Not(Box::new(self.unary()?))),
+            Some(Token::Ident(w)) if w == "not" => {
+                self.operator()?;
+                Ok(Expr::Not(Box::new(self.unary()?)))
+            }
             Some(Token::LParen) => {
+                self.operator()?;
                 let e = self.or()?;
                 self.expect(Token::RParen, "`)`")?;
                 Ok(e)
@@ -990,6 +1016,41 @@ mod tests {
         ] {
             assert!(error(src).ends_with("after a complete condition"), "{src}");
         }
+    }
+
+    /// Found by fuzzing (`when_parser`, docs/fuzzing.md): nesting was unbounded, and 5,000
+    /// parentheses (a 10 KB condition) overflowed a 2 MB stack, a crash rather than an error.
+    /// Run on a thread of 2 MB, the size of tokio's worker threads (where a server reloads).
+    #[test]
+    fn deep_or_long_conditions_are_refused_not_a_stack_overflow() {
+        let too_complex = format!(
+            "the condition is too complex: at most {MAX_OPERATORS} `and`, `or`, `not` and parentheses"
+        );
+        let within = |src: String| {
+            std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || parse(&src, &scope()).map(|e| e.eval(&|_| None)))
+                .unwrap()
+                .join()
+                .expect("no stack overflow")
+        };
+        let n = 100_000;
+        let nested = format!("{}answered(site){}", "(".repeat(n), ")".repeat(n));
+        assert_eq!(within(nested), Err(too_complex.clone()));
+        let nots = format!("{}answered(site)", "not ".repeat(n));
+        assert_eq!(within(nots), Err(too_complex.clone()));
+        let chain = vec!["answered(site)"; n].join(" and ");
+        assert_eq!(within(chain), Err(too_complex.clone()));
+        let chain = vec!["answered(site)"; n].join(" or ");
+        assert_eq!(within(chain), Err(too_complex.clone()));
+        // Up to the limit, conditions parse.
+        let k = MAX_OPERATORS / 2;
+        let at_limit = format!("{}answered(site){}", "(not ".repeat(k), ")".repeat(k));
+        assert_eq!(within(at_limit), Ok(false));
+        let chain = vec!["answered(site)"; MAX_OPERATORS + 1].join(" or ");
+        assert_eq!(within(chain), Ok(false));
+        let over = vec!["answered(site)"; MAX_OPERATORS + 2].join(" or ");
+        assert_eq!(within(over), Err(too_complex));
     }
 
     /// In a flow file, a bad condition is reported at the line and column of its string.
