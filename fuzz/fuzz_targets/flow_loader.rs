@@ -72,6 +72,13 @@ fn flow_id(toml_text: &[u8]) -> String {
         .unwrap_or_else(|| "flow".into())
 }
 
+/// `SAUTI_FUZZ_VERBOSE=1`: print what the loader found and where the walk ended (to see what
+/// an input does: `cargo +nightly fuzz run flow_loader <file>`).
+fn verbose() -> bool {
+    static V: OnceLock<bool> = OnceLock::new();
+    *V.get_or_init(|| std::env::var_os("SAUTI_FUZZ_VERBOSE").is_some())
+}
+
 const SCRIPT: &[&str] = &[
     "1", "1", "2", "3", "0", "1", "98", "99", "1 3", "25032026", "@rec", "Kamituga", "000", "00",
     "12", "1", "2", "1",
@@ -105,7 +112,13 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&d.flow, toml_text).unwrap();
     std::fs::write(&ftl_path, ftl).unwrap();
 
-    let (flows, _problems) = sauti::flow::load_dir(&[d.flow.clone()], &d.locales);
+    let (flows, problems) = sauti::flow::load_dir(&[d.flow.clone()], &d.locales);
+    if verbose() {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!("{} flow(s) loaded", flows.len());
+    }
     let ctx = HopContext {
         today: time::Date::from_calendar_date(2026, time::Month::March, 14).unwrap(),
     };
@@ -131,6 +144,9 @@ fuzz_target!(|data: &[u8]| {
                 engine::step(flow, &hop.state, input, &ctx)
             };
             show(&hop);
+        }
+        if verbose() {
+            eprintln!("walked to {:?}", hop.state.at);
         }
         if let Some(resumed) = engine::offer_resume(flow, &hop.state) {
             show(&resumed);
