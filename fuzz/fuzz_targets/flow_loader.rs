@@ -112,7 +112,7 @@ fuzz_target!(|data: &[u8]| {
     std::fs::write(&d.flow, toml_text).unwrap();
     std::fs::write(&ftl_path, ftl).unwrap();
 
-    let (flows, problems) = sauti::flow::load_dir(&[d.flow.clone()], &d.locales);
+    let (flows, problems) = sauti::flow::load_dir(std::slice::from_ref(&d.flow), &d.locales);
     if verbose() {
         for p in &problems {
             eprintln!("{p}");
