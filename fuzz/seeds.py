@@ -58,6 +58,13 @@ doc_toml = next(b for k, b in blocks if k == "toml" and "[[step]]" in b)
 doc_ftl = next(b for k, b in blocks if k == "ftl")
 write("flow_loader", french_only(doc_toml).encode() + b"\xff" + doc_ftl.encode())
 
+# The limits on nesting (docs/fuzzing.md, findings): a French text and a condition just past them.
+kuf_toml = french_only((ROOT / "flows/kufatilia.toml").read_text()).encode()
+kuf_ftl = (ROOT / "locales/fr/kufatilia.ftl").read_bytes()
+write("flow_loader", kuf_toml + b"\xff" + kuf_ftl + b"\ndeep = " + b"{ " * 65 + b'"x"' + b" }" * 65 + b"\n")
+deep_when = b'when = "' + b"(" * 101 + b"incident == 'other'" + b")" * 101 + b'"'
+write("flow_loader", kuf_toml.replace(b"when = \"incident == 'other'\"", deep_when) + b"\xff" + kuf_ftl)
+
 # Conditions: every `when` of the flows and fixtures, and the docs' examples.
 conditions = set()
 for p in list((ROOT / "flows").glob("*.toml")) + list((ROOT / "tests").rglob("*.toml")):
@@ -74,6 +81,7 @@ conditions.update([
     "site == 'Kamituga' or answered(site)",
     "selected(services, 'internet') and not selected(incident, 'other')",
     "(when == 'earlier' or when != 'today') and people <= -1.5",
+    "(" * 101 + "answered(site)" + ")" * 101,
 ])
 for c in sorted(conditions):
     write("when_parser", c.encode())
@@ -84,4 +92,4 @@ for n in (8, 16, 32, 64, 128, 256):
     write("ussd_renderer", bytes(rng.randrange(256) for _ in range(n)))
 
 for d in sorted(CORPUS.iterdir()):
-    print(f"{d.name}: {len(list(d.iterdir()))} seeds")
+    print(f"{d.name}: {len(list(d.iterdir()))} files")
