@@ -167,6 +167,64 @@ pub struct Locales {
     pub files: BTreeMap<String, BTreeMap<String, Arc<FtlFile>>>,
 }
 
+/// How deep `{ ... }` placeables and `( ... )` calls may nest in a Fluent file.
+///
+/// The Fluent parser (`fluent-syntax`) recurses once per level, without a limit (upstream
+/// projectfluent/fluent#284): 5,000 nested `{` (a 10 KB file) overflowed a 2 MB stack and
+/// killed `check`, or a server reloading its translations. Found while fuzzing the flow loader
+/// (docs/fuzzing.md). Real messages nest two or three deep.
+pub const MAX_FTL_NESTING: usize = 64;
+
+/// The byte offset of the first `{` or `(` nested deeper than [`MAX_FTL_NESTING`], if any.
+/// It over-counts rather than under-counts: every `{` outside comments and string literals
+/// opens a level, every `(` inside a placeable too, so it never lets a deep file through.
+fn nests_too_deep(source: &str) -> Option<usize> {
+    let bytes = source.as_bytes();
+    let mut depth = 0usize;
+    let mut braces = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        let at_line_start = i == 0 || bytes[i - 1] == b'\n';
+        match bytes[i] {
+            // A comment, outside any placeable: skip the line.
+            b'#' if at_line_start && braces == 0 => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            // A string literal inside a placeable: skip it (it ends at its quote or line end).
+            b'"' if braces > 0 => {
+                i += 1;
+                while i < bytes.len() && !matches!(bytes[i], b'"' | b'\n') {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' => {
+                braces += 1;
+                depth += 1;
+                if depth > MAX_FTL_NESTING {
+                    return Some(i);
+                }
+            }
+            b'(' if braces > 0 => {
+                depth += 1;
+                if depth > MAX_FTL_NESTING {
+                    return Some(i);
+                }
+            }
+            b'}' if braces > 0 => {
+                braces -= 1;
+                depth = depth.saturating_sub(1);
+            }
+            b')' if braces > 0 => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
 impl Locales {
     /// Reads `dir/<lang>/*.ftl`. Syntax errors become problems; the valid part of a file
     /// is still loaded so that later checks can report more than the first error.
@@ -219,6 +277,17 @@ impl Locales {
                         continue;
                     }
                 };
+                if let Some(at) = nests_too_deep(&source) {
+                    problems.push(Problem::at(
+                        &path,
+                        &source,
+                        at,
+                        format!(
+                            "placeables and calls nested more than {MAX_FTL_NESTING} deep: not read"
+                        ),
+                    ));
+                    continue;
+                }
                 let resource = match FluentResource::try_new(source.clone()) {
                     Ok(r) => r,
                     Err((r, errors)) => {
@@ -334,6 +403,65 @@ mod tests {
         assert_eq!(normalize("lin").as_deref(), Some("ln"));
         assert_eq!(normalize("ln-CD").as_deref(), Some("ln"));
         assert_eq!(normalize("!!"), None);
+    }
+
+    /// Found while fuzzing the flow loader (docs/fuzzing.md): deeply nested placeables, calls
+    /// or selectors overflowed the stack in the Fluent parser. Run on a 2 MB thread, the size of
+    /// tokio's worker threads (where a server reloads translations).
+    #[test]
+    fn deeply_nested_fluent_is_a_problem_not_a_stack_overflow() {
+        let load = |ftl: String| {
+            std::thread::Builder::new()
+                .stack_size(2 * 1024 * 1024)
+                .spawn(move || {
+                    let dir = tempfile::tempdir().unwrap();
+                    std::fs::create_dir(dir.path().join("fr")).unwrap();
+                    std::fs::write(dir.path().join("fr/f.ftl"), ftl).unwrap();
+                    let mut problems = Vec::new();
+                    let locales = Locales::load(dir.path(), &mut problems);
+                    let problems: Vec<String> = problems
+                        .iter()
+                        .map(|p| format!("{}:{}: {}", p.line, p.col, p.message))
+                        .collect();
+                    (locales.file("fr", "f").is_some(), problems)
+                })
+                .unwrap()
+                .join()
+                .expect("no stack overflow")
+        };
+        let n = 100_000;
+        let too_deep =
+            format!("placeables and calls nested more than {MAX_FTL_NESTING} deep: not read");
+        let placeables = format!("ok = Oui\nm = {}\"x\"{}\n", "{ ".repeat(n), " }".repeat(n));
+        assert_eq!(
+            load(placeables),
+            (
+                false,
+                vec![format!("2:{}: {too_deep}", 2 * MAX_FTL_NESTING + 5)]
+            )
+        );
+        let calls = format!("m = {{ {}1{} }}\n", "NUMBER(".repeat(n), ")".repeat(n));
+        assert!(!load(calls).0);
+        let selectors = format!(
+            "m = {}x{}\n",
+            "{ $n ->\n *[other] ".repeat(n),
+            "\n}".repeat(n)
+        );
+        assert!(!load(selectors).0);
+        // Over the line: a placeable in every line at column 0 still nests.
+        let lines = format!("m = {}\n", "{\na".repeat(n));
+        assert!(!load(lines).0);
+
+        // At the limit, and with braces and parentheses that open nothing, files load.
+        let k = MAX_FTL_NESTING;
+        let at_limit = format!("m = {}\"x\"{}\n", "{ ".repeat(k), " }".repeat(k));
+        assert_eq!(load(at_limit), (true, vec![]));
+        let literal = format!(
+            "# {}\nm = (((( {{ \"{}\" }} ))))\nn = {{ NUMBER($x) }} (((\n",
+            "{".repeat(2 * k),
+            "{(".repeat(2 * k)
+        );
+        assert_eq!(load(literal), (true, vec![]));
     }
 
     #[test]
