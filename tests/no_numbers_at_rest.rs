@@ -134,3 +134,50 @@ fn redis_mode_keeps_no_number_in_redis() {
     assert_clean("the logs", &server.logs());
     scan_dir(&server.data_dir);
 }
+
+/// The key that undoes every pseudonym is refused when others could read or swap it, or when
+/// it is guessable.
+#[cfg(unix)]
+#[test]
+fn a_readable_linked_or_weak_pseudonym_key_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let serve = |data: &Path, env_key: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sauti"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data)
+            .arg("--flows")
+            .arg(Path::new(common::REPO).join("flows"))
+            .arg("--locales")
+            .arg(Path::new(common::REPO).join("locales"))
+            .env_remove("SAUTI_PSEUDONYM_KEY")
+            .env_remove("SAUTI_PROFILE");
+        if let Some(k) = env_key {
+            cmd.env("SAUTI_PSEUDONYM_KEY", k);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = data.join("pseudonym.key");
+    std::fs::write(&key, "0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (ok, err) = serve(&data, None);
+    assert!(!ok);
+    assert!(err.contains("chmod 600"), "{err}");
+    std::fs::remove_file(&key).unwrap();
+    let elsewhere = dir.path().join("key");
+    std::fs::write(&elsewhere, "0123456789abcdef0123456789abcdef").unwrap();
+    std::fs::set_permissions(&elsewhere, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &key).unwrap();
+    let (ok, err) = serve(&data, None);
+    assert!(!ok);
+    assert!(err.contains("not a regular file"), "{err}");
+    let (ok, err) = serve(&dir.path().join("other"), Some("aaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert!(!ok);
+    assert!(err.contains("different ones"), "{err}");
+}

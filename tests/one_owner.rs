@@ -107,3 +107,16 @@ fn a_redial_racing_a_completion_gives_one_response_in_memory() {
 fn a_redial_racing_a_completion_gives_one_response_in_redis() {
     a_redial_racing_a_completion_gives_one_response(common::redis::options());
 }
+
+/// On a Redis Cluster the response is queued apart from the save: the survey is marked done
+/// first, in the respondent's hash slot, so the race still gives one response per survey.
+#[test]
+fn a_redial_racing_a_completion_gives_one_response_on_a_cluster() {
+    if !common::redis::have_redis_cli() {
+        panic!("redis-cli is needed for the cluster (scripts/test installs it)");
+    }
+    let cluster = common::redis::RedisCluster::start();
+    let opts = common::redis::options_on(&cluster.url(), &common::redis::unique_prefix());
+    a_redial_takes_the_survey_over(opts.clone());
+    a_redial_racing_a_completion_gives_one_response(opts);
+}
