@@ -89,6 +89,11 @@ fn handle() -> &'static PrometheusHandle {
                 LATENCY_BUCKETS,
             )
             .expect("buckets are not empty")
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full("sauti_redis_duration_seconds".into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("buckets are not empty")
             .build_recorder();
         let handle = recorder.handle();
         // Another recorder may already be installed (a library user's): ours then renders
@@ -151,6 +156,22 @@ fn describe() {
         metrics::describe_counter!(
             "sauti_shed_total",
             "Requests shed with 503 because too many were in flight."
+        );
+        metrics::describe_histogram!(
+            "sauti_redis_duration_seconds",
+            "Time of each call to Redis (sessions and outbox)."
+        );
+        metrics::describe_counter!(
+            "sauti_redis_errors_total",
+            "Calls to Redis that failed (error) or got no answer in time (timeout)."
+        );
+        metrics::describe_gauge!(
+            "sauti_outbox_depth",
+            "Responses waiting for a sink (in flight included), by sink."
+        );
+        metrics::describe_gauge!(
+            "sauti_outbox_oldest_age_seconds",
+            "Age of the oldest response waiting for a sink, by sink."
         );
         metrics::describe_counter!("sauti_outbox_queued_total", "Responses queued for a sink.");
         metrics::describe_counter!(

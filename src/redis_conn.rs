@@ -113,12 +113,22 @@ pub async fn within<T>(
     deadline: Duration,
     f: impl Future<Output = RedisResult<T>>,
 ) -> Result<T, RedisFailure> {
-    match tokio::time::timeout(deadline, f).await {
+    let started = std::time::Instant::now();
+    let result = tokio::time::timeout(deadline, f).await;
+    // Every call Sauti makes to Redis goes through here: its latency and failures are exported.
+    metrics::histogram!("sauti_redis_duration_seconds").record(started.elapsed().as_secs_f64());
+    match result {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(RedisFailure(e.to_string())),
-        Err(_) => Err(RedisFailure(format!(
-            "no answer within {} ms",
-            deadline.as_millis()
-        ))),
+        Ok(Err(e)) => {
+            metrics::counter!("sauti_redis_errors_total", "kind" => "error").increment(1);
+            Err(RedisFailure(e.to_string()))
+        }
+        Err(_) => {
+            metrics::counter!("sauti_redis_errors_total", "kind" => "timeout").increment(1);
+            Err(RedisFailure(format!(
+                "no answer within {} ms",
+                deadline.as_millis()
+            )))
+        }
     }
 }

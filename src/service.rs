@@ -12,7 +12,7 @@ use crate::audio::AudioCatalogue;
 use crate::config::{Config, Profile};
 use crate::journal::Journal;
 use crate::metrics::{Metrics, SinkCounters};
-use crate::outbox::{DiskQueue, Queue, RedisQueue, run_worker};
+use crate::outbox::{Admin, DiskQueue, Queue, RedisQueue, run_worker};
 use crate::pseudonym::Pseudonymizer;
 use crate::reload;
 use crate::server::{App, Limits};
@@ -397,7 +397,11 @@ struct Worker<'a> {
 }
 
 impl Worker<'_> {
-    fn spawn<Q: Queue + 'static>(&self, name: &str, queue: Q) -> tokio::task::JoinHandle<()> {
+    fn spawn<Q: Queue + Admin + Sync + 'static>(
+        &self,
+        name: &str,
+        queue: Q,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(run_worker(
             name.to_owned(),
             Arc::new(queue),

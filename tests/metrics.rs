@@ -71,3 +71,27 @@ fn the_counters_tell_what_happened_abandonment_by_step_included() {
         "two complete, one partial"
     );
 }
+
+/// A delivering sink's queue: its depth and the age of its oldest response are exported.
+#[test]
+fn the_outbox_depth_and_age_are_exported() {
+    let collector = common::collector::Collector::start(common::collector::Mode::Status(200));
+    let server = Server::start_with(Options {
+        config: Some(format!(
+            "[sinks.partners]\nkind = \"webhook\"\nurl = \"{}\"\nsecret = \"whsec_c2F1dGktdGVzdC13ZWJob29rLXNlY3JldC0zMmJ5dGU=\"\n",
+            collector.url("/hooks")
+        )),
+        ..Options::default()
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body = server.get("/metrics").body;
+        if body.contains("sauti_outbox_depth{sink=\"partners\"} 0")
+            && body.contains("sauti_outbox_oldest_age_seconds{sink=\"partners\"} 0")
+        {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{body}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -90,7 +90,7 @@ pub trait Queue: Send + Sync {
 
 /// Operator views and actions, for `sauti outbox ...` (from any process).
 pub trait Admin {
-    fn status(&self) -> impl Future<Output = Result<SinkStatus, OutboxError>>;
+    fn status(&self) -> impl Future<Output = Result<SinkStatus, OutboxError>> + Send;
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, OutboxError>>;
     /// Puts dead letters back in the queue (`None`: all of them); returns how many.
     fn replay(&self, id: Option<&str>) -> impl Future<Output = Result<usize, OutboxError>>;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use super::{Entry, Queue};
+use super::{Admin, Entry, Queue};
 use crate::metrics::SinkCounters;
 use crate::sink::{Delivery, Sink, SinkConfig};
 
@@ -25,6 +25,9 @@ fn random_unit() -> f64 {
     getrandom::u32().map_or(0.5, |r| r as f64 / u32::MAX as f64)
 }
 
+/// How often the queue's depth and oldest age are exported.
+const GAUGE_EVERY: Duration = Duration::from_secs(15);
+
 /// Runs until `stop` turns true, then lets deliveries in flight finish.
 pub async fn run_worker<Q, S>(
     name: String,
@@ -34,7 +37,7 @@ pub async fn run_worker<Q, S>(
     counters: &'static SinkCounters,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) where
-    Q: Queue + 'static,
+    Q: Queue + Admin + Sync + 'static,
     S: Sink + 'static,
 {
     let concurrency = config.concurrency.max(1);
@@ -68,7 +71,18 @@ pub async fn run_worker<Q, S>(
     };
 
     let mut finished = Vec::new();
+    let mut gauged = Instant::now() - GAUGE_EVERY;
     loop {
+        if gauged.elapsed() >= GAUGE_EVERY {
+            // What an operator alerts on: a queue that grows, a response that waits too long.
+            gauged = Instant::now();
+            if let Ok(status) = queue.status().await {
+                metrics::gauge!("sauti_outbox_depth", "sink" => name.clone())
+                    .set(status.queued as f64);
+                metrics::gauge!("sauti_outbox_oldest_age_seconds", "sink" => name.clone())
+                    .set(status.oldest_age_secs.unwrap_or(0) as f64);
+            }
+        }
         let stopping = *stop.borrow();
         if stopping && in_flight.is_empty() && finished.is_empty() {
             break;
