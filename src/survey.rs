@@ -138,7 +138,14 @@ impl Survey {
         now: OffsetDateTime,
     ) -> Result<Rendered, HopError> {
         let started = std::time::Instant::now();
-        let served = self.serve(gateway, inbound, now).await;
+        // A span per hop (debug level: free at the default `info`); events inside carry it.
+        let span = tracing::debug_span!(
+            "hop",
+            gateway = %gateway.name,
+            channel = gateway.channel().name(),
+            respondent = tracing::field::Empty,
+        );
+        let served = tracing::Instrument::instrument(self.serve(gateway, inbound, now), span).await;
         let (result, flow) = match &served {
             Ok((_, result, flow)) => (*result, flow.as_deref().unwrap_or("-")),
             Err(_) => (HopResult::Failed, "-"),
@@ -166,6 +173,8 @@ impl Survey {
             session_id: inbound.session_id.clone(),
         };
         let clock = std::time::Instant::now();
+        let short = SessionKey::tag(&key.respondent);
+        tracing::Span::current().record("respondent", &short[..short.len().min(16)]);
         if !self.respondent_rate.allow(&key.respondent, clock) {
             // One number hopping faster than anyone types: a spoofing gateway or a loop.
             self.metrics.rate_limited("respondent");
