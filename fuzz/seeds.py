@@ -28,11 +28,45 @@ def body(request):
 
 
 # Gateways: a zero control byte (every control at its default: POST, no action, no query, a
-# valid Twilio signature) then the body. Every target gets every gateway's bodies.
+# valid Twilio signature) then the body. Every gateway target gets every gateway's bodies.
 bodies = [body(p) for p in sorted((ROOT / "tests/fixtures").glob("*/*.request.http"))]
-for target in ("gateway_africastalking_ussd", "gateway_africastalking_voice", "gateway_twilio"):
+USSD_TARGETS = {  # the targets of the USSD gateways added later, and their fixtures
+    "gateway_hubtel": "hubtel-programmable",
+    "gateway_hubtel_legacy": "hubtel-ussd-legacy",
+    "gateway_comviva": "comviva-flares-freeflow",
+    "gateway_generic": "generic-con-end-get",
+    "gateway_infobip": "infobip-ussd-legacy",
+    "gateway_nalo": "nalo-ussd",
+}
+for target in ("gateway_africastalking_ussd", "gateway_africastalking_voice", "gateway_twilio",
+               *USSD_TARGETS):
     for b in bodies:
         write(target, b"\0" + b)
+
+
+# The USSD targets' own fixtures as they were sent: control bytes choosing the request's method,
+# action and query among the target's (`Choices::METHODS`, and its `ACTIONS` and `QUERIES`
+# lists, read from its source: one byte `i` picks the `i`-th), then the body. A query of the
+# target's list is also sent as a POST body (Comviva and the generic gateway read both).
+METHODS = ["POST", "GET", "HEAD", "PUT"]
+
+
+def rust_list(source, name):
+    block = re.search(r"const %s: &\[&str\] = &\[(.*?)\];" % name, source, re.S).group(1)
+    return re.findall(r'"((?:[^"\\]|\\.)*)"', block)
+
+
+for target, fixture in USSD_TARGETS.items():
+    source = (FUZZ / "fuzz_targets" / f"{target}.rs").read_text()
+    actions, queries = rust_list(source, "ACTIONS"), rust_list(source, "QUERIES")
+    for request in sorted((ROOT / "tests/fixtures" / fixture).glob("*.request.http")):
+        method, target_uri = request.read_text().split(" ", 2)[:2]
+        path, _, query = target_uri.partition("?")
+        action = next((i for i, a in enumerate(actions) if a and path.endswith("/" + a)), 0)
+        control = [METHODS.index(method), action, queries.index(query) if query in queries else 0]
+        write(target, bytes([len(control)] + control) + body(request))
+    for query in queries[1:]:
+        write(target, b"\0" + query.encode())
 
 
 # Flows: TOML, 0xFF, French texts. The shipped flows offer three languages; the target writes

@@ -19,6 +19,7 @@ fn gateway() -> &'static Arc<dyn Gateway> {
                 name: "africastalking".into(),
                 public_url: "https://sauti.example.org".into(),
                 auth_token: None,
+                generic: None,
             },
         )
     })

@@ -24,6 +24,7 @@ fn gateway() -> &'static Arc<dyn Gateway> {
                 name: "twilio".into(),
                 public_url: PUBLIC_URL.into(),
                 auth_token: Some(TOKEN.into()),
+                generic: None,
             },
         )
     })

@@ -6,11 +6,12 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Result, Unstructured};
 use sauti::CompiledFlow;
-use sauti::channel::Channel;
+use sauti::channel::{Channel, Rendered};
 use sauti::flow::StepIdx;
-use sauti::gateway::{Decoded, Gateway, InputCursor, Progress, WireRequest};
+use sauti::gateway::{Decoded, Gateway, Inbound, InputCursor, Progress, WireRequest};
 use sauti::hash::fnv1a;
 use sauti::question::{Answer, Invalid};
+use sauti::render::ussd::Screen;
 
 /// The repository's root (flows, locales, fixtures).
 pub fn root() -> &'static Path {
@@ -50,6 +51,37 @@ pub fn one_of<'a>(u: &mut Unstructured<'a>, known: &[&'static str]) -> Result<&'
     }
 }
 
+/// What a gateway target's control part chooses the method, action and query among (besides an
+/// arbitrary string, see [`one_of`]). The first of each is the default (a zero control byte).
+/// `fuzz/seeds.py` reads a target's `ACTIONS` and `QUERIES` lists to make seeds of the
+/// fixtures' requests, so they are plain lists of string literals.
+pub struct Choices {
+    pub methods: &'static [&'static str],
+    pub actions: &'static [&'static str],
+    pub queries: &'static [&'static str],
+}
+
+impl Choices {
+    /// The methods every gateway target offers.
+    pub const METHODS: &'static [&'static str] = &["POST", "GET", "HEAD", "PUT"];
+
+    /// The voice targets' (and Africa's Talking USSD's): callback actions and turns.
+    pub const DEFAULT: Choices = Choices {
+        methods: Choices::METHODS,
+        actions: &["", "gather", "no-input", "recording", "status", "events"],
+        queries: &[
+            "",
+            "step=consent&n=1",
+            "n=0",
+            "step=lang&n=4294967295",
+            "n=4294967296",
+            "n=-1",
+            "n=1&n=2",
+            "step=%ZZ&n=1",
+        ],
+    };
+}
+
 /// A gateway request as the server would hand it over: method, action (what follows the
 /// gateway's route), query, headers and body.
 pub struct Wire {
@@ -66,26 +98,14 @@ pub struct Wire {
 impl Wire {
     /// Reads the request's parts from `u`; `route` is the gateway's path.
     pub fn read(u: &mut Unstructured<'_>, route: &str) -> Result<Wire> {
-        let method = one_of(u, &["POST", "GET", "HEAD", "PUT"])?.to_owned();
-        let action = one_of(
-            u,
-            &["", "gather", "no-input", "recording", "status", "events"],
-        )?
-        .to_owned();
-        let query = one_of(
-            u,
-            &[
-                "",
-                "step=consent&n=1",
-                "n=0",
-                "step=lang&n=4294967295",
-                "n=4294967296",
-                "n=-1",
-                "n=1&n=2",
-                "step=%ZZ&n=1",
-            ],
-        )?
-        .to_owned();
+        Wire::read_with(u, route, &Choices::DEFAULT)
+    }
+
+    /// As [`Wire::read`], with the gateway's own known methods, actions and queries.
+    pub fn read_with(u: &mut Unstructured<'_>, route: &str, known: &Choices) -> Result<Wire> {
+        let method = one_of(u, known.methods)?.to_owned();
+        let action = one_of(u, known.actions)?.to_owned();
+        let query = one_of(u, known.queries)?.to_owned();
         let mut headers = hyper::HeaderMap::new();
         let extra: Vec<(&str, &[u8])> = u.arbitrary()?;
         for (name, value) in extra.into_iter().take(8) {
@@ -136,47 +156,85 @@ impl Wire {
 pub fn exercise(gateway: &dyn Gateway, wire: &Wire, body: &[u8]) {
     let request = wire.request(body);
     if let Ok(Decoded::Hop(hop)) = gateway.decode(&request) {
-        let input = hop.input.as_bytes();
-        let cut = wire.cut % (input.len() + 1);
-        let prefix = |n: usize| InputCursor {
-            len: n as u32,
-            hash: fnv1a(&input[..n]),
-        };
-        let mut cursors = vec![
-            InputCursor::START,
-            InputCursor::of(&hop.input),
-            prefix(cut),
-            wire.cursor,
-            InputCursor {
-                len: u32::MAX,
-                hash: 0,
-            },
-        ];
-        if let Some(t) = hop.turn {
-            cursors.extend(
-                [t.saturating_sub(1), t, t.saturating_add(1)]
-                    .map(|len| InputCursor { len, hash: 0 }),
-            );
-        }
-        for before in &cursors {
-            let progress = gateway.progress(before, &hop);
-            if let Progress::New(new) = progress {
-                // What is new is a part of what the gateway sent.
-                assert!(
-                    hop.input.ends_with(new),
-                    "{new:?} is not the end of {:?}",
-                    hop.input
-                );
-            }
-            let after = gateway.cursor(before, &hop);
-            let again = gateway.progress(&after, &hop);
-            if gateway.channel() == Channel::Ussd && matches!(progress, Progress::New(_)) {
-                // Once taken, the same text again is a retry, never new input.
-                assert_eq!(again, Progress::Same, "{progress:?} for {:?}", hop.input);
-            }
+        check_progress(gateway, wire, &hop, Reads::Cumulative);
+    }
+    let _ = gateway.decode_session_ended(&request);
+}
+
+/// How a USSD gateway's input reads, for what [`exercise_ussd`] checks of `progress`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// Every answer of the session joined (Africa's Talking, the generic gateway's default):
+    /// once a text is taken it is never new again.
+    Cumulative,
+    /// Only the newest answer (`gateway::latest_progress`): what is new is the whole input;
+    /// a numbered request (`turn`) once taken is never new again, an unnumbered one cannot be
+    /// told from its retry and is taken again.
+    Latest,
+}
+
+/// [`exercise`] for a USSD gateway, then `encode_for` the request of every decoded hop, with
+/// a continuing and a last screen of `text`: nothing may panic.
+pub fn exercise_ussd(gateway: &dyn Gateway, wire: &Wire, body: &[u8], reads: Reads, text: &str) {
+    let request = wire.request(body);
+    if let Ok(Decoded::Hop(hop)) = gateway.decode(&request) {
+        check_progress(gateway, wire, &hop, reads);
+        for end in [false, true] {
+            let screen = Rendered::Ussd(Screen {
+                end,
+                text: text.to_owned(),
+            });
+            let reply = gateway.encode_for(&request, &screen);
+            assert_eq!(reply.status, 200, "{reply:?}");
         }
     }
     let _ = gateway.decode_session_ended(&request);
+}
+
+fn check_progress(gateway: &dyn Gateway, wire: &Wire, hop: &Inbound, reads: Reads) {
+    let input = hop.input.as_bytes();
+    let cut = wire.cut % (input.len() + 1);
+    let prefix = |n: usize| InputCursor {
+        len: n as u32,
+        hash: fnv1a(&input[..n]),
+    };
+    let mut cursors = vec![
+        InputCursor::START,
+        InputCursor::of(&hop.input),
+        prefix(cut),
+        wire.cursor,
+        InputCursor {
+            len: u32::MAX,
+            hash: 0,
+        },
+    ];
+    if let Some(t) = hop.turn {
+        cursors.extend(
+            [t.saturating_sub(1), t, t.saturating_add(1)].map(|len| InputCursor { len, hash: 0 }),
+        );
+    }
+    for before in &cursors {
+        let progress = gateway.progress(before, hop);
+        if let Progress::New(new) = progress {
+            // What is new is a part of what the gateway sent (all of it, for the newest input).
+            assert!(
+                hop.input.ends_with(new),
+                "{new:?} is not the end of {:?}",
+                hop.input
+            );
+            if reads == Reads::Latest {
+                assert_eq!(new, hop.input, "{hop:?}");
+            }
+        }
+        let after = gateway.cursor(before, hop);
+        let again = gateway.progress(&after, hop);
+        let retry_known = reads == Reads::Cumulative || hop.turn.is_some();
+        if gateway.channel() == Channel::Ussd && retry_known && matches!(progress, Progress::New(_))
+        {
+            // Once taken, the same text again is a retry, never new input.
+            assert_eq!(again, Progress::Same, "{progress:?} for {:?}", hop.input);
+        }
+    }
 }
 
 /// A calendar date in `time`'s range.

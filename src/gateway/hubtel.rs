@@ -444,4 +444,26 @@ mod tests {
             Progress::New("2")
         );
     }
+
+    /// Found with the `gateway_hubtel` fuzz target (docs/fuzzing.md): the last `Sequence` a
+    /// `u32` holds, once taken, was taken again on every retry (`u32::MAX + 1` saturated to it).
+    #[test]
+    fn the_last_sequence_is_taken_once() {
+        let Ok(Decoded::Hop(last)) = decode_json(request("response", "1", json!(u32::MAX))) else {
+            panic!()
+        };
+        assert_eq!(last.turn, Some(u32::MAX));
+        let gw = HubtelProgrammable;
+        let before = InputCursor {
+            len: u32::MAX - 1,
+            hash: 0,
+        };
+        assert_eq!(gw.progress(&before, &last), Progress::New("1"));
+        let taken = gw.cursor(&before, &last);
+        assert_eq!(gw.progress(&taken, &last), Progress::Same);
+        let Ok(Decoded::Hop(earlier)) = decode_json(request("response", "2", json!(7))) else {
+            panic!()
+        };
+        assert_eq!(gw.progress(&taken, &earlier), Progress::Stale);
+    }
 }

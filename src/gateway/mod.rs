@@ -350,7 +350,7 @@ pub fn latest_progress<'h>(cursor: &InputCursor, hop: &'h Inbound) -> Progress<'
         // An unmarked opening again (its input is the opening's).
         None if taken == 1 && fnv1a(hop.input.as_bytes()) == cursor.hash => Progress::Same,
         None => Progress::New(&hop.input),
-        Some(n) if n == taken.saturating_add(1) => Progress::New(&hop.input),
+        Some(n) if taken.checked_add(1) == Some(n) => Progress::New(&hop.input),
         Some(n) if n == taken => Progress::Same,
         Some(n) if n < taken => Progress::Stale,
         Some(_) => Progress::Diverged,

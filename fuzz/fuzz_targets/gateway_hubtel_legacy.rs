@@ -1,0 +1,48 @@
+//! Hubtel's legacy USSD API (JSON): arbitrary bodies (and method, action, query, headers) through
+//! `decode`, `progress`, `cursor`, `decode_session_ended` and `encode_for`. Input: see
+//! `sauti_fuzz::split`.
+#![no_main]
+
+use std::sync::{Arc, OnceLock};
+
+use arbitrary::Unstructured;
+use libfuzzer_sys::fuzz_target;
+use sauti::config::GatewayKind;
+use sauti::gateway::{AdapterSettings, Gateway, adapter};
+use sauti_fuzz::{Choices, Reads, Wire, exercise_ussd, split};
+
+/// Besides the default (the first), an action it does not take (it reads the body only).
+const ACTIONS: &[&str] = &["", "session/5548721/start"];
+
+/// Besides the default (the first), queries it ignores.
+const QUERIES: &[&str] = &["", "SessionId=1", "%ZZ"];
+
+const KNOWN: Choices = Choices {
+    methods: Choices::METHODS,
+    actions: ACTIONS,
+    queries: QUERIES,
+};
+
+fn gateway() -> &'static Arc<dyn Gateway> {
+    static G: OnceLock<Arc<dyn Gateway>> = OnceLock::new();
+    G.get_or_init(|| {
+        adapter(
+            GatewayKind::HubtelLegacy,
+            &AdapterSettings {
+                name: "hubtel-legacy".into(),
+                public_url: "https://sauti.example.org".into(),
+                ..AdapterSettings::default()
+            },
+        )
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let (control, body) = split(data);
+    let mut u = Unstructured::new(control);
+    let Ok(wire) = Wire::read_with(&mut u, "/ussd/hubtel-legacy", &KNOWN) else {
+        return;
+    };
+    let text: &str = u.arbitrary().unwrap_or_default();
+    exercise_ussd(gateway().as_ref(), &wire, body, Reads::Latest, text);
+});
