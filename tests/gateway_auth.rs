@@ -179,3 +179,55 @@ fn production_refuses_a_gateway_without_authentication() {
     assert!(!out.status.success());
     assert!(stderr.contains("has no authentication"), "{stderr}");
 }
+
+/// While a flood of requests without credentials hammers the gateway, a real respondent of
+/// that gateway finishes a report: refusals are cheap (before the body is read) and touch
+/// nothing.
+#[test]
+fn real_respondents_are_served_while_an_unauthenticated_flood_is_refused() {
+    let server = server();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let refused = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (server, stop, refused) = (&server, &stop, &refused);
+            s.spawn(move || {
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    n += 1;
+                    let r = hop(server, "/operators/orange", &[], "");
+                    assert_eq!(r.status, 401, "flood {t}/{n}: {r:?}");
+                    refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+        }
+        let mut answers = vec![""];
+        answers.extend(["1", "1", "2", "1", "1", "Mwenga", "000", "3", "2"]);
+        let mut text = String::new();
+        let mut last = String::new();
+        for (i, a) in answers.iter().enumerate() {
+            if i > 1 {
+                text.push('*');
+            }
+            text.push_str(a);
+            let body = serde_html_form::to_string([
+                ("sessionId", "ATUid_real"),
+                ("serviceCode", "*384*1#"),
+                ("phoneNumber", "+243810000503"),
+                ("text", text.as_str()),
+            ])
+            .unwrap();
+            let req = format!(
+                "POST /operators/orange HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nX-Sauti-Token: {TOKEN}\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            let r = server.raw(req.as_bytes());
+            assert_eq!(r.status, 200, "{r:?}");
+            last = r.body;
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(last.starts_with("END Merci."), "{last}");
+    });
+    assert!(refused.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert_eq!(server.responses().len(), 1);
+}
