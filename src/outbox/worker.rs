@@ -71,11 +71,13 @@ pub async fn run_worker<Q, S>(
     };
 
     let mut finished = Vec::new();
-    let mut gauged = Instant::now() - GAUGE_EVERY;
+    // Not `now - GAUGE_EVERY`: an Instant cannot go before the clock's start (a machine up for
+    // less than GAUGE_EVERY would panic the worker).
+    let mut gauged: Option<Instant> = None;
     loop {
-        if gauged.elapsed() >= GAUGE_EVERY {
+        if gauged.is_none_or(|t| t.elapsed() >= GAUGE_EVERY) {
             // What an operator alerts on: a queue that grows, a response that waits too long.
-            gauged = Instant::now();
+            gauged = Some(Instant::now());
             if let Ok(status) = queue.status().await {
                 metrics::gauge!("sauti_outbox_depth", "sink" => name.clone())
                     .set(status.queued as f64);
