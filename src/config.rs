@@ -227,6 +227,34 @@ pub const DEFAULT_GATEWAYS: &[(&str, GatewayKind, &str)] = &[
 /// The name of the USSD gateway that exists unless the configuration defines it otherwise.
 pub const DEFAULT_GATEWAY: &str = "africastalking";
 
+/// `[otlp]`: where the spans of hops are exported (OpenTelemetry over HTTP/protobuf).
+/// Absent (and no `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT` in the environment): no export.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtlpConfig {
+    /// The collector's base URL (`http://collector:4318`; `/v1/traces` is added), or the full
+    /// traces URL when it already has a path.
+    pub endpoint: Option<String>,
+    /// Sent with every export (an `authorization` token): secrets, never logged.
+    pub headers: BTreeMap<String, String>,
+    pub service_name: String,
+    /// The share of hops traced (0.0 to 1.0), decided per hop.
+    pub sample_ratio: f64,
+    pub timeout_ms: u64,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            endpoint: None,
+            headers: BTreeMap::new(),
+            service_name: "sauti".into(),
+            sample_ratio: 1.0,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
 /// `[voice]`: how calls are spoken and heard.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -375,6 +403,7 @@ pub struct Config {
     /// Directory of recorded voice prompts.
     pub audio: PathBuf,
     pub voice: VoiceConfig,
+    pub otlp: OtlpConfig,
     /// Sessions in Redis when `redis.url` is set; in memory otherwise.
     pub redis: RedisConfig,
     /// Where completed surveys are delivered (default: the JSONL file in the data directory).
@@ -414,6 +443,7 @@ impl Default for Config {
             public_url: None,
             audio: "audio".into(),
             voice: VoiceConfig::default(),
+            otlp: OtlpConfig::default(),
             redis: RedisConfig::default(),
             sinks: BTreeMap::new(),
         }
@@ -444,6 +474,14 @@ impl Config {
             }
         };
         let p = path.unwrap_or(default_path);
+        if !(0.0..=1.0).contains(&config.otlp.sample_ratio) {
+            return Err(Problem::new(
+                p,
+                0,
+                0,
+                "[otlp] sample_ratio must be between 0.0 and 1.0",
+            ));
+        }
         for g in std::mem::take(&mut config.gateway_list) {
             let Some(name) = g.name.clone() else {
                 return Err(Problem::new(p, 0, 0, "every [[gateway]] needs a `name`"));

@@ -53,6 +53,7 @@ pub mod shutdown;
 pub mod simulate;
 pub mod sink;
 pub mod survey;
+pub mod telemetry;
 pub mod text_file;
 pub mod xform;
 

@@ -62,7 +62,7 @@ pub enum HopResult {
 }
 
 impl HopResult {
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             HopResult::Served => "served",
             HopResult::Completed => "completed",

@@ -20,6 +20,7 @@ use crate::session::{MemoryStore, RedisStore};
 use crate::shutdown::{self, Http, Running, Shutdown};
 use crate::sink::{AnySink, SinkConfig, SinkKind};
 use crate::survey::{AnyStore, Survey};
+use crate::telemetry::Telemetry;
 
 /// How long a worker waits before taking over a response another (dead) worker held.
 pub const RECLAIM_IDLE: Duration = Duration::from_secs(60);
@@ -27,9 +28,10 @@ pub const RECLAIM_IDLE: Duration = Duration::from_secs(60);
 /// `sauti serve`: checks the flows, serves the gateways over HTTP and delivers completed
 /// surveys, until SIGINT/SIGTERM.
 pub fn serve(c: Config) -> anyhow::Result<()> {
-    crate::logging::init(&c);
-    // rustls (Redis over TLS) needs its crypto provider chosen once per process.
+    // rustls (Redis over TLS, HTTPS sinks and OTLP) needs its crypto provider chosen once.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let telemetry = crate::logging::init(&c)?;
+    let traces_to = telemetry.as_ref().map(Telemetry::destination);
     let flows = match reload::load_flows(&c) {
         Ok(f) => f,
         Err(problems) => {
@@ -148,6 +150,9 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             println!("  sink: {name}");
         }
         println!("  responses: {}", app.survey.journal().path().display());
+        if let Some(to) = &traces_to {
+            println!("  traces: OTLP to {to}");
+        }
         tracing::info!(%addr, profile = ?c.profile, sessions = %store_name, "serving");
         let shutdown = Shutdown::new();
         let watcher = tokio::spawn(reload::watch(
@@ -173,14 +178,17 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
     });
     // Whatever is left (a client that never finished its request) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(200));
+    if let Some(t) = telemetry {
+        t.shutdown();
+    }
     result
 }
 
 /// `sauti deliver`: only the delivery workers, until SIGINT/SIGTERM. No flows, no sessions:
 /// the queues hold everything a worker needs.
 pub fn deliver(c: Config) -> anyhow::Result<()> {
-    crate::logging::init(&c);
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let telemetry = crate::logging::init(&c)?;
     let grace = Duration::from_secs(c.shutdown_grace_secs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -202,6 +210,9 @@ pub fn deliver(c: Config) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>(())
     })?;
     runtime.shutdown_timeout(Duration::from_millis(200));
+    if let Some(t) = telemetry {
+        t.shutdown();
+    }
     Ok(())
 }
 

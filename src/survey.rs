@@ -138,18 +138,26 @@ impl Survey {
         now: OffsetDateTime,
     ) -> Result<Rendered, HopError> {
         let started = std::time::Instant::now();
-        // A span per hop (debug level: free at the default `info`); events inside carry it.
+        // A span per hop (debug level: free at the default `info` unless exported to OTLP);
+        // events inside carry it.
         let span = tracing::debug_span!(
             "hop",
             gateway = %gateway.name,
             channel = gateway.channel().name(),
             respondent = tracing::field::Empty,
+            flow = tracing::field::Empty,
+            result = tracing::field::Empty,
         );
-        let served = tracing::Instrument::instrument(self.serve(gateway, inbound, now), span).await;
+        let served =
+            tracing::Instrument::instrument(self.serve(gateway, inbound, now), span.clone()).await;
         let (result, flow) = match &served {
             Ok((_, result, flow)) => (*result, flow.as_deref().unwrap_or("-")),
             Err(_) => (HopResult::Failed, "-"),
         };
+        if !span.is_disabled() {
+            span.record("flow", flow);
+            span.record("result", result.label());
+        }
         self.metrics
             .hop(&gateway.name, flow, result, started.elapsed());
         served.map(|(rendered, _, _)| rendered)
