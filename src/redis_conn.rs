@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use redis::{FromRedisValue, RedisResult};
 
 #[derive(Clone)]
@@ -99,6 +100,94 @@ impl RedisConn {
             RedisConn::Single(mut c) => invocation.invoke_async::<T>(&mut c).await,
             RedisConn::Cluster(mut c) => invocation.invoke_async::<T>(&mut c).await,
         }
+    }
+}
+
+/// One node a command can be sent to: the single node, or one master of a Cluster (for
+/// commands that read every key, such as `SCAN`, which a Cluster answers node by node).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Single,
+    Master { host: String, port: u16 },
+}
+
+impl RedisConn {
+    /// Every node holding keys: the one node, or each master of the Cluster.
+    pub async fn nodes(&self) -> RedisResult<Vec<Node>> {
+        if !self.is_cluster() {
+            return Ok(vec![Node::Single]);
+        }
+        let text: String = self.query(&redis::cmd("CLUSTER").arg("NODES")).await?;
+        Ok(masters_of(&text))
+    }
+
+    /// Runs a command on one node.
+    pub async fn query_on<T: FromRedisValue>(
+        &self,
+        node: &Node,
+        cmd: &redis::Cmd,
+    ) -> RedisResult<T> {
+        match (self.clone(), node) {
+            (RedisConn::Cluster(mut c), Node::Master { host, port }) => {
+                let routing = RoutingInfo::SingleNode(SingleNodeRoutingInfo::ByAddress {
+                    host: host.clone(),
+                    port: *port,
+                });
+                let value = c.route_command(cmd.clone(), routing).await?;
+                Ok(redis::from_redis_value(value)?)
+            }
+            _ => self.query(cmd).await,
+        }
+    }
+}
+
+/// The masters in a `CLUSTER NODES` answer (`<id> <ip:port@cport> <flags> ...`), failed
+/// ones left out.
+fn masters_of(cluster_nodes: &str) -> Vec<Node> {
+    cluster_nodes
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let address = fields.nth(1)?;
+            let flags = fields.next()?;
+            let flags: Vec<&str> = flags.split(',').collect();
+            if !flags.contains(&"master") || flags.iter().any(|f| f.starts_with("fail")) {
+                return None;
+            }
+            let (host, port) = address.split('@').next()?.rsplit_once(':')?;
+            Some(Node::Master {
+                host: host.to_owned(),
+                port: port.parse().ok()?,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Node, masters_of};
+
+    #[test]
+    fn masters_are_read_from_cluster_nodes_and_replicas_and_failed_ones_left_out() {
+        let text = "\
+07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@40003 master,fail - 0 1426238318243 3 connected
+e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
+";
+        assert_eq!(
+            masters_of(text),
+            vec![
+                Node::Master {
+                    host: "127.0.0.1".into(),
+                    port: 30002
+                },
+                Node::Master {
+                    host: "127.0.0.1".into(),
+                    port: 30001
+                },
+            ]
+        );
     }
 }
 

@@ -409,28 +409,25 @@ impl Survey {
 
     /// Delivers surveys abandoned for good (resume window over) as partial responses, for
     /// the flows that ask for them (`partials = true`). Returns how many were queued.
+    ///
+    /// A record leaves the store only after its response is queued: a failure or a stop
+    /// half-way leaves the rest for the next sweep, and a crash between the two queues the
+    /// same response id again (at least once, never a different id).
     pub async fn sweep_abandoned(&self, now: OffsetDateTime) -> Result<usize, HopError> {
         let flows = self.flows();
         let mut queued = 0;
-        for record in self.sessions.take_abandoned(1000).await? {
-            let Some(flow) = flows.version(&record.flow_id, record.flow_version) else {
+        for record in self.sessions.find_abandoned(1000).await? {
+            let flow = flows.version(&record.flow_id, record.flow_version);
+            let Some(flow) = flow
+                .filter(|f| f.partials && !record.state.history.is_empty() && record.state.fits(f))
+            else {
+                // Nothing to deliver (no partials wanted, nothing answered, or a flow version
+                // no longer loaded).
+                self.sessions.forget_abandoned(&record).await?;
                 continue;
             };
-            if !flow.partials || record.state.history.is_empty() || !record.state.fits(flow) {
-                continue;
-            }
             let mut response = response(flow, "-", &record, now);
             response.status = "partial".into();
-            let step = record
-                .state
-                .resume_point()
-                .and_then(|i| flow.steps.get(i as usize))
-                .map_or("-", |s| s.id.as_str());
-            let language = flow
-                .languages
-                .get(record.state.lang as usize)
-                .map_or("-", String::as_str);
-            self.metrics.abandoned(&flow.id, language, step);
             let sinks = self.recorder.sinks_for(&flow.id);
             if let Some(body) = self
                 .recorder
@@ -445,7 +442,18 @@ impl Survey {
                     })
                     .await?;
             }
+            self.sessions.forget_abandoned(&record).await?;
             self.recorder.queued(&sinks);
+            let step = record
+                .state
+                .resume_point()
+                .and_then(|i| flow.steps.get(i as usize))
+                .map_or("-", |s| s.id.as_str());
+            let language = flow
+                .languages
+                .get(record.state.lang as usize)
+                .map_or("-", String::as_str);
+            self.metrics.abandoned(&flow.id, language, step);
             tracing::info!(flow = %flow.id, response = %response.id, "unfinished survey queued as a partial response");
             queued += 1;
         }

@@ -80,10 +80,17 @@ impl SessionStore for AnyStore {
         }
     }
 
-    async fn take_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn find_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
         match self {
-            AnyStore::Memory(s) => s.take_abandoned(max).await,
-            AnyStore::Redis(s) => s.take_abandoned(max).await,
+            AnyStore::Memory(s) => s.find_abandoned(max).await,
+            AnyStore::Redis(s) => s.find_abandoned(max).await,
+        }
+    }
+
+    async fn forget_abandoned(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        match self {
+            AnyStore::Memory(s) => s.forget_abandoned(record).await,
+            AnyStore::Redis(s) => s.forget_abandoned(record).await,
         }
     }
 

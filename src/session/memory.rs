@@ -260,22 +260,31 @@ impl SessionStore for MemoryStore {
         true
     }
 
-    async fn take_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
+    async fn find_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
         let now = Instant::now();
-        let mut maps = self.lock();
-        let due: Vec<(String, String)> = maps
+        let maps = self.lock();
+        Ok(maps
             .resumes
             .map
-            .iter()
-            .filter(|(_, e)| e.expires <= now + super::ABANDONED_GRACE)
-            .map(|(k, _)| k.clone())
+            .values()
+            .filter(|e| e.expires <= now + super::ABANDONED_GRACE)
             .take(max)
-            .collect();
-        Ok(due
-            .iter()
-            .filter_map(|k| maps.resumes.map.remove(k))
-            .map(|e| Arc::unwrap_or_clone(e.record))
+            .map(|e| SessionRecord::clone(&e.record))
             .collect())
+    }
+
+    async fn forget_abandoned(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        let key = (record.respondent.clone(), record.flow_id.clone());
+        let mut maps = self.lock();
+        if maps
+            .resumes
+            .map
+            .get(&key)
+            .is_some_and(|e| e.record.response_id == record.response_id)
+        {
+            maps.resumes.map.remove(&key);
+        }
+        Ok(())
     }
 
     async fn enqueue(&self, _e: &super::Enqueue<'_>) -> Result<(), StoreError> {

@@ -224,12 +224,20 @@ pub trait SessionStore: Send + Sync {
     /// Whether the store can serve hops now (for `/readyz`).
     fn ready(&self) -> impl Future<Output = bool> + Send;
 
-    /// Takes (removes) up to `max` resume records whose resume window has passed: surveys
-    /// left unfinished for good, to be delivered as partial responses.
-    fn take_abandoned(
+    /// Up to `max` resume records whose resume window has passed: surveys left unfinished
+    /// for good, to be delivered as partial responses. They stay in the store until
+    /// [`SessionStore::forget_abandoned`]: a sweep that fails or stops half-way loses none.
+    fn find_abandoned(
         &self,
         max: usize,
     ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// Removes an abandoned survey's record once its partial response is queued (only that
+    /// record: a newer one of the same respondent and flow stays).
+    fn forget_abandoned(
+        &self,
+        record: &SessionRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Queues a response outside a hop (partials). Only stores that hold the outbox do it.
     fn enqueue(&self, e: &Enqueue<'_>) -> impl Future<Output = Result<(), StoreError>> + Send;

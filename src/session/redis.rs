@@ -56,6 +56,18 @@ impl Default for RedisConfig {
 /// Returns {1, new version}, {0, current version, current value} when another hop saved
 /// first, or {2} when another session holds or completed the survey. The stream entries
 /// are added only when the save wins: a stale computation queues nothing.
+/// Takes or renews the partials sweep lock for `ARGV[1]` (a process): 1 if it is ours.
+const SWEEP_LOCK: &str = "local v = redis.call('GET', KEYS[1]) \
+    if v == false or v == ARGV[1] then \
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
+    return 0";
+const SWEEP_LOCK_MS: u64 = 60_000;
+
+/// Deletes a resume record only while it is still past its resume window.
+const FORGET_ABANDONED: &str = "local t = redis.call('PTTL', KEYS[1]) \
+    if t >= 0 and t <= tonumber(ARGV[1]) then return redis.call('DEL', KEYS[1]) end \
+    return 0";
+
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
@@ -175,6 +187,8 @@ pub struct RedisStore {
     deadline: Duration,
     resume_window: Duration,
     near: NearCache,
+    /// This process, as the holder of the partials sweep lock.
+    sweeper: String,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -201,6 +215,7 @@ impl RedisStore {
             prefix: config.key_prefix.clone(),
             deadline,
             resume_window,
+            sweeper: uuid::Uuid::now_v7().simple().to_string(),
             near: NearCache {
                 entries: Mutex::new(HashMap::new()),
                 cap: config.near_cache_entries,
@@ -453,47 +468,78 @@ impl SessionStore for RedisStore {
         }
     }
 
-    async fn take_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
-        // One sweeper at a time across processes.
-        let lock = format!("{}:partials-sweep", self.prefix);
-        let mut set = redis::cmd("SET");
-        set.arg(&lock).arg("1").arg("NX").arg("PX").arg(30_000);
-        if self.query::<Option<String>>(&set).await?.is_none() {
+    async fn find_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {
+        // One sweeper at a time across processes: the lock is this process's until it lapses,
+        // so its own next sweep goes on while another process's waits.
+        let mut lock = redis::cmd("EVAL");
+        lock.arg(SWEEP_LOCK)
+            .arg(1)
+            .arg(format!("{}:partials-sweep", self.prefix))
+            .arg(&self.sweeper)
+            .arg(SWEEP_LOCK_MS);
+        if self.query::<i64>(&lock).await? == 0 {
             return Ok(Vec::new());
         }
         let pattern = format!("{}:{{*}}:r:*", self.prefix);
         let grace = super::ABANDONED_GRACE.as_millis() as i64;
-        let mut taken = Vec::new();
-        let mut cursor: u64 = 0;
-        loop {
-            let mut scan = redis::cmd("SCAN");
-            scan.arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500);
-            let (next, keys): (u64, Vec<String>) = self.query(&scan).await?;
-            for key in keys {
-                let pttl: i64 = self.query(redis::cmd("PTTL").arg(&key)).await?;
-                if pttl < 0 || pttl > grace {
-                    continue;
+        let mut found = Vec::new();
+        let nodes = within(self.deadline, self.connection.nodes())
+            .await
+            .map_err(unavailable)?;
+        // Every node to the end of its keys (a Cluster answers SCAN for one node only).
+        'nodes: for node in &nodes {
+            let mut cursor: u64 = 0;
+            loop {
+                let mut scan = redis::cmd("SCAN");
+                scan.arg(cursor)
+                    .arg("MATCH")
+                    .arg(&pattern)
+                    .arg("COUNT")
+                    .arg(500);
+                let (next, keys): (u64, Vec<String>) =
+                    within(self.deadline, self.connection.query_on(node, &scan))
+                        .await
+                        .map_err(unavailable)?;
+                for key in keys {
+                    let mut pipe = redis::pipe();
+                    pipe.cmd("PTTL").arg(&key).cmd("GET").arg(&key);
+                    let (pttl, data): (i64, Option<Vec<u8>>) =
+                        within(self.deadline, self.connection.query_pipe(&pipe))
+                            .await
+                            .map_err(unavailable)?;
+                    if pttl < 0 || pttl > grace {
+                        continue;
+                    }
+                    match data.map(|d| codec::decode(&d)) {
+                        Some(Ok(record)) => found.push(record),
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "an unreadable abandoned survey is left to expire")
+                        }
+                        None => {}
+                    }
+                    if found.len() >= max {
+                        break 'nodes;
+                    }
                 }
-                // GETDEL: whoever takes it delivers it.
-                let data: Option<Vec<u8>> = self.query(redis::cmd("GETDEL").arg(&key)).await?;
-                if let Some(record) = data.and_then(|d| codec::decode(&d).ok()) {
-                    taken.push(record);
-                }
-                if taken.len() >= max {
+                cursor = next;
+                if cursor == 0 {
                     break;
                 }
             }
-            cursor = next;
-            if cursor == 0 || taken.len() >= max || self.is_cluster() {
-                break;
-            }
         }
-        let _ = self.query::<i64>(redis::cmd("DEL").arg(&lock)).await;
-        Ok(taken)
+        Ok(found)
+    }
+
+    async fn forget_abandoned(&self, record: &SessionRecord) -> Result<(), StoreError> {
+        // Still past its resume window: the record that was found, not a newer one (a new
+        // save would have given it a whole window again).
+        let mut forget = redis::cmd("EVAL");
+        forget
+            .arg(FORGET_ABANDONED)
+            .arg(1)
+            .arg(self.resume_key(&record.respondent, &record.flow_id))
+            .arg(super::ABANDONED_GRACE.as_millis() as u64);
+        self.query::<i64>(&forget).await.map(|_| ())
     }
 
     async fn enqueue(&self, e: &Enqueue<'_>) -> Result<(), StoreError> {
