@@ -117,7 +117,7 @@ impl RedisConn {
         if !self.is_cluster() {
             return Ok(vec![Node::Single]);
         }
-        let text: String = self.query(&redis::cmd("CLUSTER").arg("NODES")).await?;
+        let text: String = self.query(redis::cmd("CLUSTER").arg("NODES")).await?;
         Ok(masters_of(&text))
     }
 
@@ -163,34 +163,6 @@ fn masters_of(cluster_nodes: &str) -> Vec<Node> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::{Node, masters_of};
-
-    #[test]
-    fn masters_are_read_from_cluster_nodes_and_replicas_and_failed_ones_left_out() {
-        let text = "\
-07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
-67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
-292f 127.0.0.1:30003@40003 master,fail - 0 1426238318243 3 connected
-e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
-";
-        assert_eq!(
-            masters_of(text),
-            vec![
-                Node::Master {
-                    host: "127.0.0.1".into(),
-                    port: 30002
-                },
-                Node::Master {
-                    host: "127.0.0.1".into(),
-                    port: 30001
-                },
-            ]
-        );
-    }
-}
-
 /// Whether an error means the connection was lost (and is being re-established), as
 /// opposed to Redis answering with an error or being down.
 fn reconnected(e: &redis::RedisError) -> bool {
@@ -219,5 +191,33 @@ pub async fn within<T>(
                 deadline.as_millis()
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Node, masters_of};
+
+    #[test]
+    fn masters_are_read_from_cluster_nodes_and_replicas_and_failed_ones_left_out() {
+        let text = "\
+07c3 127.0.0.1:30004@40004 slave e7d1 0 1426238317239 4 connected
+67ed 127.0.0.1:30002@40002 master - 0 1426238316232 2 connected 5461-10922
+292f 127.0.0.1:30003@40003 master,fail - 0 1426238318243 3 connected
+e7d1 127.0.0.1:30001@40001 myself,master - 0 0 1 connected 0-5460
+";
+        assert_eq!(
+            masters_of(text),
+            vec![
+                Node::Master {
+                    host: "127.0.0.1".into(),
+                    port: 30002
+                },
+                Node::Master {
+                    host: "127.0.0.1".into(),
+                    port: 30001
+                },
+            ]
+        );
     }
 }
