@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::header::{ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
@@ -209,6 +209,9 @@ impl Drop for Busy {
 
 /// Serves `listener` until `shutdown` resolves, then lets connections in flight finish
 /// (within `limits.shutdown_grace`).
+/// How long connections are drained at shutdown (at most the grace period).
+const DRAIN: Duration = Duration::from_millis(500);
+
 pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) {
     let limits = app.limits;
     let max = limits.max_connections.max(1);
@@ -222,6 +225,8 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         .title_case_headers(true)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    // How long a kept-alive connection may still bring a request once stopping began.
+    let drain = limits.shutdown_grace.min(DRAIN);
     tokio::pin!(shutdown);
     loop {
         let permit = match connections.clone().try_acquire_owned() {
@@ -251,13 +256,22 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
         let app = app.clone();
         let slot = slots.add();
         let in_use = slot.clone();
+        let stopping = stop_rx.clone();
         let conn = builder.serve_connection(
             TokioIo::new(stream),
             service_fn(move |req| {
                 let app = app.clone();
                 let busy = Busy::new(&in_use);
+                let stopping = stopping.clone();
                 async move {
-                    let reply = handle_safely(&app, req, peer.ip()).await;
+                    let mut reply = handle_safely(&app, req, peer.ip()).await;
+                    if *stopping.borrow() {
+                        // Draining: the gateway is told to open a new connection (to another
+                        // instance) for its next hop, and this one closes after the reply.
+                        reply
+                            .headers_mut()
+                            .insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
                     drop(busy);
                     Ok::<_, Infallible>(reply)
                 }
@@ -274,6 +288,19 @@ pub async fn run(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Out
             };
             let result = match done {
                 Some(r) => r,
+                None if *stop.borrow() => {
+                    // Stopping: a request already on its way over a kept-alive connection is
+                    // still answered (with `Connection: close`): closing an idle connection at
+                    // once would reset the gateway's hop as it arrives. After the drain time,
+                    // an idle connection closes and a busy one after its reply.
+                    match tokio::time::timeout(drain, conn.as_mut()).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    }
+                }
                 None => {
                     // Closes at once when idle, after the request in flight otherwise.
                     conn.as_mut().graceful_shutdown();

@@ -204,3 +204,90 @@ fn a_hop_accepted_before_sigterm_gets_its_whole_reply() {
     let body = reply.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     assert!(body.starts_with("CON "), "{reply:?}");
 }
+
+/// A gateway's kept-alive connection: hops one after another until the server says close.
+/// Returns (hops answered, hops sent but never answered, whether it was told to close).
+fn gateway_connection(addr: std::net::SocketAddr, conn_no: usize) -> (usize, usize, bool) {
+    let Ok(stream) = TcpStream::connect(addr) else {
+        return (0, 0, false);
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let (mut answered, mut lost) = (0, 0);
+    for hop in 0.. {
+        let body = serde_html_form::to_string([
+            ("sessionId", format!("ATUid_load_{conn_no}_{hop}").as_str()),
+            ("serviceCode", "*384*1#"),
+            (
+                "phoneNumber",
+                &format!("+24381{:03}{:04}", conn_no, hop % 10_000),
+            ),
+            ("networkCode", "63001"),
+            ("text", ""),
+        ])
+        .unwrap();
+        let sent = write!(
+            writer,
+            "POST /ussd/africastalking HTTP/1.1\r\nHost: sauti.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if sent.is_err() {
+            // Closed before this hop was written: it was never accepted.
+            return (answered, lost, false);
+        }
+        let mut status = String::new();
+        if reader.read_line(&mut status).unwrap_or(0) == 0 {
+            // Written, then the connection went away without an answer.
+            lost += 1;
+            return (answered, lost, false);
+        }
+        let (mut length, mut close) = (0usize, false);
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            let line = line.trim_end().to_ascii_lowercase();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            close |= line == "connection: close";
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+        answered += 1;
+        if close {
+            return (answered, lost, true);
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn sigterm_under_load_answers_every_hop_already_sent() {
+    let mut server = Server::start_with(Options {
+        config: Some("respondent_rate = { per_sec = 1000, burst = 1000 }\n".into()),
+        ..Options::default()
+    });
+    let addr = server.addr;
+    let gateways: Vec<_> = (0..20)
+        .map(|i| std::thread::spawn(move || gateway_connection(addr, i)))
+        .collect();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(server.terminate(), "{}", server.logs());
+    let results: Vec<_> = gateways.into_iter().map(|g| g.join().unwrap()).collect();
+    let answered: usize = results.iter().map(|r| r.0).sum();
+    let lost: usize = results.iter().map(|r| r.1).sum();
+    let told: usize = results.iter().filter(|r| r.2).count();
+    assert!(answered > 100, "the load did not run: {results:?}");
+    assert_eq!(
+        lost, 0,
+        "hops sent on open connections went unanswered: {results:?}"
+    );
+    assert!(told > 0, "no connection was drained: {results:?}");
+}
