@@ -14,14 +14,19 @@ use crate::session::SessionRecord;
 
 /// Records finished (and abandoned) surveys.
 pub struct Recorder {
-    journal: Journal,
+    /// Embedded mode's outbox; none with Redis, whose streams are the outbox.
+    journal: Option<Journal>,
     /// Sinks by name, with the flows each takes (empty: every flow).
     sinks: Vec<(String, Vec<String>)>,
     metrics: Arc<Metrics>,
 }
 
 impl Recorder {
-    pub fn new(journal: Journal, sinks: Vec<(String, Vec<String>)>, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        journal: Option<Journal>,
+        sinks: Vec<(String, Vec<String>)>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Recorder {
             journal,
             sinks,
@@ -29,8 +34,8 @@ impl Recorder {
         }
     }
 
-    pub fn journal(&self) -> &Journal {
-        &self.journal
+    pub fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// The sinks that take `flow_id`'s responses.
@@ -51,7 +56,8 @@ impl Recorder {
         store_holds_outbox: bool,
     ) -> Result<Option<Vec<u8>>, JournalError> {
         if !store_holds_outbox {
-            self.journal.append(response).await?;
+            let journal = self.journal.as_ref().ok_or(JournalError::Closed)?;
+            journal.append(response).await?;
             return Ok(None);
         }
         serde_json::to_vec(response)

@@ -584,7 +584,7 @@ async fn ready(app: &App) -> Reply {
     if app.survey.flows().versions() == 0 {
         return text(StatusCode::SERVICE_UNAVAILABLE, "no flow loaded\n");
     }
-    if !app.survey.journal().writable() {
+    if app.survey.journal().is_some_and(|j| !j.writable()) {
         return text(
             StatusCode::SERVICE_UNAVAILABLE,
             "response storage is not writable\n",

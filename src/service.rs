@@ -51,7 +51,14 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         .build()?;
     let grace = Duration::from_secs(c.shutdown_grace_secs);
     let result = runtime.block_on(async move {
-        let (journal, journal_guard) = Journal::open(&c.data_dir)?;
+        // Embedded mode's outbox; with Redis the streams are the outbox and no file is made.
+        let (journal, journal_guard) = match c.uses_redis() {
+            false => {
+                let (journal, guard) = Journal::open(&c.data_dir)?;
+                (Some(journal), Some(guard))
+            }
+            true => (None, None),
+        };
         let resume_window = Duration::from_secs(c.resume_window_secs);
         let store = if c.uses_redis() {
             let store = RedisStore::connect(&c.redis, c.longest_session_ttl(), resume_window)
@@ -73,11 +80,11 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             .iter()
             .map(|(n, s)| (n.clone(), s.flows.clone()))
             .collect();
-        let appended = journal.appended();
+        let appended = journal.as_ref().map(Journal::appended);
         let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
         survey.limit_respondents(c.respondent_rate, c.max_sessions);
         let stop_workers = Shutdown::new();
-        let workers = start_workers(&c, Some(appended), &metrics, &stop_workers).await?;
+        let workers = start_workers(&c, appended, &metrics, &stop_workers).await?;
         let limits = Limits {
             max_body_bytes: c.max_body_bytes,
             header_timeout: Duration::from_secs(c.header_timeout_secs),
@@ -146,10 +153,16 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             c.audio.display()
         );
         println!("  sessions: {store_name}");
-        for name in c.sinks.keys() {
-            println!("  sink: {name}");
+        match app.survey.journal() {
+            Some(j) => println!("  outbox: {} (fsynced before END)", j.path().display()),
+            None => println!(
+                "  outbox: Redis streams {}:{{outbox:<sink>}}",
+                c.redis.key_prefix
+            ),
         }
-        println!("  responses: {}", app.survey.journal().path().display());
+        for (name, sink) in &c.sinks {
+            println!("  sink {name}: {}", sink.kind.describe());
+        }
         if let Some(to) = &traces_to {
             println!("  traces: OTLP to {to}");
         }
@@ -171,7 +184,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             background: vec![watcher, sweeper],
             workers,
             stop_workers,
-            journal: Some(journal_guard),
+            journal: journal_guard,
         };
         shutdown::run(running, shutdown, signal, grace).await;
         Ok::<_, anyhow::Error>(())

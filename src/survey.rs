@@ -62,7 +62,7 @@ impl Survey {
     pub fn new(
         flows: Vec<CompiledFlow>,
         store: AnyStore,
-        journal: Journal,
+        journal: Option<Journal>,
         pseudonyms: Pseudonymizer,
         sinks: Vec<(String, Vec<String>)>,
         metrics: Arc<Metrics>,
@@ -93,7 +93,8 @@ impl Survey {
         self.flows.reload(flows)
     }
 
-    pub fn journal(&self) -> &Journal {
+    /// Embedded mode's journal (none with Redis).
+    pub fn journal(&self) -> Option<&Journal> {
         self.recorder.journal()
     }
 

@@ -314,3 +314,35 @@ fn with_redis_a_shared_pseudonym_key_is_required_even_in_the_dev_profile() {
         "{stderr}"
     );
 }
+
+/// With Redis the streams are the outbox: the banner says so and names each sink and where it
+/// delivers (never a token), and no `responses.jsonl` is made that nobody writes.
+#[test]
+fn the_banner_names_the_outbox_and_sinks_really_in_use() {
+    let mut opts = options();
+    opts.config = Some(
+        "[sinks.odk]\nkind = \"openrosa\"\nurl = \"http://127.0.0.1:9/v1/key/s3cretAppUserToken/projects/1/submission\"\n"
+            .into(),
+    );
+    let server = Server::start_with(opts);
+    assert!(
+        server.logs_eventually_contain("outbox: Redis streams", 5),
+        "{}",
+        server.logs()
+    );
+    let logs = server.logs();
+    assert!(
+        logs.contains("sink odk: OpenRosa submissions to http://127.0.0.1:9"),
+        "{logs}"
+    );
+    assert!(!logs.contains("s3cretAppUserToken"), "{logs}");
+    assert!(!logs.contains("responses.jsonl"), "{logs}");
+    let mut phone = AtPhone::new(&server, "ATUid_banner", "*384*1#", "+243810000391");
+    phone.dial();
+    phone.send("1");
+    assert!(phone.send("2").starts_with("END"));
+    assert!(
+        !server.data_dir.join("responses.jsonl").exists(),
+        "an empty responses.jsonl was made"
+    );
+}

@@ -128,6 +128,24 @@ pub enum SinkKind {
     File { path: std::path::PathBuf },
 }
 
+impl SinkKind {
+    /// What the start-up banner says of a sink: its kind and where it delivers, without
+    /// what may be secret in a URL (user, path, query).
+    pub fn describe(&self) -> String {
+        let origin = |url: &str| {
+            reqwest::Url::parse(url).map_or_else(
+                |_| "(invalid URL)".into(),
+                |u| u.origin().ascii_serialization(),
+            )
+        };
+        match self {
+            SinkKind::Webhook { url, .. } => format!("webhook to {}", origin(url)),
+            SinkKind::Openrosa { url, .. } => format!("OpenRosa submissions to {}", origin(url)),
+            SinkKind::File { path } => format!("file {}", path.display()),
+        }
+    }
+}
+
 fn default_token_scheme() -> String {
     "Bearer".into()
 }
