@@ -90,7 +90,7 @@ async fn deliveries(n: usize, concurrency: usize) {
     });
     config.concurrency = concurrency;
     let sink = Arc::new(WebhookSink::new(&config).unwrap());
-    let queue = Arc::new(DiskQueue::open(dir.path(), "hook", &[], journal.appended()).unwrap());
+    let queue = Arc::new(DiskQueue::open(dir.path(), "hook", &[], journal.progress()).unwrap());
     let metrics: &'static Metrics = Box::leak(Box::default());
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let started = Instant::now();

@@ -80,7 +80,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             .iter()
             .map(|(n, s)| (n.clone(), s.flows.clone()))
             .collect();
-        let appended = journal.as_ref().map(Journal::appended);
+        let appended = journal.as_ref().map(Journal::progress);
         let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
         survey.limit_respondents(c.respondent_rate, c.max_sessions);
         let stop_workers = Shutdown::new();
@@ -296,11 +296,23 @@ pub fn pseudonym_key(c: &Config) -> anyhow::Result<Vec<u8>> {
     Ok(key.into_bytes())
 }
 
+/// Writes a new file whole or not at all: a temporary file, fsynced, linked to `path` (which
+/// fails if another process made it first), then the directory fsynced. A key file that
+/// vanished or came back empty after a power loss would give every respondent a new pseudonym.
 fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let mut f = crate::private_fs::create_new(path)?;
-    f.write_all(data)?;
-    f.sync_all()
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(name);
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = crate::private_fs::create_new(&tmp)?;
+    let written = f
+        .write_all(data)
+        .and_then(|()| f.sync_all())
+        .and_then(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    written?;
+    crate::private_fs::sync_parent(path)
 }
 
 /// This process's name in the outbox consumer groups: stable across restarts of the same
@@ -347,7 +359,7 @@ pub async fn redis_queue(c: &Config, name: &str) -> Result<RedisQueue, crate::ou
 /// Starts one delivery worker per sink; they stop when `stop` is notified.
 pub async fn start_workers(
     c: &Config,
-    appended: Option<Arc<tokio::sync::Notify>>,
+    appended: Option<Arc<crate::journal::JournalProgress>>,
     metrics: &Metrics,
     stop: &Shutdown,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
@@ -376,7 +388,9 @@ pub async fn start_workers(
                 .with_context(|| format!("outbox of sink `{name}` in Redis"))?;
             worker.spawn(name, q)
         } else {
-            let notify = appended.clone().unwrap_or_default();
+            let notify = appended
+                .clone()
+                .unwrap_or_else(crate::journal::JournalProgress::whole_file);
             let q = DiskQueue::open(&c.data_dir, name, &cfg.flows, notify)
                 .with_context(|| format!("outbox of sink `{name}`"))?;
             worker.spawn(name, q)

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, Notify};
+use tokio::sync::Mutex;
+
+use crate::journal::JournalProgress;
 
 use super::{
     Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, age_secs, now_rfc3339, parse,
@@ -43,7 +45,9 @@ pub struct DiskQueue {
     acks: PathBuf,
     dead: PathBuf,
     state: Mutex<State>,
-    appended: Arc<Notify>,
+    /// How far `responses.jsonl` is durable: nothing past it is read (a failed write is being
+    /// cut back there).
+    journal: Arc<JournalProgress>,
 }
 
 fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
@@ -59,14 +63,20 @@ fn append_line(path: &Path, line: &[u8]) -> std::io::Result<()> {
 
 /// Complete lines of `path` from byte `from`; returns them and the new offset.
 fn read_lines(path: &Path, from: u64) -> std::io::Result<(Vec<String>, u64)> {
-    let mut f = match std::fs::File::open(path) {
+    read_lines_until(path, from, u64::MAX)
+}
+
+/// Complete lines of `path` between bytes `from` and `until`.
+fn read_lines_until(path: &Path, from: u64, until: u64) -> std::io::Result<(Vec<String>, u64)> {
+    let f = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), from)),
         Err(e) => return Err(e),
     };
+    let mut f = std::io::BufReader::new(f);
     f.seek(SeekFrom::Start(from))?;
     let mut bytes = Vec::new();
-    f.read_to_end(&mut bytes)?;
+    f.take(until.saturating_sub(from)).read_to_end(&mut bytes)?;
     // A line still being written (no newline yet) is read next time.
     let complete = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let lines = bytes[..complete]
@@ -102,15 +112,15 @@ fn current_dead(events: &[String]) -> Vec<DeadLetter> {
 }
 
 impl DiskQueue {
-    /// The queue of `sink` over `data_dir/responses.jsonl`; `appended` is notified by the
-    /// journal after each append.
+    /// The queue of `sink` over `data_dir/responses.jsonl`, read as far as `journal` says
+    /// it is durable (and woken by it after each append).
     pub fn open(
         data_dir: &Path,
         sink: &str,
         flows: &[String],
-        appended: Arc<Notify>,
+        journal: Arc<JournalProgress>,
     ) -> Result<DiskQueue, OutboxError> {
-        let q = DiskQueue::paths(data_dir, sink, flows, appended);
+        let q = DiskQueue::paths(data_dir, sink, flows, journal);
         let mut done = read_acks(&q.acks)?;
         let (events, dead_offset) = read_lines(&q.dead, 0)?;
         for d in current_dead(&events) {
@@ -127,7 +137,12 @@ impl DiskQueue {
         Ok(q)
     }
 
-    fn paths(data_dir: &Path, sink: &str, flows: &[String], appended: Arc<Notify>) -> DiskQueue {
+    fn paths(
+        data_dir: &Path,
+        sink: &str,
+        flows: &[String],
+        journal: Arc<JournalProgress>,
+    ) -> DiskQueue {
         DiskQueue {
             sink: sink.to_owned(),
             flows: flows.to_vec(),
@@ -142,13 +157,13 @@ impl DiskQueue {
                 pending: VecDeque::new(),
                 queued_ids: HashSet::new(),
             }),
-            appended,
+            journal,
         }
     }
 
     /// For `sauti outbox`: reads the files, runs no worker.
     pub fn admin(data_dir: &Path, sink: &str, flows: &[String]) -> DiskQueue {
-        DiskQueue::paths(data_dir, sink, flows, Arc::new(Notify::new()))
+        DiskQueue::paths(data_dir, sink, flows, JournalProgress::whole_file())
     }
 
     fn wants(&self, flow: &str) -> bool {
@@ -169,7 +184,7 @@ impl DiskQueue {
         if rescan {
             st.offset = 0;
         }
-        let (lines, offset) = read_lines(&self.log, st.offset)?;
+        let (lines, offset) = read_lines_until(&self.log, st.offset, self.journal.durable_len())?;
         st.offset = offset;
         for line in lines {
             let Some(response) = parse(line.as_bytes()) else {
@@ -200,7 +215,7 @@ impl Queue for DiskQueue {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Registered before looking, so an append between the look and the wait is seen.
-            let appended = self.appended.notified();
+            let appended = self.journal.notified();
             tokio::pin!(appended);
             appended.as_mut().enable();
             {

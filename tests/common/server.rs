@@ -19,6 +19,8 @@ pub struct Options {
     pub config: Option<String>,
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
+    /// A command that runs `sauti` (e.g. `strace -f -o trace`), when not run directly.
+    pub wrapper: Vec<String>,
 }
 
 impl Default for Options {
@@ -32,6 +34,7 @@ impl Default for Options {
                 "test-key-0123456789abcdef".into(),
             )],
             args: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 }
@@ -63,7 +66,14 @@ impl Server {
     }
 
     fn spawn(opts: Options, dir: Arc<tempfile::TempDir>, data_dir: PathBuf) -> Server {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sauti"));
+        let mut cmd = match opts.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(env!("CARGO_BIN_EXE_sauti"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_sauti")),
+        };
         cmd.current_dir(dir.path())
             .arg("serve")
             .arg("--listen")

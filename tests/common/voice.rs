@@ -169,6 +169,7 @@ impl Lab {
                 "--public-url".into(),
                 PUBLIC_URL.into(),
             ],
+            wrapper: Vec::new(),
         });
         Lab { server, audio, dir }
     }
