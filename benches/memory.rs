@@ -61,6 +61,8 @@ fn main() {
                 channel: ChannelMemory::Ussd { page: 0 },
                 reason: None,
                 state: hop.state,
+                gateway: "africastalking".into(),
+                last_hop_ms: 1_795_000_042_000,
             };
             let key = SessionKey {
                 respondent,

@@ -296,6 +296,10 @@ impl Survey {
             }
             record.reason = hop.reason.clone();
             record.state = hop.state.clone();
+            if record.gateway != gateway.name {
+                record.gateway = gateway.name.clone();
+            }
+            record.last_hop_ms = unix_ms(now);
             let flow = flows
                 .version(&record.flow_id, record.flow_version)
                 .ok_or_else(|| HopError::FlowGone(record.flow_id.clone(), record.flow_version))?;
@@ -427,7 +431,11 @@ impl Survey {
                 self.sessions.forget_abandoned(&record).await?;
                 continue;
             };
-            let mut response = response(flow, "-", &record, now);
+            // As it was left: the gateway and the time of its last answer, not of the sweep.
+            let left_at =
+                OffsetDateTime::from_unix_timestamp_nanos(record.last_hop_ms as i128 * 1_000_000)
+                    .unwrap_or(now);
+            let mut response = response(flow, &record.gateway, &record, left_at);
             response.status = "partial".into();
             let sinks = self.recorder.sinks_for(&flow.id);
             if let Some(body) = self
@@ -514,6 +522,8 @@ impl Survey {
                     channel: fresh_memory,
                     reason: None,
                     state: hop.state.clone(),
+                    gateway: gateway.name.clone(),
+                    last_hop_ms: unix_ms(now),
                 };
                 (flow.clone(), record, hop)
             }

@@ -33,6 +33,19 @@ fn partials(server: &Server) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
     for r in server.responses() {
         assert_eq!(r["status"], "partial", "{r}");
+        // As left: the gateway of the last answer, and its time (not the sweep's, seconds on).
+        assert_eq!(r["gateway"], "africastalking", "{r}");
+        let at = |k: &str| {
+            time::OffsetDateTime::parse(
+                r[k].as_str().unwrap(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .unwrap()
+        };
+        assert!(
+            at("completed_at") - at("started_at") < time::Duration::seconds(1),
+            "{r}"
+        );
         *seen
             .entry(r["id"].as_str().unwrap().to_owned())
             .or_insert(0) += 1;

@@ -12,7 +12,11 @@ use super::SessionRecord;
 /// First byte of every encoded record; bump it when the layout changes (and keep a
 /// decoder for the previous one while sessions in that form may still live).
 /// 2: the address the session is bound to, and the channel's part apart from the engine's.
-pub const FORMAT: u8 = 2;
+/// 3: the gateway and the time of the last hop (what a partial response reports).
+pub const FORMAT: u8 = 3;
+
+/// Format 3 without the gateway and the last hop's time.
+const FORMAT_2: u8 = 2;
 
 /// The layout before channels: no address, the USSD page inside the engine's state. Resume
 /// records in this form live up to the resume window (48 h by default) after an upgrade.
@@ -195,6 +199,8 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
             }
         }
     }
+    w.str(&r.gateway);
+    w.zigzag(r.last_hop_ms);
     w.0
 }
 
@@ -277,7 +283,7 @@ fn decode_reason(r: &mut Reader<'_>) -> Result<Option<Invalid>, DecodeError> {
 pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
     let mut r = Reader(bytes);
     let format = r.u8()?;
-    if format != FORMAT && format != FORMAT_1 {
+    if format != FORMAT && format != FORMAT_2 && format != FORMAT_1 {
         return Err(DecodeError("unknown format"));
     }
     let flow_id = r.str()?;
@@ -367,10 +373,16 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
         };
         answers.push((step, a));
     }
+    let (gateway, last_hop_ms) = match format {
+        FORMAT => (r.str()?, r.zigzag()?),
+        _ => ("-".to_owned(), started_at_ms),
+    };
     if !r.0.is_empty() {
         return Err(DecodeError("trailing bytes"));
     }
     Ok(SessionRecord {
+        gateway,
+        last_hop_ms,
         flow_id,
         flow_version,
         response_id,
@@ -417,6 +429,8 @@ mod tests {
                 answers,
                 receipt: receipt_of(&response_id),
             },
+            gateway: "at-orange".into(),
+            last_hop_ms: 1_795_000_042_000,
         }
     }
 
@@ -510,6 +524,25 @@ mod tests {
         // Written again, it is in today's format.
         assert_eq!(encode(&r)[0], FORMAT);
         assert_eq!(decode(&encode(&r)).unwrap(), r);
+    }
+
+    /// A record of format 2 (live while an upgrade rolls out) decodes: its gateway is not
+    /// known, and its last hop is taken to be its start.
+    #[test]
+    fn a_record_of_format_2_decodes_without_gateway_and_last_hop() {
+        let today = sample(vec![(0, Answer::Choice(1))], None);
+        let mut v2 = encode(&today);
+        let tail = 1 + today.gateway.len() + {
+            let mut w = Writer(Vec::new());
+            w.zigzag(today.last_hop_ms);
+            w.0.len()
+        };
+        v2.truncate(v2.len() - tail);
+        v2[0] = FORMAT_2;
+        let r = decode(&v2).unwrap();
+        assert_eq!(r.gateway, "-");
+        assert_eq!(r.last_hop_ms, today.started_at_ms);
+        assert_eq!(r.state, today.state);
     }
 
     #[test]

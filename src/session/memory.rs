@@ -320,6 +320,8 @@ mod tests {
                 answers: vec![],
                 receipt: String::new(),
             },
+            gateway: "g".into(),
+            last_hop_ms: 0,
         }
     }
 

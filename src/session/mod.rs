@@ -45,6 +45,11 @@ pub struct SessionRecord {
     /// screen (re-rendered from the state: screens are not stored).
     pub reason: Option<Invalid>,
     pub state: SessionState,
+    /// The gateway instance of the last hop ("-" in records from before format 3): what a
+    /// partial response reports as its gateway.
+    pub gateway: String,
+    /// Unix milliseconds of the last hop: when a survey abandoned for good was last answered.
+    pub last_hop_ms: i64,
 }
 
 /// A record with the version it was stored under (for compare-and-set).
