@@ -14,16 +14,10 @@ pub struct Constraint {
 }
 
 /// One engine message and its arguments.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Reason {
     pub message_id: &'static str,
     pub args: Vec<(&'static str, Shown)>,
-}
-
-impl PartialEq for Reason {
-    fn eq(&self, other: &Reason) -> bool {
-        self.message_id == other.message_id
-    }
 }
 
 impl Reason {

@@ -18,7 +18,7 @@ pub enum Piece {
 }
 
 /// What a Fluent argument shows in a form.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Shown {
     /// A value known when the form is written (numbers stay numbers, for plural rules).
     Value(ArgValue),

@@ -211,7 +211,7 @@ pub fn xform(flow: &CompiledFlow) -> String {
                         binds(w, &fields)
                     })
                 })?;
-                element(w, "h:body", &[], |w| body(w, flow, &fields))
+                element(w, "h:body", &[], |w| body(w, &fields))
             },
         )
     })
@@ -338,7 +338,7 @@ fn binds(w: &mut Xml, fields: &[Field]) -> io::Result<()> {
 }
 
 /// One control per answering step, then the survey's status (its only field with choices).
-fn body(w: &mut Xml, flow: &CompiledFlow, fields: &[Field]) -> io::Result<()> {
+fn body(w: &mut Xml, fields: &[Field]) -> io::Result<()> {
     for field in fields {
         let control = match field.question {
             Question::Choice(_) => "select1",
@@ -361,7 +361,6 @@ fn body(w: &mut Xml, flow: &CompiledFlow, fields: &[Field]) -> io::Result<()> {
             Ok(())
         })?;
     }
-    let _ = flow;
     let group = format!("/data/{GROUP}");
     element(w, "group", &[("ref", &group)], |w| {
         text_element(w, "label", &[], "Sauti")?;
