@@ -452,7 +452,7 @@ fn sauti_xform_exports_the_flow_for_odk() {
             "{field}"
         );
     }
-    assert!(xml.contains(r#"lang="sw""#) && xml.contains(r#"lang="ln""#));
+    assert!(xml.contains(r#"lang="Swahili (sw)""#) && xml.contains(r#"lang="Lingala (ln)""#));
 }
 
 #[test]

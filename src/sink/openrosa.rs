@@ -22,8 +22,13 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use serde_json::Value;
 
 use super::{Delivery, Sink, SinkConfig, SinkKind};
+use quick_xml::Reader;
+use quick_xml::escape::resolve_xml_entity;
+use quick_xml::events::Event;
+
 use crate::response::Response;
-use crate::xform::{element_name, escape};
+use crate::xform::metadata::{GROUP, Metadata, SAUTI_FIELDS};
+use crate::xform::xml::{self, element_name};
 
 pub struct OpenRosaSink {
     client: reqwest::Client,
@@ -140,91 +145,73 @@ fn value_text(value: &Value) -> String {
 }
 
 /// The OpenRosa instance of a response: root `data` with the flow's id and version (as in the
-/// form `sauti xform` exports), one element per answer in the response's order, then
-/// `meta/instanceID` = `uuid:<response id>`. The same response always gives the same bytes, so
-/// a resend is an identical resubmission.
+/// form `sauti xform` exports), `start` and `end`, one element per answer in the response's
+/// order, the `sauti` group, then `meta` with `instanceID` = `uuid:<response id>` and an
+/// `instanceName`. The same response always gives the same bytes, so a resend is an identical
+/// resubmission.
 pub fn submission_xml(response: &Response) -> String {
-    let mut x = String::with_capacity(256 + 64 * response.answers.len());
-    x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str(&format!(
-        "<data xmlns:orx=\"http://openrosa.org/xforms\" id=\"{}\" version=\"{}\">\n",
-        escape(&response.flow),
-        response.flow_version
-    ));
-    for (step, answer) in &response.answers {
-        let value = match answer {
-            Value::Object(fields) => fields.get("value").unwrap_or(&Value::Null),
-            other => other,
-        };
-        let name = element_name(step);
-        let text = value_text(value);
-        if text.is_empty() {
-            x.push_str(&format!("  <{name}/>\n"));
-        } else {
-            x.push_str(&format!("  <{name}>{}</{name}>\n", escape(&text)));
-        }
-    }
-    x.push_str(&format!(
-        "  <meta>\n    <instanceID>uuid:{}</instanceID>\n  </meta>\n</data>\n",
-        escape(&response.id)
-    ));
-    x
+    let metadata = Metadata::of(response);
+    let version = response.flow_version.to_string();
+    xml::document(|w| {
+        let root = [
+            ("xmlns:orx", "http://openrosa.org/xforms"),
+            ("id", response.flow.as_str()),
+            ("version", version.as_str()),
+        ];
+        xml::element(w, "data", &root, |w| {
+            xml::text_element(w, "start", &[], &metadata.start)?;
+            xml::text_element(w, "end", &[], &metadata.end)?;
+            for (step, answer) in &response.answers {
+                let value = match answer {
+                    Value::Object(fields) => fields.get("value").unwrap_or(&Value::Null),
+                    other => other,
+                };
+                xml::text_element(w, &element_name(step), &[], &value_text(value))?;
+            }
+            xml::element(w, GROUP, &[], |w| {
+                SAUTI_FIELDS
+                    .iter()
+                    .zip(&metadata.sauti)
+                    .try_for_each(|(field, value)| xml::text_element(w, field.name, &[], value))
+            })?;
+            xml::element(w, "meta", &[], |w| {
+                xml::text_element(w, "instanceID", &[], &metadata.instance_id)?;
+                xml::text_element(w, "instanceName", &[], &metadata.instance_name)
+            })
+        })
+    })
 }
 
-/// Replaces the entity and character references of XML text.
-fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        rest = &rest[amp..];
-        let Some(semi) = rest.find(';').filter(|&i| i <= 10) else {
-            out.push('&');
-            rest = &rest[1..];
-            continue;
-        };
-        let entity = &rest[1..semi];
-        let c = match entity {
-            "amp" => Some('&'),
-            "lt" => Some('<'),
-            "gt" => Some('>'),
-            "quot" => Some('"'),
-            "apos" => Some('\''),
-            _ => entity
-                .strip_prefix("#x")
-                .or_else(|| entity.strip_prefix("#X"))
-                .map(|h| u32::from_str_radix(h, 16))
-                .or_else(|| entity.strip_prefix('#').map(|d| d.parse::<u32>()))
-                .and_then(Result::ok)
-                .and_then(char::from_u32),
-        };
-        match c {
-            Some(c) => {
-                out.push(c);
-                rest = &rest[semi + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// What a collector said: the `<message>` of an OpenRosa reply, else the body, on one line.
+/// What a collector said: the text of the `<message>` of an OpenRosa reply (read as XML),
+/// else the body, on one line.
 pub fn reply_message(body: &str) -> String {
-    let message = body.find("<message").and_then(|start| {
-        let open_end = start + body[start..].find('>')?;
-        if body[start..open_end].ends_with('/') {
-            return Some(String::new());
-        }
-        let close = open_end + body[open_end..].find("</message>")?;
-        Some(unescape(&body[open_end + 1..close]))
-    });
-    let text = message.unwrap_or_else(|| body.to_owned());
+    let text = openrosa_message(body).unwrap_or_else(|| body.to_owned());
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The text of the first `<message>` element, if `body` is XML that has one.
+fn openrosa_message(body: &str) -> Option<String> {
+    let mut reader = Reader::from_str(body);
+    let mut inside = false;
+    let mut text = String::new();
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) if e.local_name().as_ref() == "message" => inside = true,
+            Event::Empty(e) if e.local_name().as_ref() == "message" => return Some(String::new()),
+            Event::End(e) if inside && e.local_name().as_ref() == "message" => return Some(text),
+            Event::Text(t) if inside => text.push_str(&t.xml10_content()),
+            Event::CData(t) if inside => text.push_str(&t.xml10_content()),
+            Event::GeneralRef(r) if inside => {
+                let resolved = match r.resolve_char_ref() {
+                    Ok(Some(c)) => Some(c.to_string()),
+                    _ => resolve_xml_entity(&r).map(str::to_owned),
+                };
+                text.push_str(&resolved.unwrap_or_else(|| format!("&{};", &*r)));
+            }
+            Event::Eof => return None,
+            _ => {}
+        }
+    }
 }
 
 /// How a collector's reply maps to a delivery outcome (see the table at the top).
@@ -346,6 +333,13 @@ mod tests {
             "The form version specified in this submission '99' does not exist."
         );
         assert_eq!(reply_message("plain\n text"), "plain text");
-        assert_eq!(unescape("a &amp; b &#x41; &bogus; &"), "a & b A &bogus; &");
+        assert_eq!(
+            reply_message(
+                "<OpenRosaResponse><message>a &amp; b &#x41; <![CDATA[<c>]]></message></OpenRosaResponse>"
+            ),
+            "a & b A <c>"
+        );
+        assert_eq!(reply_message("<html>oops</html>"), "<html>oops</html>");
+        assert_eq!(reply_message("<message/>"), "");
     }
 }
