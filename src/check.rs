@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::{self, At, SessionState};
 use crate::flow::{self, CompiledFlow, StepIdx};
+use crate::gsm7;
+use crate::i18n::{ENGINE_FILE, FtlFile, Locales};
 use crate::problem::Problem;
 use crate::question::{Answer, Question};
 use crate::render::{Budget, Measure, ussd};
@@ -53,19 +55,25 @@ impl std::fmt::Display for FlowSummary {
     }
 }
 
-/// Everything `check` found: the flows that compiled, problems, and summaries.
+/// Everything `check` found: the flows that compiled, problems (errors: a flow with one is
+/// not served), warnings, and summaries.
 pub struct Report {
     pub flows: Vec<CompiledFlow>,
     pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
     pub summaries: Vec<FlowSummary>,
 }
 
 /// Loads and checks flows (files or directories) against a locales directory.
 pub fn check(paths: &[PathBuf], locales: &Path, budget: Budget) -> Report {
     let (flows, mut problems) = flow::load_dir(paths, locales);
+    // The translation files themselves, to point a warning at the line that causes it.
+    let ftl = Locales::load(locales, &mut Vec::new());
     let mut summaries = Vec::new();
     for f in &flows {
         let (longest, mut found) = check_screens(f, budget);
+        problems.append(&mut found);
+        let mut found = screen_warnings(f, budget, &ftl);
         problems.append(&mut found);
         summaries.push(FlowSummary {
             id: f.id.clone(),
@@ -76,9 +84,27 @@ pub fn check(paths: &[PathBuf], locales: &Path, budget: Budget) -> Report {
             longest,
         });
     }
+    // Flows that did not compile have no screens to measure: their translations are read
+    // line by line instead, so that one run still names every character forcing UCS-2.
+    let compiled: Vec<&str> = flows.iter().map(|f| f.id.as_str()).collect();
+    for (lang, files) in &ftl.files {
+        for (stem, file) in files {
+            if stem != ENGINE_FILE && !compiled.contains(&stem.as_str()) {
+                problems.extend(text_warnings(lang, file, budget));
+            }
+        }
+    }
+    // Each problem once, in file order.
+    problems.sort_by(|a, b| {
+        (&a.path, a.line, a.col, a.severity, &a.message)
+            .cmp(&(&b.path, b.line, b.col, b.severity, &b.message))
+    });
+    problems.dedup();
+    let (warnings, problems) = problems.into_iter().partition(Problem::is_warning);
     Report {
         flows,
         problems,
+        warnings,
         summaries,
     }
 }
@@ -127,10 +153,26 @@ pub struct VoiceCheck {
     pub tts: std::collections::BTreeMap<String, String>,
 }
 
-/// `sauti check`: prints one line per problem (and the count on stderr), or, when there is
-/// none, one summary line per flow; returns whether the flows are clean. With `voice`, a
-/// prompt a call may play that is neither recorded nor spoken by a voice is a problem.
-pub fn run(paths: &[PathBuf], locales: &Path, budget: Budget, voice: Option<&VoiceCheck>) -> bool {
+/// How `check` prints what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One `file:line:col: message` line per problem, then one summary line per flow.
+    Text,
+    /// One JSON document: `{"ok", "problems": [...], "warnings": [...], "flows": [...]}`.
+    Json,
+}
+
+/// `sauti check`: prints every problem and warning (one line each, or one JSON document),
+/// and when there is no problem one summary line per flow; returns whether the flows are
+/// clean (warnings do not fail it). With `voice`, a prompt a call may play that is neither
+/// recorded nor spoken by a voice is a problem.
+pub fn run(
+    paths: &[PathBuf],
+    locales: &Path,
+    budget: Budget,
+    voice: Option<&VoiceCheck>,
+    format: Format,
+) -> bool {
     let mut report = check(paths, locales, budget);
     if let Some(v) = voice {
         for f in &report.flows {
@@ -139,11 +181,45 @@ pub fn run(paths: &[PathBuf], locales: &Path, budget: Budget, voice: Option<&Voi
                 .extend(crate::prompts::voice_problems(f, &v.catalogue, &v.tts));
         }
     }
-    for p in &report.problems {
+    let ok = report.problems.is_empty();
+    if format == Format::Json {
+        let flows: Vec<serde_json::Value> = report
+            .summaries
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "id": s.id,
+                    "path": s.path,
+                    "version": s.version,
+                    "steps": s.steps,
+                    "ussd": s.ussd,
+                    "longest": s.longest.iter().map(|l| serde_json::json!({
+                        "language": l.lang,
+                        "cost": l.measure.cost(),
+                        "limit": l.limit,
+                        "encoding": l.measure.encoding(),
+                    })).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({
+            "ok": ok,
+            "problems": report.problems,
+            "warnings": report.warnings,
+            "flows": flows,
+        });
+        println!("{doc:#}");
+        return ok;
+    }
+    for p in report.problems.iter().chain(&report.warnings) {
         println!("{p}");
     }
-    if !report.problems.is_empty() {
-        eprintln!("{} problem(s) found", report.problems.len());
+    if !ok {
+        eprintln!(
+            "{} problem(s) found, {} warning(s)",
+            report.problems.len(),
+            report.warnings.len()
+        );
         return false;
     }
     for s in &report.summaries {
@@ -204,6 +280,142 @@ pub fn all_screens(flow: &CompiledFlow, budget: Budget) -> Vec<(u8, At, Vec<Stri
         }
     }
     out
+}
+
+/// Screens a respondent would see differently from what the author expects: one character
+/// that GSM-7 lacks turns a whole screen into UCS-2 (80 characters instead of 182), and a
+/// screen over the budget is split into pages. Warnings, pointing at the translation line.
+fn screen_warnings(flow: &CompiledFlow, budget: Budget, ftl: &Locales) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    for (lang, at, pages) in all_screens(flow, budget) {
+        let lang_code = &flow.languages[lang as usize];
+        let step = match at {
+            At::Step(i) | At::Done(i) => Some(&flow.steps[i as usize]),
+            At::Language => None,
+            _ => continue,
+        };
+        let what = step.map_or("the language screen".to_owned(), |s| {
+            format!("step `{}`", s.id)
+        });
+        let ids: Vec<String> = step.map_or_else(
+            || vec!["language-prompt".to_owned(), "language-name".to_owned()],
+            |s| {
+                let mut ids = vec![s.id.clone(), format!("{}-invalid", s.id)];
+                if let Some(o) = s.question.options() {
+                    ids.extend((0..o.len()).map(|i| o.message_id(i)));
+                }
+                ids
+            },
+        );
+        let default_line = step.map_or(0, |s| s.line);
+        let place = |c: char| -> (PathBuf, usize) {
+            for stem in [flow.id.as_str(), ENGINE_FILE] {
+                if let Some(file) = ftl.file(lang_code, stem)
+                    && let Some(line) = line_with(file, &ids, c)
+                {
+                    return (file.path.clone(), line);
+                }
+            }
+            (flow.path.clone(), default_line)
+        };
+        let measures: Vec<Measure> = pages.iter().map(|p| Measure::of(p)).collect();
+        if let Some((page, m)) = pages.iter().zip(&measures).find(|(_, m)| !m.gsm) {
+            let Some(c) = gsm7::first_ucs2(page) else {
+                continue;
+            };
+            let (path, line) = place(c);
+            let instead = match gsm7::alternative(c) {
+                Some(alt) => format!("write `{alt}` instead to keep it GSM-7"),
+                None => "it has no GSM-7 equivalent".to_owned(),
+            };
+            let split = if pages.len() > 1 {
+                format!(", split over {} pages", pages.len())
+            } else {
+                String::new()
+            };
+            warnings.push(
+                Problem::new(
+                    &path,
+                    line,
+                    1,
+                    format!(
+                        "{what} in `{lang_code}`: `{c}` ({}) makes the screen UCS-2: {}/{} characters instead of {} in GSM-7{split}; {instead}",
+                        c.escape_unicode(),
+                        m.cost(),
+                        budget.limit(*m),
+                        budget.gsm7_septets,
+                    ),
+                )
+                .warning(),
+            );
+        } else if pages.len() > 1 {
+            warnings.push(
+                Problem::new(
+                    &flow.path,
+                    default_line,
+                    1,
+                    format!(
+                        "{what} in `{lang_code}` takes {} screens: the respondent presses `{}` to see the rest",
+                        pages.len(),
+                        flow.nav.more
+                    ),
+                )
+                .warning(),
+            );
+        }
+    }
+    warnings
+}
+
+/// Characters forcing UCS-2 in the messages of a translation file, line by line.
+fn text_warnings(lang: &str, file: &FtlFile, budget: Budget) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut current = "";
+    for (n, line) in file.source.lines().enumerate() {
+        if line.starts_with('#') {
+            continue;
+        }
+        if line.chars().next().is_some_and(|f| f.is_ascii_alphabetic()) {
+            current = line.split_once('=').map_or("", |(id, _)| id.trim());
+        }
+        let Some(c) = gsm7::first_ucs2(line) else {
+            continue;
+        };
+        let instead = match gsm7::alternative(c) {
+            Some(alt) => format!("write `{alt}` instead to keep it GSM-7"),
+            None => "it has no GSM-7 equivalent".to_owned(),
+        };
+        out.push(
+            Problem::new(
+                &file.path,
+                n + 1,
+                1,
+                format!(
+                    "message `{current}` in `{lang}`: `{c}` ({}) makes its screen UCS-2: {} characters instead of {} in GSM-7; {instead}",
+                    c.escape_unicode(),
+                    budget.ucs2_chars,
+                    budget.gsm7_septets,
+                ),
+            )
+            .warning(),
+        );
+    }
+    out
+}
+
+/// The line of `file` where one of the messages `ids` contains `c`.
+fn line_with(file: &FtlFile, ids: &[String], c: char) -> Option<usize> {
+    let mut current: Option<&str> = None;
+    for (n, line) in file.source.lines().enumerate() {
+        let starts_message = line.chars().next().is_some_and(|f| f.is_ascii_alphabetic());
+        if starts_message {
+            current = line.split_once('=').map(|(id, _)| id.trim());
+        }
+        if current.is_some_and(|id| ids.iter().any(|x| x == id)) && line.contains(c) {
+            return Some(n + 1);
+        }
+    }
+    None
 }
 
 fn check_screens(flow: &CompiledFlow, budget: Budget) -> (Vec<Longest>, Vec<Problem>) {

@@ -147,6 +147,37 @@ impl std::fmt::Display for Text {
     }
 }
 
+/// The first character of `text` that GSM-7 cannot carry (it makes the whole screen UCS-2).
+pub fn first_ucs2(text: &str) -> Option<char> {
+    text.chars().find(|&c| septets_of(c).is_none())
+}
+
+/// What to write instead of `c` to stay in GSM-7, where a close equivalent exists (French
+/// accents GSM-7 lacks, typographic quotes and dashes).
+pub fn alternative(c: char) -> Option<&'static str> {
+    Some(match c {
+        'â' | 'ä' | 'á' | 'ã' => "a",
+        'ê' | 'ë' => "e",
+        'î' | 'ï' | 'í' => "i",
+        'ô' | 'ó' | 'õ' => "o",
+        'û' | 'ú' => "u",
+        'ç' => "c",
+        'Â' | 'À' | 'Á' => "A",
+        'Ê' | 'È' | 'Ë' => "E",
+        'Î' | 'Ï' => "I",
+        'Ô' => "O",
+        'Û' | 'Ù' => "U",
+        'œ' => "oe",
+        'Œ' => "OE",
+        '’' | '‘' | 'ʼ' => "'",
+        '“' | '”' | '«' | '»' => "\"",
+        '–' | '—' => "-",
+        '…' => "...",
+        '\u{a0}' | '\u{202f}' => " ",
+        _ => return None,
+    })
+}
+
 /// How much one USSD message may hold; configurable per gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -216,6 +247,17 @@ mod tests {
         for s in ["ê", "ç", "â", "î", "ô", "û", "’", "\u{2068}"] {
             assert!(!Measure::of(s).gsm, "{s} must force UCS-2");
         }
+    }
+
+    #[test]
+    fn every_alternative_is_gsm7() {
+        for c in ('\u{80}'..='\u{3000}').filter(|&c| septets_of(c).is_none()) {
+            if let Some(alt) = alternative(c) {
+                assert!(Measure::of(alt).gsm, "{c} -> {alt}");
+            }
+        }
+        assert_eq!(first_ucs2("Où brûlez-vous"), Some('û'));
+        assert_eq!(first_ucs2("Où est-ce?"), None);
     }
 
     #[test]

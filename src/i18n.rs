@@ -122,6 +122,80 @@ impl FtlFile {
             })
             .collect()
     }
+
+    /// Every message id defined in the file.
+    pub fn message_ids(&self) -> Vec<&str> {
+        self.resource
+            .entries()
+            .filter_map(|e| match e {
+                ast::Entry::Message(m) => Some(m.id.name),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Plural variant keys (`[zero]`, `[one]`, `[few]`...) that `lang`'s plural rules never
+    /// select, by message: a `[zero]` in French is dead text (0 is `[one]` there; a `[0]`
+    /// variant matches the number zero).
+    pub fn dead_plural_variants(&self, lang: &str) -> Vec<(&str, &str)> {
+        use intl_pluralrules::{PluralCategory, PluralRuleType, PluralRules};
+        let Ok(id) = lang.parse::<unic_langid::LanguageIdentifier>() else {
+            return Vec::new();
+        };
+        let Ok(rules) = PluralRules::create(id, PluralRuleType::CARDINAL) else {
+            return Vec::new();
+        };
+        // The categories the rules can give, found by asking them (the crate lists none):
+        // integers, the decimals that rules treat apart, and the millions of `many`.
+        let samples = (0..=1000)
+            .map(|n: u32| n.to_string())
+            .chain(["0.5", "1.5", "2.5", "1.0", "1000000", "2000000"].map(str::to_owned));
+        let mut categories: Vec<&str> = samples
+            .filter_map(|n| rules.select(n.as_str()).ok())
+            .map(|c| match c {
+                PluralCategory::ZERO => "zero",
+                PluralCategory::ONE => "one",
+                PluralCategory::TWO => "two",
+                PluralCategory::FEW => "few",
+                PluralCategory::MANY => "many",
+                PluralCategory::OTHER => "other",
+            })
+            .collect();
+        categories.sort_unstable();
+        categories.dedup();
+        let mut dead = Vec::new();
+        for e in self.resource.entries() {
+            let ast::Entry::Message(m) = e else { continue };
+            let mut keys = Vec::new();
+            if let Some(p) = &m.value {
+                pattern_variant_keys(p, &mut keys);
+            }
+            for key in keys {
+                let plural = ["zero", "one", "two", "few", "many"].contains(&key);
+                if plural && !categories.contains(&key) {
+                    dead.push((m.id.name, key));
+                }
+            }
+        }
+        dead
+    }
+}
+
+/// The identifier keys (`[one]`, not `[0]`) of every select expression in a pattern.
+fn pattern_variant_keys<'s>(p: &ast::Pattern<&'s str>, out: &mut Vec<&'s str>) {
+    for el in &p.elements {
+        if let ast::PatternElement::Placeable {
+            expression: ast::Expression::Select { variants, .. },
+        } = el
+        {
+            for v in variants {
+                if let ast::VariantKey::Identifier { name } = v.key {
+                    out.push(name);
+                }
+                pattern_variant_keys(&v.value, out);
+            }
+        }
+    }
 }
 
 fn pattern_vars<'s>(p: &ast::Pattern<&'s str>, out: &mut Vec<&'s str>) {

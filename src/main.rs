@@ -86,6 +86,9 @@ enum Command {
         /// Configuration file (for [voice]; default ./sauti.toml when it exists).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// `text` (one line per problem) or `json` (for editors and CI).
+        #[arg(long, value_enum, default_value = "text")]
+        format: check::Format,
     },
     /// Print the recording script of a flow's voice calls: every (language, message) a call
     /// may play, its file, its text and whether it is recorded, spoken by a voice or missing.
@@ -156,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             voice,
             audio,
             config,
+            format,
         } => {
             let voice = if voice {
                 let c = Config::load(config.as_deref()).map_err(|p| anyhow::anyhow!("{p}"))?;
@@ -168,7 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 None
             };
             Ok(
-                if check::run(&paths, &locales, budget.into(), voice.as_ref()) {
+                if check::run(&paths, &locales, budget.into(), voice.as_ref(), format) {
                     ExitCode::SUCCESS
                 } else {
                     ExitCode::FAILURE

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub path: PathBuf,
     /// 1-based; 0 when the problem is about the file as a whole.
@@ -12,6 +12,16 @@ pub struct Problem {
     /// 1-based; 0 when unknown.
     pub col: usize,
     pub message: String,
+    pub severity: Severity,
+}
+
+/// An error makes a flow unusable; a warning is something a respondent would notice (a
+/// screen in UCS-2, an untranslated message) that does not stop the flow from running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
 }
 
 impl Problem {
@@ -21,7 +31,18 @@ impl Problem {
             line,
             col,
             message: message.into(),
+            severity: Severity::Error,
         }
+    }
+
+    /// The same problem, as a warning.
+    pub fn warning(mut self) -> Problem {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    pub fn is_warning(&self) -> bool {
+        self.severity == Severity::Warning
     }
 
     /// A problem at a byte offset of `source`.
@@ -39,6 +60,9 @@ impl fmt::Display for Problem {
             if self.col > 0 {
                 write!(f, ":{}", self.col)?;
             }
+        }
+        if self.is_warning() {
+            write!(f, ": warning")?;
         }
         write!(f, ": {}", self.message)
     }

@@ -221,3 +221,97 @@ fn the_command_summarises_good_flows() {
     );
     assert!(stdout.contains(" fr "), "{stdout}");
 }
+
+/// Every line `check` prints for a case (problems, then warnings), paths relative.
+fn everything(case: &str) -> (Vec<String>, Vec<String>) {
+    let dir = project(case);
+    let report = check::check(
+        &[dir.path().join("flows")],
+        &dir.path().join("locales"),
+        Budget::default(),
+    );
+    let prefix = format!("{}/", dir.path().display());
+    let show = |ps: &[sauti::problem::Problem]| -> Vec<String> {
+        ps.iter()
+            .map(|p| p.to_string().replace(&prefix, ""))
+            .collect()
+    };
+    (show(&report.problems), show(&report.warnings))
+}
+
+#[test]
+fn one_run_reports_every_planted_mistake_each_once() {
+    let (problems, warnings) = everything("planted");
+    let expected_problems = [
+        "flows/planted.toml:9:8: unknown kind `choise`: did you mean `choice`?",
+        "flows/planted.toml:15:1: unknown field `maxlen`: did you mean `max_len`?",
+        "locales/fr/planted.ftl:4:1: message `place` uses `$illness`, but step `illness` is never answered before step `place` is shown",
+        "flows/planted.toml:23:1: step `illness`: message `illness` is missing in ",
+    ];
+    let expected_warnings = [
+        "locales/fr/planted.ftl:5:1: warning: message `burn` in `fr`: `û` (\\u{fb}) makes its screen UCS-2",
+        "locales/fr/planted.ftl:8:1: warning: message `burn-non` is not used by flow `planted`",
+        "locales/fr/planted.ftl:11:1: warning: message `fin`: `[zero]` is never selected in `fr`",
+    ];
+    for (found, expected) in [
+        (&problems, &expected_problems[..]),
+        (&warnings, &expected_warnings[..]),
+    ] {
+        for e in expected {
+            assert!(
+                found.iter().any(|p| p.starts_with(e)),
+                "expected a line starting with\n  {e}\nfound:\n  {}",
+                found.join("\n  ")
+            );
+        }
+    }
+    assert!(
+        warnings.iter().any(|w| w.contains("write `u` instead")),
+        "{warnings:?}"
+    );
+    let mut unique = problems.clone();
+    unique.dedup();
+    assert_eq!(unique, problems, "a problem reported twice");
+    assert_eq!(problems.len(), expected_problems.len(), "{problems:#?}");
+}
+
+/// The researcher's `û`: on a flow that compiles, the warning measures the real screen.
+#[test]
+fn a_character_that_forces_ucs2_is_named_with_its_gsm7_alternative() {
+    let (problems, warnings) = everything("ucs2");
+    assert!(problems.is_empty(), "{problems:?}");
+    let e = "locales/fr/ucs2.ftl:2:1: warning: step `burn` in `fr`: `û` (\\u{fb}) makes the screen UCS-2: ";
+    assert!(
+        warnings.iter().any(|w| w.starts_with(e)
+            && w.contains("split over 2 pages")
+            && w.ends_with("write `u` instead to keep it GSM-7")),
+        "{warnings:#?}"
+    );
+}
+
+#[test]
+fn check_speaks_json_for_editors_and_ci() {
+    let dir = project("planted");
+    let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
+        .current_dir(dir.path())
+        .args(["check", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    let problems = doc["problems"].as_array().unwrap();
+    assert!(problems.iter().any(
+        |p| p["path"].as_str().unwrap().ends_with("flows/planted.toml")
+            && p["line"] == 15
+            && p["severity"] == "error"
+            && p["message"].as_str().unwrap().contains("max_len")
+    ));
+    assert!(
+        doc["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|w| w["severity"] == "warning")
+    );
+}

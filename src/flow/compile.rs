@@ -156,6 +156,10 @@ impl Ctx<'_> {
             .push(Problem::at(self.path, self.source, span.start, msg));
     }
 
+    fn has_errors(&self) -> bool {
+        self.problems.iter().any(|p| !p.is_warning())
+    }
+
     fn line(&self, span: &Range<usize>) -> usize {
         crate::problem::line_col(self.source, span.start).0
     }
@@ -180,21 +184,16 @@ pub fn compile_file(
             return None;
         }
     };
-    let raw: RawFlow = match toml::from_str(&source) {
-        Ok(r) => r,
-        Err(e) => {
-            let offset = e.span().map_or(0, |s| s.start);
-            let msg = e.message().trim().replace('\n', " ");
-            problems.push(Problem::at(path, &source, offset, msg));
-            return None;
-        }
-    };
+    let (raw, parse_problems) = parse_all(path, &source);
+    let usable = parse_problems.is_empty();
+    problems.extend(parse_problems);
+    let raw = raw?;
     let mut cx = Ctx {
         path,
         source: &source,
         problems: Vec::new(),
     };
-    let mut flow = compile_raw(&mut cx, raw, locales);
+    let mut flow = compile_raw(&mut cx, raw, locales).filter(|_| usable);
     if let Some(f) = &mut flow {
         f.fingerprint = crate::hash::fnv1a(source.as_bytes());
         let mut h = crate::hash::Fnv::default();
@@ -207,9 +206,103 @@ pub fn compile_file(
         }
         f.texts_fingerprint = h.finish();
     }
-    let ok = cx.problems.is_empty();
+    let ok = !cx.has_errors();
     problems.append(&mut cx.problems);
     if ok { flow } else { None }
+}
+
+/// Parses a flow file, reporting every unknown field and kind in one pass: after each one,
+/// the offending line is set aside (blanked, or given the suggested kind, keeping every
+/// offset) and the file parsed again. Returns the flow as far as it parsed, and the problems.
+fn parse_all(path: &Path, source: &str) -> (Option<RawFlow>, Vec<Problem>) {
+    let mut text = source.to_owned();
+    let mut problems = Vec::new();
+    while problems.len() < 50 {
+        let e = match toml::from_str::<RawFlow>(&text) {
+            Ok(raw) => return (Some(raw), problems),
+            Err(e) => e,
+        };
+        let offset = e.span().map_or(0, |s| s.start);
+        let (message, replacement) = explain(e.message());
+        problems.push(Problem::at(path, source, offset, message));
+        let Some(span) = e.span() else { break };
+        let start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let end = text[span.start..]
+            .find('\n')
+            .map_or(text.len(), |i| span.start + i);
+        let line = &text[start..end];
+        let patched = match replacement {
+            Some(Fix::Blank) => " ".repeat(line.len()),
+            Some(Fix::Kind(kind)) => {
+                let key = line.split('=').next().unwrap_or("").trim_end();
+                let fixed = format!("{key}=\"{kind}\"");
+                if fixed.len() > line.len() {
+                    break;
+                }
+                format!("{fixed:<width$}", width = line.len())
+            }
+            None => break,
+        };
+        if patched == line || !line.is_ascii() {
+            break;
+        }
+        text.replace_range(start..end, &patched);
+    }
+    (None, problems)
+}
+
+/// How to go on parsing after an error.
+enum Fix {
+    /// An unknown field: its line is left out.
+    Blank,
+    /// An unknown kind: read as the kind it was probably meant to be.
+    Kind(String),
+}
+
+/// A clearer message for serde's, with a suggestion for a misspelt name, and how to go on.
+fn explain(message: &str) -> (String, Option<Fix>) {
+    let message = message.trim().replace('\n', " ");
+    let quoted =
+        |s: &str| -> Vec<String> { s.split('`').skip(1).step_by(2).map(str::to_owned).collect() };
+    for (what, prefix) in [("field", "unknown field `"), ("kind", "unknown variant `")] {
+        let Some(rest) = message.strip_prefix(prefix) else {
+            continue;
+        };
+        let mut names = quoted(&format!("`{rest}"));
+        let given = names.remove(0);
+        let best = closest(&given, &names);
+        let text = match &best {
+            Some(b) => format!("unknown {what} `{given}`: did you mean `{b}`?"),
+            None => format!(
+                "unknown {what} `{given}`; expected one of {}",
+                names.join(", ")
+            ),
+        };
+        let fix = match what {
+            "field" => Some(Fix::Blank),
+            _ => best.map(Fix::Kind),
+        };
+        return (text, fix);
+    }
+    (message, None)
+}
+
+/// The name in `names` that `given` most likely meant, if one is close.
+fn closest(given: &str, names: &[String]) -> Option<String> {
+    let plain = |s: &str| s.to_lowercase().replace(['_', '-'], "");
+    names
+        .iter()
+        .map(|n| {
+            let d = if plain(n) == plain(given) {
+                0
+            } else {
+                strsim::damerau_levenshtein(&plain(given), &plain(n))
+            };
+            (d, n)
+        })
+        .filter(|(d, n)| *d <= 2.max(n.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, n)| n.clone())
 }
 
 struct Scope<'a> {
@@ -485,11 +578,11 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
             });
         }
     }
-    if !cx.problems.is_empty() {
+    if cx.has_errors() {
         return None;
     }
     check_graph(cx, &steps, &raw);
-    if !cx.problems.is_empty() {
+    if cx.has_errors() {
         return None;
     }
 
@@ -514,11 +607,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         voice_lines: Default::default(),
     };
     bind_texts(cx, &mut flow, locales, &lists);
-    if cx.problems.is_empty() {
-        Some(flow)
-    } else {
-        None
-    }
+    if !cx.has_errors() { Some(flow) } else { None }
 }
 
 fn option_codes(
@@ -759,7 +848,9 @@ fn compile_question(
                 let parsed = match v.get_ref() {
                     toml::Value::String(s) => DateBound::parse(s),
                     toml::Value::Datetime(d) => DateBound::parse(&d.to_string()),
-                    _ => Err("expected a date such as \"2020-01-01\" or \"today\"".into()),
+                    _ => Err(
+                        "expected a date such as \"2020-01-01\", \"today\" or \"today-30\"".into(),
+                    ),
                 };
                 parsed
                     .map_err(|msg| cx.err(v.span(), format!("step `{sid}` field `{name}`: {msg}")))
@@ -774,18 +865,65 @@ fn compile_question(
     })
 }
 
+/// The steps that may follow step `i` (its `next`, and a choice's `goto` targets).
+fn successors(steps: &[Step], i: usize) -> Vec<usize> {
+    let s = &steps[i];
+    let mut out: Vec<usize> = s.next.iter().map(|&x| x as usize).collect();
+    if let Question::Choice(c) = &s.question {
+        out.extend(c.goto.iter().flatten().map(|&x| x as usize));
+    }
+    out
+}
+
+/// Which answers exist when each step is shown: `(surely[s], maybe[s])` are the steps
+/// answered on every path to `s`, and on at least one. A step with a `when`, or that may be
+/// skipped, is not sure to be answered; info and end steps answer nothing.
+fn answered_before(steps: &[Step]) -> (Vec<Vec<bool>>, Vec<Vec<bool>>) {
+    let n = steps.len();
+    let answers = |i: usize| !matches!(steps[i].question, Question::Info | Question::End);
+    let sure = |i: usize| answers(i) && steps[i].when.is_none() && steps[i].required;
+    let mut surely = vec![vec![true; n]; n];
+    let mut maybe = vec![vec![false; n]; n];
+    let mut reached = vec![false; n];
+    if n == 0 {
+        return (surely, maybe);
+    }
+    surely[0] = vec![false; n];
+    reached[0] = true;
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            if !reached[i] {
+                continue;
+            }
+            let mut out_sure = surely[i].clone();
+            out_sure[i] |= sure(i);
+            let mut out_maybe = maybe[i].clone();
+            out_maybe[i] |= answers(i);
+            for j in successors(steps, i) {
+                if !std::mem::replace(&mut reached[j], true) {
+                    changed = true;
+                }
+                for k in 0..n {
+                    let s = surely[j][k] && out_sure[k];
+                    let m = maybe[j][k] || out_maybe[k];
+                    if (s, m) != (surely[j][k], maybe[j][k]) {
+                        (surely[j][k], maybe[j][k]) = (s, m);
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    (surely, maybe)
+}
+
 /// Every step must be reachable from the first, and every reachable step must have a path
 /// to an `end` (a loop needs a way out).
 fn check_graph(cx: &mut Ctx<'_>, steps: &[Step], raw: &RawFlow) {
     let n = steps.len();
-    let successors = |i: usize| -> Vec<usize> {
-        let s = &steps[i];
-        let mut out: Vec<usize> = s.next.iter().map(|&x| x as usize).collect();
-        if let Question::Choice(c) = &s.question {
-            out.extend(c.goto.iter().flatten().map(|&x| x as usize));
-        }
-        out
-    };
+    let successors = |i: usize| successors(steps, i);
     let mut reachable = vec![false; n];
     let mut stack = vec![0usize];
     while let Some(i) = stack.pop() {
@@ -841,6 +979,7 @@ fn bind_texts(
         .enumerate()
         .map(|(i, s)| (s.id.as_str(), i as StepIdx))
         .collect();
+    let (surely, maybe) = answered_before(&flow.steps);
     let mut locales_out = Vec::new();
     for lang in &flow.languages {
         let ftl_path = locales.path_of(lang, &flow.id);
@@ -879,6 +1018,81 @@ fn bind_texts(
                         ));
                     }
                 }
+            }
+        }
+        // ...and answered before the message is shown, on every path to it.
+        if let Some(f) = &file {
+            for (id, vars) in f.variables() {
+                let shown_at = step_ids
+                    .get(id)
+                    .or_else(|| id.strip_suffix("-invalid").and_then(|s| step_ids.get(s)));
+                let Some(&at) = shown_at else { continue };
+                for v in vars {
+                    let Some(&x) = step_ids.get(v) else { continue };
+                    let (x, at_u) = (x as usize, at as usize);
+                    if surely[at_u][x] {
+                        continue;
+                    }
+                    let problem = if !maybe[at_u][x] {
+                        Problem::new(
+                            &f.path,
+                            f.line_of(id),
+                            1,
+                            format!(
+                                "message `{id}` uses `${v}`, but step `{v}` is never answered before step `{}` is shown: it would be empty",
+                                flow.steps[at_u].id
+                            ),
+                        )
+                    } else {
+                        Problem::new(
+                            &f.path,
+                            f.line_of(id),
+                            1,
+                            format!(
+                                "message `{id}` uses `${v}`, which is empty on the paths where step `{v}` is skipped before step `{}` (its `when`, or the respondent skipping it)",
+                                flow.steps[at_u].id
+                            ),
+                        )
+                        .warning()
+                    };
+                    cx.problems.push(problem);
+                }
+            }
+        }
+        // Messages no step shows (a misspelt option key), and plural variants this
+        // language never selects.
+        if let Some(f) = &file {
+            let mut used: HashSet<String> = HashSet::from(["language-prompt".to_owned()]);
+            for step in &flow.steps {
+                used.insert(step.id.clone());
+                used.insert(format!("{}-invalid", step.id));
+                if let Some(o) = step.question.options() {
+                    used.extend((0..o.len()).map(|i| o.message_id(i)));
+                }
+            }
+            for id in f.message_ids() {
+                if !used.contains(id) {
+                    cx.problems.push(
+                        Problem::new(
+                            &f.path,
+                            f.line_of(id),
+                            1,
+                            format!("message `{id}` is not used by flow `{}` (a misspelt step or option id?)", flow.id),
+                        )
+                        .warning(),
+                    );
+                }
+            }
+            for (id, key) in f.dead_plural_variants(lang) {
+                cx.problems.push(
+                    Problem::new(
+                        &f.path,
+                        f.line_of(id),
+                        1,
+                        format!("message `{id}`: `[{key}]` is never selected in `{lang}` (its plural rules have no `{key}`); for the number itself write `[0]`, `[1]`..."),
+                    )
+                    .warning(),
+                );
             }
         }
         let chain = i18n::fallback_chain(lang, &default_lang);

@@ -154,7 +154,11 @@ impl DateBound {
         let fmt = time::macros::format_description!("[year]-[month]-[day]");
         time::Date::parse(s, &fmt)
             .map(DateBound::Fixed)
-            .map_err(|_| format!("`{s}`: expected a date as YYYY-MM-DD, or `today`"))
+            .map_err(|_| {
+                format!(
+                    "`{s}`: expected a date as YYYY-MM-DD, `today`, `today-N` or `today+N` (days)"
+                )
+            })
     }
 
     pub fn resolve(self, today: time::Date) -> time::Date {

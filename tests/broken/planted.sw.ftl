@@ -1,0 +1,9 @@
+mineral = Madini gani?
+mineral-gold = Dhahabu
+mineral-tin = Bati
+place = Unafanya kazi wapi?
+burn = Unachoma zebaki wapi?
+burn-yes = Ndiyo
+burn-no = Hapana
+people = Watu wangapi?
+fin = Asante.
