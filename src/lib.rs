@@ -52,6 +52,7 @@ pub mod session;
 pub mod shutdown;
 pub mod simulate;
 pub mod sink;
+pub mod skeleton;
 pub mod survey;
 pub mod telemetry;
 pub mod text_file;

@@ -90,6 +90,18 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         format: check::Format,
     },
+    /// Write (or complete) a flow's translation file for a language: every message the flow
+    /// needs, still in the default language's words (kept as comments), and the engine's own
+    /// texts (`sauti.ftl`) when the locales folder has none for it.
+    Locales {
+        /// A flow file, or the id of a flow in `flows/`.
+        flow: String,
+        /// The language to write (e.g. sw, ln).
+        #[arg(long)]
+        lang: String,
+        #[arg(long, default_value = "locales")]
+        locales: PathBuf,
+    },
     /// Print the recording script of a flow's voice calls: every (language, message) a call
     /// may play, its file, its text and whether it is recorded, spoken by a voice or missing.
     Prompts {
@@ -178,6 +190,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ExitCode::FAILURE
                 },
             )
+        }
+        Command::Locales {
+            flow,
+            lang,
+            locales,
+        } => {
+            let w = sauti::skeleton::write(&check::flow_path(&flow), &locales, &lang)?;
+            println!(
+                "{}: {} message(s) to translate added",
+                w.flow_file.display(),
+                w.added
+            );
+            if let Some(e) = &w.engine_file {
+                println!("{}: the engine's texts, to translate", e.display());
+            }
+            if w.not_offered {
+                println!("add \"{lang}\" to `languages` in the flow file to offer it");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Prompts {
             flow,

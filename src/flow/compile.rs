@@ -112,7 +112,11 @@ fn check_engine_locale(locales: &Locales, lang: &str, problems: &mut Vec<Problem
             &path,
             0,
             0,
-            "engine texts missing for this language",
+            format!(
+                "engine texts missing for `{lang}` (the language menu, navigation and error messages): \
+                 `sauti locales <flow> --lang {lang} --locales {}` writes them",
+                locales.dir.display()
+            ),
         ));
         return;
     };
@@ -990,8 +994,10 @@ fn bind_texts(
                 0,
                 0,
                 format!(
-                    "flow `{}` offers `{lang}` but this file is missing",
-                    flow.id
+                    "flow `{}` offers `{lang}` but this file is missing: `sauti locales {} --lang {lang} --locales {}` writes it to translate",
+                    flow.id,
+                    flow.id,
+                    locales.dir.display()
                 ),
             ));
         }
@@ -1081,6 +1087,33 @@ fn bind_texts(
                         )
                         .warning(),
                     );
+                }
+            }
+            let default_file = locales.file(&default_lang, &flow.id);
+            if *lang != default_lang
+                && let Some(d) = default_file
+            {
+                for id in f.message_ids() {
+                    let (Some(mine), Some(theirs)) = (
+                        i18n::format(&[locales.bundle(lang, &flow.id)], id, None),
+                        i18n::format(&[locales.bundle(&default_lang, &flow.id)], id, None),
+                    ) else {
+                        continue;
+                    };
+                    // Names (places, minerals) stay the same in every language: only
+                    // sentences are suspect.
+                    let sentence = mine.split_whitespace().count() >= 3 || mine.contains('?');
+                    if sentence && mine == theirs && d.has_message(id) {
+                        cx.problems.push(
+                            Problem::new(
+                                &f.path,
+                                f.line_of(id),
+                                1,
+                                format!("message `{id}` in `{lang}` is the same as in `{default_lang}`: not translated yet?"),
+                            )
+                            .warning(),
+                        );
+                    }
                 }
             }
             for (id, key) in f.dead_plural_variants(lang) {
