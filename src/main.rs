@@ -129,9 +129,13 @@ enum Command {
         /// Language (fr, sw, ln, or fra, swa, lin, fr-CD...); skips the language screen.
         #[arg(long)]
         lang: Option<String>,
-        /// Inputs, comma-separated (`1,2,abc`); without it, inputs are read from stdin.
-        #[arg(long, value_delimiter = ',')]
+        /// Inputs, comma-separated (`1,2,abc`); without it (or `--answer`), inputs are read
+        /// from stdin.
+        #[arg(long, value_delimiter = ',', conflicts_with = "answer")]
         answers: Option<Vec<String>>,
+        /// One input, as typed, commas included (a multi-select `1,3,5`); repeat it for each.
+        #[arg(long)]
+        answer: Vec<String>,
         #[arg(long, default_value = "locales")]
         locales: PathBuf,
         #[command(flatten)]
@@ -227,6 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             flow,
             lang,
             answers,
+            answer,
             locales,
             budget,
             plain,
@@ -236,6 +241,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 simulate::Display::Ussd(budget.into())
             };
+            let answers = answers.or((!answer.is_empty()).then_some(answer));
             simulate::command(&flow, lang.as_deref(), answers, &locales, display)?;
             Ok(ExitCode::SUCCESS)
         }

@@ -75,7 +75,7 @@ fn show(out: &mut dyn Write, screen: &Screen, budget: Budget) -> io::Result<()> 
 pub fn run(
     flow: &CompiledFlow,
     lang: Option<u8>,
-    mut inputs: Inputs<'_>,
+    inputs: &mut Inputs<'_>,
     out: &mut dyn Write,
     ctx: &HopContext,
     display: Display,
@@ -180,6 +180,20 @@ pub fn command(
         None => Inputs::Reader(&mut lock),
     };
     let mut out = io::stdout().lock();
-    run(&flow, lang, inputs, &mut out, &ctx, display, &stamp)?;
+    let mut inputs = inputs;
+    run(&flow, lang, &mut inputs, &mut out, &ctx, display, &stamp)?;
+    // Answers meant for questions that never came: the script and the flow disagree.
+    if let Inputs::List(left) = &inputs
+        && !left.is_empty()
+    {
+        anyhow::bail!(
+            "{} answer(s) left over after the session ended: {}",
+            left.len(),
+            left.iter()
+                .map(|a| format!("`{a}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     Ok(())
 }
