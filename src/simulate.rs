@@ -121,12 +121,18 @@ pub fn run(
         writeln!(out, "(the session was closed before the end of the survey)")?;
         return Ok(None);
     };
+    let declined = flow.consent.filter(|c| c.declined(&hop.state));
     let response = Response {
         schema: SCHEMA_VERSION,
         id: id.to_string(),
         flow: flow.id.clone(),
         flow_version: flow.version,
-        status: "complete".into(),
+        status: if declined.is_some() {
+            "declined"
+        } else {
+            "complete"
+        }
+        .into(),
         channel: "simulator".into(),
         gateway: "simulate".into(),
         language: flow.languages[hop.state.lang as usize].clone(),
@@ -134,8 +140,15 @@ pub fn run(
         network: None,
         started_at: now.to_owned(),
         completed_at: now.to_owned(),
-        answers: answers_json(flow, &hop.state),
+        answers: match declined {
+            Some(_) => Default::default(),
+            None => answers_json(flow, &hop.state),
+        },
     };
+    if declined.is_some_and(|c| !c.count_refusals) {
+        writeln!(out, "(declined: nothing is recorded)")?;
+        return Ok(None);
+    }
     writeln!(out, "--- response ---")?;
     writeln!(
         out,

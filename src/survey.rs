@@ -329,13 +329,21 @@ impl Survey {
                         Some(flow.id.clone()),
                     ));
                 }
-                let response = response(flow, &gateway.name, &record, now);
-                sinks = self.recorder.sinks_for(&flow.id);
-                // Embedded mode: durable in the journal before the respondent sees the end.
-                body = self
-                    .recorder
-                    .record(&response, self.sessions.holds_outbox())
-                    .await?;
+                let mut response = response(flow, &gateway.name, &record, now);
+                let declined = flow.consent.filter(|c| c.declined(&record.state));
+                if declined.is_some() {
+                    // A refusal records no answer: at most that someone declined.
+                    response.status = "declined".into();
+                    response.answers.clear();
+                }
+                if declined.is_none_or(|c| c.count_refusals) {
+                    sinks = self.recorder.sinks_for(&flow.id);
+                    // Embedded mode: durable in the journal before the respondent sees the end.
+                    body = self
+                        .recorder
+                        .record(&response, self.sessions.holds_outbox())
+                        .await?;
+                }
             }
             let rid = record.response_id.to_string();
             let enqueue = body.as_deref().map(|body| Enqueue {
@@ -423,11 +431,14 @@ impl Survey {
         let mut queued = 0;
         for record in self.sessions.find_abandoned(1000).await? {
             let flow = flows.version(&record.flow_id, record.flow_version);
-            let Some(flow) = flow
-                .filter(|f| f.partials && !record.state.history.is_empty() && record.state.fits(f))
-            else {
-                // Nothing to deliver (no partials wanted, nothing answered, or a flow version
-                // no longer loaded).
+            let Some(flow) = flow.filter(|f| {
+                f.partials
+                    && !record.state.history.is_empty()
+                    && record.state.fits(f)
+                    && f.consent.is_none_or(|c| c.given(&record.state))
+            }) else {
+                // Nothing to deliver (no partials wanted, nothing answered, no consent given
+                // yet, or a flow version no longer loaded).
                 self.sessions.forget_abandoned(&record).await?;
                 continue;
             };

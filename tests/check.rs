@@ -216,7 +216,7 @@ fn the_command_summarises_good_flows() {
     );
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(
-        stdout.contains("flows/kufatilia.toml: ok: flow `kufatilia` v1"),
+        stdout.contains("flows/kufatilia.toml: ok: flow `kufatilia` v2"),
         "{stdout}"
     );
     assert!(stdout.contains(" fr "), "{stdout}");
@@ -313,5 +313,16 @@ fn check_speaks_json_for_editors_and_ci() {
             .unwrap()
             .iter()
             .all(|w| w["severity"] == "warning")
+    );
+}
+
+#[test]
+fn nothing_may_be_asked_before_consent_and_a_refusal_must_end_the_survey() {
+    assert_reports(
+        "consent",
+        &[
+            "flows/consent.toml:9:1: step `mine` can be answered before consent is given at step `agree`",
+            "flows/consent.toml:13:1: consent: answering `no` at step `agree` goes on to step `age`, which asks a question",
+        ],
     );
 }

@@ -72,7 +72,7 @@ fn a_miner_reports_through_africas_talking_in_french_and_the_report_lands_on_dis
     let r = &responses[0];
     assert!(is_uuid_v7(r["id"].as_str().unwrap()), "{r}");
     assert_eq!(r["flow"], "kufatilia");
-    assert_eq!(r["flow_version"], 1);
+    assert_eq!(r["flow_version"], 2);
     assert_eq!(r["status"], "complete");
     assert_eq!(r["channel"], "ussd");
     assert_eq!(r["gateway"], "africastalking");
@@ -223,7 +223,9 @@ fn a_response_survives_a_crash_right_after_the_end_screen_exactly_once(opts: Opt
     server.restart();
     let responses = server.responses();
     assert_eq!(responses.len(), 1);
-    assert_eq!(responses[0]["answers"]["consent"]["value"], "no");
+    // A refusal is counted, with no answer.
+    assert_eq!(responses[0]["status"], "declined");
+    assert_eq!(responses[0]["answers"], serde_json::json!({}));
     // The restarted process appends after it.
     let mut again = AtPhone::new(&server, "ATUid_after", "*384*1#", PHONE);
     again.dial();

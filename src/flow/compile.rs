@@ -589,6 +589,13 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
     if cx.has_errors() {
         return None;
     }
+    let consent = raw
+        .consent
+        .as_ref()
+        .and_then(|c| compile_consent(cx, c, &steps, &ids));
+    if cx.has_errors() {
+        return None;
+    }
 
     let mut flow = CompiledFlow {
         id,
@@ -601,6 +608,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         voice,
         max_attempts,
         partials: raw.partials,
+        consent,
         nav,
         steps,
         locales: Vec::new(),
@@ -866,6 +874,90 @@ fn compile_question(
         }
         RawKind::Info => Question::Info,
         RawKind::End => Question::End,
+    })
+}
+
+/// The consent step, checked: a choice step with an agreeing option, that every question
+/// comes after on every path, and whose refusal leads only to texts (info, end).
+fn compile_consent(
+    cx: &mut Ctx<'_>,
+    raw: &Spanned<super::raw::RawConsent>,
+    steps: &[Step],
+    ids: &HashMap<String, StepIdx>,
+) -> Option<super::Consent> {
+    let c = raw.get_ref();
+    let name = c.step.get_ref();
+    let Some(&step) = ids.get(name) else {
+        cx.err(c.step.span(), format!("consent: unknown step `{name}`"));
+        return None;
+    };
+    let Question::Choice(choice) = &steps[step as usize].question else {
+        cx.err(
+            c.step.span(),
+            format!("consent: step `{name}` must be a choice (agree or not)"),
+        );
+        return None;
+    };
+    let agree_code = c.agree.as_ref().map_or("yes", |a| a.get_ref().as_str());
+    let Some(agree) = choice.options.codes.iter().position(|o| o == agree_code) else {
+        let span = c.agree.as_ref().map_or(c.step.span(), |a| a.span());
+        cx.err(
+            span,
+            format!("consent: step `{name}` has no option `{agree_code}` to agree with"),
+        );
+        return None;
+    };
+    let (surely, _) = answered_before(steps);
+    for (i, s) in steps.iter().enumerate() {
+        let asks = !matches!(s.question, Question::Info | Question::End);
+        if asks && i != step as usize && !surely[i][step as usize] {
+            cx.problems.push(Problem::new(
+                cx.path,
+                s.line,
+                1,
+                format!(
+                    "step `{}` can be answered before consent is given at step `{name}`",
+                    s.id
+                ),
+            ));
+        }
+    }
+    // Everything a refusal can lead to.
+    for (o, code) in choice.options.codes.iter().enumerate() {
+        if o == agree {
+            continue;
+        }
+        let first = choice
+            .goto
+            .get(o)
+            .copied()
+            .flatten()
+            .or(steps[step as usize].next);
+        let mut seen = vec![false; steps.len()];
+        let mut stack: Vec<usize> = first.map(|f| f as usize).into_iter().collect();
+        while let Some(i) = stack.pop() {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            if !matches!(steps[i].question, Question::Info | Question::End) {
+                cx.problems.push(Problem::new(
+                    cx.path,
+                    steps[step as usize].line,
+                    1,
+                    format!(
+                        "consent: answering `{code}` at step `{name}` goes on to step `{}`, which asks a question: a refusal must end the survey (`goto = {{ {code} = \"<an end step>\" }}`)",
+                        steps[i].id
+                    ),
+                ));
+                break;
+            }
+            stack.extend(successors(steps, i));
+        }
+    }
+    Some(super::Consent {
+        step,
+        agree: agree as u16,
+        count_refusals: c.count_refusals,
     })
 }
 

@@ -66,6 +66,35 @@ pub struct Step {
     pub line: usize,
 }
 
+/// Where a respondent agrees to take part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Consent {
+    /// A choice step.
+    pub step: StepIdx,
+    /// The option index that means "I agree".
+    pub agree: u16,
+    /// Whether a refusal is delivered (status `declined`, no answers) or not at all.
+    pub count_refusals: bool,
+}
+
+impl Consent {
+    /// Whether `state` holds a refusal.
+    pub fn declined(&self, state: &crate::engine::SessionState) -> bool {
+        state.answers.iter().any(|(step, a)| {
+            *step == self.step
+                && matches!(a, crate::question::Answer::Choice(o) if *o != self.agree)
+        })
+    }
+
+    /// Whether `state` holds the respondent's agreement.
+    pub fn given(&self, state: &crate::engine::SessionState) -> bool {
+        state.answers.iter().any(|(step, a)| {
+            *step == self.step
+                && matches!(a, crate::question::Answer::Choice(o) if *o == self.agree)
+        })
+    }
+}
+
 /// The language screen, shown first when a flow offers several languages.
 #[derive(Debug, Clone)]
 pub struct LanguageScreen {
@@ -93,6 +122,9 @@ pub struct CompiledFlow {
     pub max_attempts: u8,
     /// Whether unfinished surveys are delivered as partial responses.
     pub partials: bool,
+    /// The consent step, when the flow names one: nothing is asked before it, and a refusal
+    /// records no answer.
+    pub consent: Option<Consent>,
     pub nav: NavKeys,
     pub steps: Vec<Step>,
     /// Texts per language, in the order of `languages`.

@@ -28,12 +28,28 @@ pub struct RawFlow {
     pub max_attempts: Option<Spanned<u8>>,
     #[serde(default)]
     pub partials: bool,
+    /// The step where the respondent agrees to take part (`consent = { step = "consent" }`).
+    #[serde(default)]
+    pub consent: Option<Spanned<RawConsent>>,
     #[serde(default)]
     pub nav: Option<Spanned<RawNav>>,
     #[serde(default)]
     pub lists: BTreeMap<String, Spanned<RawList>>,
     #[serde(default, rename = "step")]
     pub steps: Vec<Spanned<RawStep>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConsent {
+    /// A choice step.
+    pub step: Spanned<String>,
+    /// Its option that means "I agree" (default `yes`); any other declines.
+    #[serde(default)]
+    pub agree: Option<Spanned<String>>,
+    /// Whether a refusal is recorded (as a response with status `declined` and no answers).
+    #[serde(default)]
+    pub count_refusals: bool,
 }
 
 #[derive(Debug, Deserialize)]
