@@ -22,9 +22,6 @@ use crate::sink::{AnySink, SinkConfig, SinkKind};
 use crate::survey::{AnyStore, Survey};
 use crate::telemetry::Telemetry;
 
-/// How long a worker waits before taking over a response another (dead) worker held.
-pub const RECLAIM_IDLE: Duration = Duration::from_secs(60);
-
 /// `sauti serve`: checks the flows, serves the gateways over HTTP and delivers completed
 /// surveys, until SIGINT/SIGTERM.
 pub fn serve(c: Config) -> anyhow::Result<()> {
@@ -326,7 +323,7 @@ pub async fn redis_queue(c: &Config, name: &str) -> Result<RedisQueue, crate::ou
         name,
         &consumer_name(c),
         deadline,
-        RECLAIM_IDLE,
+        Duration::from_secs(c.reclaim_idle_secs.max(1)),
     )
     .await
 }
@@ -348,8 +345,14 @@ pub async fn start_workers(
             // Embedded mode writes this file on every completion: nothing to deliver.
             continue;
         }
-        let sink =
-            Arc::new(AnySink::build(cfg).map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?);
+        // A configuration error may quote the URL: not its token.
+        let sink = Arc::new(
+            AnySink::build(cfg)
+                .map_err(|e| anyhow::anyhow!("sink `{name}`: {}", cfg.redactor().text(&e)))?,
+        );
+        if let Some(n) = cfg.max_attempts {
+            tracing::warn!(sink = %name, max_attempts = n, max_age_secs = cfg.max_age_secs, "max_attempts is no longer a limit: a failing response is retried until it is max_age_secs old (docs/delivery.md)");
+        }
         let counters = metrics.sink(name);
         let worker = Worker {
             sink: &sink,

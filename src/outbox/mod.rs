@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod disk;
+pub mod health;
 pub mod redis;
 pub mod worker;
 
@@ -28,6 +29,9 @@ pub struct Entry {
     pub response: Response,
     /// The JSON exactly as queued (what webhooks sign and send).
     pub body: Vec<u8>,
+    /// When it was queued (or replayed), in unix milliseconds: its retries stop
+    /// `max_age_secs` after it.
+    pub queued_at_ms: i64,
 }
 
 /// A response a sink refused for good (or after every attempt).
@@ -103,6 +107,17 @@ pub fn parse(body: &[u8]) -> Option<Response> {
 
 pub fn now_rfc3339() -> String {
     crate::survey::rfc3339(time::OffsetDateTime::now_utc())
+}
+
+pub fn now_unix_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// An RFC 3339 time in unix milliseconds (`None` if it does not parse).
+pub fn unix_ms(at: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 /// Seconds since an RFC 3339 time (0 if it does not parse).

@@ -2,7 +2,7 @@
 //! the stream, its dead letters and its counters share a Cluster slot), read by the consumer
 //! group `sauti`; entries a dead worker left pending are reclaimed with XAUTOCLAIM.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -64,14 +64,48 @@ pub struct RedisQueue {
     deadline: Duration,
     /// Pending entries idle this long belong to a dead worker and are taken over.
     reclaim_idle: Duration,
-    /// Whether this consumer's own pending entries (left by its previous run) were taken back.
-    recovered: std::sync::atomic::AtomicBool,
+    /// Where reading this consumer's own pending entries (left by its previous run) has got
+    /// to; `None` once all were taken back. Read once, page by page: re-reading them from
+    /// the start would hand out entries still in flight a second time.
+    own_pending_after: std::sync::Mutex<Option<String>>,
+    /// Entries handed to the worker and not yet acknowledged or buried: never handed out
+    /// twice, whatever XAUTOCLAIM or a re-read returns.
+    held: std::sync::Mutex<HashSet<String>>,
     /// Whether the consumer group is known to exist (checked again after a NOGROUP error, e.g.
     /// when Redis restarted without its data).
     group_ready: std::sync::atomic::AtomicBool,
-    /// When XAUTOCLAIM last ran: it scans the pending list, so not on every batch.
-    last_reclaim: std::sync::Mutex<Option<std::time::Instant>>,
+    reclaim: std::sync::Mutex<ReclaimScan>,
 }
+
+/// XAUTOCLAIM's walk through the group's pending entries: continued at once while it finds
+/// any (a dead consumer's entries are taken over as fast as they are delivered), started
+/// again every [`RECLAIM_EVERY`] once it reached the end.
+struct ReclaimScan {
+    cursor: String,
+    next_walk: Option<std::time::Instant>,
+}
+
+impl ReclaimScan {
+    fn due(&self) -> bool {
+        self.next_walk
+            .is_none_or(|at| std::time::Instant::now() >= at)
+    }
+
+    fn walking(&self) -> bool {
+        self.cursor != "0-0"
+    }
+
+    /// After a call that returned `cursor` and claimed `claimed` entries.
+    fn advanced(&mut self, cursor: String, claimed: usize) {
+        let finished = cursor == "0-0" && claimed == 0;
+        self.cursor = cursor;
+        self.next_walk = finished.then(|| std::time::Instant::now() + RECLAIM_EVERY);
+    }
+}
+
+/// How often the pending entries are looked through for ones a dead worker left behind,
+/// when the last walk found none.
+const RECLAIM_EVERY: Duration = Duration::from_secs(5);
 
 fn fail(e: impl std::fmt::Display) -> OutboxError {
     OutboxError::Redis(e.to_string())
@@ -114,6 +148,15 @@ fn stream_entries(v: &Value) -> Vec<(String, HashMap<String, Vec<u8>>)> {
         .collect()
 }
 
+/// When a stream entry was added: the milliseconds part of its id.
+fn queued_at_ms(entry_id: &str) -> i64 {
+    entry_id
+        .split('-')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(super::now_unix_ms)
+}
+
 fn int(v: &Value) -> u64 {
     match v {
         Value::Int(i) => (*i).max(0) as u64,
@@ -146,9 +189,13 @@ impl RedisQueue {
             blocking: connect(url, connect_timeout, None).await.map_err(fail)?,
             deadline,
             reclaim_idle,
-            recovered: std::sync::atomic::AtomicBool::new(false),
-            last_reclaim: std::sync::Mutex::new(None),
+            own_pending_after: std::sync::Mutex::new(Some("0".to_owned())),
+            held: std::sync::Mutex::new(HashSet::new()),
             group_ready: std::sync::atomic::AtomicBool::new(false),
+            reclaim: std::sync::Mutex::new(ReclaimScan {
+                cursor: "0-0".to_owned(),
+                next_walk: None,
+            }),
         };
         Ok(q)
     }
@@ -186,6 +233,7 @@ impl RedisQueue {
                 .and_then(|b| parse(b).map(|r| (r, b.clone())))
             {
                 Some((response, body)) => out.push(Entry {
+                    queued_at_ms: queued_at_ms(&key),
                     key,
                     response,
                     body,
@@ -196,68 +244,118 @@ impl RedisQueue {
         out
     }
 
+    /// Entries not already held by this process; the rest become held.
+    fn take(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .into_iter()
+            .filter(|e| held.insert(e.key.clone()))
+            .collect()
+    }
+
+    fn release(&self, keys: impl IntoIterator<Item = String>) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            held.remove(&key);
+        }
+    }
+
+    /// The next page of what this consumer held when its previous run stopped.
+    async fn own_pending(
+        &self,
+        max: usize,
+        bad: &mut Vec<String>,
+    ) -> Result<Vec<Entry>, OutboxError> {
+        let after = self
+            .own_pending_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(after) = after else {
+            return Ok(Vec::new());
+        };
+        let mut own = redis::cmd("XREADGROUP");
+        own.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(max)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(&after);
+        let reply = self.run(&own).await?;
+        let raw: Vec<_> = items(&reply)
+            .iter()
+            .filter_map(|stream| items(stream).get(1))
+            .flat_map(stream_entries)
+            .collect();
+        *self
+            .own_pending_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = raw.last().map(|(id, _)| id.clone());
+        Ok(self.entries(raw, bad))
+    }
+
+    /// Up to `max` entries idle longer than the reclaim time (a dead worker's), claimed.
+    async fn reclaimed(
+        &self,
+        max: usize,
+        bad: &mut Vec<String>,
+    ) -> Result<Vec<Entry>, OutboxError> {
+        let cursor = {
+            let scan = self.reclaim.lock().unwrap_or_else(|p| p.into_inner());
+            if !scan.due() {
+                return Ok(Vec::new());
+            }
+            scan.cursor.clone()
+        };
+        let mut claim = redis::cmd("XAUTOCLAIM");
+        claim
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg(self.reclaim_idle.as_millis() as u64)
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(max);
+        let claimed = self.run(&claim).await?;
+        let parts = items(&claimed);
+        let next = parts.first().and_then(text).unwrap_or_else(|| "0-0".into());
+        let raw = stream_entries(parts.get(1).unwrap_or(&Value::Nil));
+        self.reclaim
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .advanced(next, raw.len());
+        if !raw.is_empty() {
+            tracing::info!(sink = %self.sink, entries = raw.len(), "taking over responses a stopped worker held");
+        }
+        Ok(self.entries(raw, bad))
+    }
+
     async fn read_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
         let mut bad = Vec::new();
-        // First, what dead workers left behind (looked for every few seconds).
-        let reclaim_due = {
-            let mut last = self.last_reclaim.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
-            if due {
-                *last = Some(std::time::Instant::now());
-            }
-            due
-        };
-        let mut batch = Vec::new();
-        if reclaim_due {
-            let mut claim = redis::cmd("XAUTOCLAIM");
-            claim
-                .arg(&self.stream)
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg(self.reclaim_idle.as_millis() as u64)
-                .arg("0-0")
-                .arg("COUNT")
-                .arg(max);
-            let claimed = self.run(&claim).await?;
-            batch = self.entries(
-                stream_entries(items(&claimed).get(1).unwrap_or(&Value::Nil)),
-                &mut bad,
-            );
-        }
-        if batch.is_empty() && !self.recovered.load(std::sync::atomic::Ordering::Relaxed) {
-            // What this consumer held when its previous run stopped: deliver it again now.
-            let mut own = redis::cmd("XREADGROUP");
-            own.arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg("COUNT")
-                .arg(max)
-                .arg("STREAMS")
-                .arg(&self.stream)
-                .arg("0");
-            let reply = self.run(&own).await?;
-            for stream in items(&reply) {
-                if let Some(entries) = items(stream).get(1) {
-                    batch.extend(self.entries(stream_entries(entries), &mut bad));
-                }
-            }
-            if batch.len() < max {
-                self.recovered
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+        let mut batch = self.take(self.own_pending(max, &mut bad).await?);
+        if batch.len() < max {
+            let more = self.reclaimed(max - batch.len(), &mut bad).await?;
+            batch.extend(self.take(more));
         }
         if batch.is_empty() {
+            // While a walk through the pending entries goes on, new entries do not wait for it.
+            let walking = self
+                .reclaim
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .walking();
             let mut read = redis::cmd("XREADGROUP");
             read.arg("GROUP")
                 .arg(GROUP)
                 .arg(&self.consumer)
                 .arg("COUNT")
-                .arg(max)
-                .arg("BLOCK")
-                .arg(wait.as_millis().max(1) as u64)
-                .arg("STREAMS")
-                .arg(&self.stream)
-                .arg(">");
+                .arg(max);
+            if !walking {
+                read.arg("BLOCK").arg(wait.as_millis().max(1) as u64);
+            }
+            read.arg("STREAMS").arg(&self.stream).arg(">");
             let reply = within(
                 wait + Duration::from_secs(5),
                 self.blocking.query::<Value>(&read),
@@ -267,7 +365,8 @@ impl RedisQueue {
             for stream in items(&reply) {
                 let parts = items(stream);
                 if let Some(entries) = parts.get(1) {
-                    batch.extend(self.entries(stream_entries(entries), &mut bad));
+                    let fresh = self.entries(stream_entries(entries), &mut bad);
+                    batch.extend(self.take(fresh));
                 }
             }
         }
@@ -319,6 +418,7 @@ impl Queue for RedisQueue {
         within(self.deadline, self.conn.invoke::<Value>(&inv))
             .await
             .map_err(fail)?;
+        self.release(entries.iter().map(|e| e.key.clone()));
         Ok(())
     }
 
@@ -335,6 +435,7 @@ impl Queue for RedisQueue {
         within(self.deadline, self.conn.invoke::<Value>(&inv))
             .await
             .map_err(fail)?;
+        self.release([entry.key.clone()]);
         Ok(())
     }
 
