@@ -49,15 +49,27 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SinkStatus {
     pub sink: String,
-    /// Waiting for delivery (including in flight).
+    /// Waiting for delivery, including what workers hold (in flight or waiting to retry).
     pub queued: u64,
-    /// Taken by a worker and not yet acknowledged (Redis mode; embedded mode cannot see
-    /// another process's workers).
-    pub in_flight: u64,
+    /// Held by running workers: in flight or waiting for a retry. `None` where another
+    /// process cannot see it (embedded mode: the serving process exports
+    /// `sauti_outbox_in_flight` at `/metrics`).
+    pub in_flight: Option<u64>,
+    /// Redis mode: workers that stopped (silent longer than the reclaim time) with entries
+    /// still pending, which a running worker takes over.
+    pub stopped: Vec<StoppedWorker>,
     pub delivered: u64,
     pub dead: u64,
     /// Age of the oldest response still waiting, in seconds.
     pub oldest_age_secs: Option<u64>,
+}
+
+/// A consumer of the group that stopped with entries pending.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoppedWorker {
+    pub name: String,
+    pub pending: u64,
+    pub idle_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use redis::{Script, Value};
 
-use super::{Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, now_rfc3339, parse};
+use super::{
+    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, StoppedWorker, now_rfc3339, parse,
+};
 use crate::redis_conn::{RedisConn, connect, within};
 
 pub fn stream_key(prefix: &str, sink: &str) -> String {
@@ -389,6 +391,52 @@ impl RedisQueue {
     }
 }
 
+impl RedisQueue {
+    /// What running consumers hold, and the consumers that stopped with entries pending
+    /// (silent for longer than the reclaim time).
+    async fn holders(&self) -> Result<(u64, Vec<StoppedWorker>), OutboxError> {
+        let consumers = self
+            .run(
+                redis::cmd("XINFO")
+                    .arg("CONSUMERS")
+                    .arg(&self.stream)
+                    .arg(GROUP),
+            )
+            .await?;
+        let mut live = 0;
+        let mut stopped = Vec::new();
+        for consumer in items(&consumers) {
+            let info = fields(consumer);
+            let get = |k: &str| info.get(k).map_or(0, int);
+            let (pending, idle_ms) = (get("pending"), get("idle"));
+            if idle_ms <= self.reclaim_idle.as_millis() as u64 {
+                live += pending;
+            } else if pending > 0 {
+                stopped.push(StoppedWorker {
+                    name: info.get("name").and_then(text).unwrap_or_default(),
+                    pending,
+                    idle_secs: idle_ms / 1000,
+                });
+            }
+        }
+        Ok((live, stopped))
+    }
+}
+
+/// A reply's field-value pairs (a RESP2 flat array or a RESP3 map).
+fn fields(v: &Value) -> HashMap<String, Value> {
+    match v {
+        Value::Map(pairs) => pairs
+            .iter()
+            .filter_map(|(k, v)| Some((text(k)?, v.clone())))
+            .collect(),
+        other => items(other)
+            .chunks(2)
+            .filter_map(|c| Some((text(c.first()?)?, c.get(1)?.clone())))
+            .collect(),
+    }
+}
+
 impl Queue for RedisQueue {
     async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
         if !self.group_ready.load(std::sync::atomic::Ordering::Relaxed) {
@@ -457,10 +505,7 @@ impl Admin for RedisQueue {
     async fn status(&self) -> Result<SinkStatus, OutboxError> {
         self.ensure_group().await?;
         let queued = int(&self.run(redis::cmd("XLEN").arg(&self.stream)).await?);
-        let pending = self
-            .run(redis::cmd("XPENDING").arg(&self.stream).arg(GROUP))
-            .await?;
-        let in_flight = items(&pending).first().map_or(0, int);
+        let (in_flight, stopped) = self.holders().await?;
         let delivered = int(&self
             .run(redis::cmd("HGET").arg(&self.stats).arg("delivered"))
             .await?);
@@ -483,7 +528,8 @@ impl Admin for RedisQueue {
         Ok(SinkStatus {
             sink: self.sink.clone(),
             queued,
-            in_flight,
+            in_flight: Some(in_flight),
+            stopped,
             delivered,
             dead,
             oldest_age_secs,
