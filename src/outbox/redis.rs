@@ -463,10 +463,11 @@ impl Queue for RedisQueue {
         for e in entries {
             inv.arg(&e.key);
         }
-        within(self.deadline, self.conn.invoke::<Value>(&inv))
-            .await
-            .map_err(fail)?;
+        let acked = within(self.deadline, self.conn.invoke::<Value>(&inv)).await;
+        // Released even if the acknowledgement failed: still pending, they come back (after
+        // the reclaim time) and must not be skipped then.
         self.release(entries.iter().map(|e| e.key.clone()));
+        acked.map_err(fail)?;
         Ok(())
     }
 
@@ -480,10 +481,9 @@ impl Queue for RedisQueue {
             .arg(attempts)
             .arg(now_rfc3339())
             .arg(&entry.body);
-        within(self.deadline, self.conn.invoke::<Value>(&inv))
-            .await
-            .map_err(fail)?;
+        let buried = within(self.deadline, self.conn.invoke::<Value>(&inv)).await;
         self.release([entry.key.clone()]);
+        buried.map_err(fail)?;
         Ok(())
     }
 

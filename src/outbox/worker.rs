@@ -243,13 +243,14 @@ pub async fn run_worker<Q, S>(
         }
         let next_retry = retries.first_key_value().map(|(k, _)| k.0);
         if allowed == 0 {
-            // Full, or paused: wait for an outcome, the end of the pause, or a due retry.
-            let wake = [health.paused_until(), next_retry]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(now + Duration::from_secs(1))
-                .max(now + Duration::from_millis(5));
+            // Full, paused or probing: wait for an outcome or the end of the pause (a retry
+            // already due must not wake the loop: it can only wait). At most a second, for
+            // the gauges and for keeping retried entries ours.
+            let wake = health
+                .paused_until()
+                .map_or(now + Duration::from_secs(1), |until| {
+                    until.min(now + Duration::from_secs(1))
+                });
             tokio::select! {
                 done = in_flight.join_next(), if !in_flight.is_empty() => finished.extend(done),
                 () = tokio::time::sleep_until(wake) => {}
