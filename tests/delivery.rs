@@ -335,14 +335,30 @@ fn an_abandoned_survey_is_delivered_as_a_partial_response(opts: Options) {
     assert_eq!(distinct_ids(&collector.received()).len(), 1);
 }
 
-fn accepted_per_id(collector: &Collector) -> std::collections::BTreeMap<String, usize> {
+/// How many requests arrived for each `webhook-id`.
+fn per_id(received: &[Received]) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
-    for r in collector.accepted() {
+    for r in received {
         *counts
             .entry(r.header("webhook-id").unwrap_or("").to_owned())
             .or_insert(0) += 1;
     }
     counts
+}
+
+fn accepted_per_id(collector: &Collector) -> std::collections::BTreeMap<String, usize> {
+    per_id(&collector.accepted())
+}
+
+/// Respondents `first..first + n` of a story each complete a report.
+fn reports(server: &Server, story: &str, first: usize, n: usize) {
+    for i in first..first + n {
+        report(
+            server,
+            &format!("ATUid_{story}_{i}"),
+            &format!("+24381{:07}", 1_000_000 + story.len() * 10_000 + i),
+        );
+    }
 }
 
 fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
@@ -352,22 +368,11 @@ fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
         opts,
         hook_config(&collector, "max_attempts = 8"),
     ));
-    for i in 0..3 {
-        report(
-            &server,
-            &format!("ATUid_outage_{i}"),
-            &format!("+2438100007{i:02}"),
-        );
-    }
+    reports(&server, "outage", 0, 3);
     // The collector stays down until every response was tried more often than the old limit.
     collector.wait_for("more attempts than the old limit", 60, |r| {
-        let mut per_id = std::collections::BTreeMap::new();
-        for x in r {
-            *per_id
-                .entry(x.header("webhook-id").unwrap_or(""))
-                .or_insert(0) += 1;
-        }
-        per_id.len() == 3 && per_id.values().all(|&n| n > 8)
+        let attempts = per_id(r);
+        attempts.len() == 3 && attempts.values().all(|&n| n > 8)
     });
     collector.set_mode(Mode::Status(200));
     collector.wait_for("every response, without a replay", 30, |_| {
@@ -390,18 +395,12 @@ fn a_retry_after_pauses_the_whole_sink(opts: Options) {
         opts,
         hook_config(&collector, "concurrency = 4"),
     ));
-    report(&server, "ATUid_pause_0", "+243810000800");
+    reports(&server, "pause", 0, 1);
     collector.wait_for("the first attempt", 10, |r| !r.is_empty());
     let asked_at = collector.received()[0].at;
     collector.set_mode(Mode::Status(200));
     // More surveys are completed while the collector asked for quiet.
-    for i in 1..5 {
-        report(
-            &server,
-            &format!("ATUid_pause_{i}"),
-            &format!("+2438100008{i:02}"),
-        );
-    }
+    reports(&server, "pause", 1, 4);
     collector.wait_for("every response after the pause", 20, |_| {
         distinct_ids(&collector.accepted()).len() == 5
     });
@@ -749,13 +748,7 @@ fn after_a_restart_no_response_is_posted_twice_at_once() {
         hook_config(&collector, "concurrency = 8"),
     ));
     let surveys = 30;
-    for i in 0..surveys {
-        report(
-            &server,
-            &format!("ATUid_restart_{i}"),
-            &format!("+2438100010{i:02}"),
-        );
-    }
+    reports(&server, "restart", 0, surveys);
     collector.wait_for("deliveries in flight", 10, |r| r.len() >= 8);
     server.kill9();
     // What the killed process had sent is answered before the new one starts.
