@@ -335,6 +335,17 @@ fn an_abandoned_survey_is_delivered_as_a_partial_response(opts: Options) {
     assert_eq!(distinct_ids(&collector.received()).len(), 1);
 }
 
+fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// How many requests arrived for each `webhook-id`.
 fn per_id(received: &[Received]) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
@@ -366,7 +377,7 @@ fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
     let collector = Collector::start(Mode::Drop);
     let server = Server::start_with(with_config(
         opts,
-        hook_config(&collector, "max_attempts = 8"),
+        hook_config(&collector, "max_attempts = 8\nfailing_warn_secs = 1"),
     ));
     reports(&server, "outage", 0, 3);
     // The collector stays down until every response was tried more often than the old limit.
@@ -374,9 +385,28 @@ fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
         let attempts = per_id(r);
         attempts.len() == 3 && attempts.values().all(|&n| n > 8)
     });
+    // The operator is warned, and sees what waits and who holds it.
+    assert!(server.logs_eventually_contain("sink failing", 5));
+    assert!(server.metric("sauti_sink_failing_seconds", &["sink=\"partners\""]) >= 1.0);
+    eventually("the worker's gauges to count the 3 it holds", 5, || {
+        server.metric("sauti_outbox_in_flight", &["sink=\"partners\""])
+            + server.metric("sauti_outbox_retrying", &["sink=\"partners\""])
+            == 3.0
+    });
+    let (ok, status) = outbox(&server, &["status"]);
+    let held = if server.redis_args().is_empty() {
+        "queued 3 in_flight ? held_by_stopped_workers 0"
+    } else {
+        "queued 3 in_flight 3 held_by_stopped_workers 0"
+    };
+    assert!(ok && status.contains(held), "{status}");
     collector.set_mode(Mode::Status(200));
     collector.wait_for("every response, without a replay", 30, |_| {
         distinct_ids(&collector.accepted()).len() == 3
+    });
+    assert!(server.logs_eventually_contain("sink recovered", 5));
+    eventually("the failing time to return to 0", 5, || {
+        server.metric("sauti_sink_failing_seconds", &["sink=\"partners\""]) == 0.0
     });
     std::thread::sleep(std::time::Duration::from_millis(500));
     let per_id = accepted_per_id(&collector);
