@@ -53,7 +53,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let store = if c.uses_redis() {
             let store = RedisStore::connect(&c.redis, c.longest_session_ttl(), resume_window)
                 .await
-                .with_context(|| format!("connecting to Redis at {}", redact(&c.redis.url)))?;
+                .with_context(|| format!("connecting to Redis at {}", crate::redact::url(&c.redis.url)))?;
             AnyStore::Redis(store)
         } else {
             let store = MemoryStore::new(c.max_sessions, resume_window);
@@ -62,7 +62,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         };
         let store_name = match &store {
             AnyStore::Memory(_) => "memory".to_owned(),
-            AnyStore::Redis(_) => format!("redis {}", redact(&c.redis.url)),
+            AnyStore::Redis(_) => format!("redis {}", crate::redact::url(&c.redis.url)),
         };
         let metrics = Arc::new(Metrics::default());
         let routes = c
@@ -374,14 +374,6 @@ pub async fn start_workers(
         tracing::info!(sink = %name, "delivering");
     }
     Ok(handles)
-}
-
-/// A Redis URL without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }
 
 /// Turns surveys abandoned past their resume window into partial responses, every `every`,
