@@ -805,7 +805,7 @@ const WEBHOOK_PASSWORD: &str = "HookPassw0rd9902";
 const WEBHOOK_QUERY_TOKEN: &str = "HookQueryT0ken3318";
 
 fn no_secret_reaches_logs_dead_letters_status_or_metrics(opts: Options) {
-    let odk = Collector::start(Mode::Status(500));
+    let odk = Collector::start(Mode::Drop);
     let refused_port = common::redis::free_port();
     let config = format!(
         r#"
@@ -828,8 +828,10 @@ max_age_secs = 2
     );
     let server = Server::start_with(with_config(opts, config));
     report(&server, "ATUid_secrets", "+243810001100");
-    // The collector fails, then refuses; the other one is not even listening.
-    odk.wait_for("failed attempts", 10, |r| r.len() >= 2);
+    // The collector hangs up, fails, then refuses; the other one is not even listening.
+    odk.wait_for("attempts it hung up on", 10, |r| r.len() >= 2);
+    odk.set_mode(Mode::Status(500));
+    odk.wait_for("failed attempts", 10, |r| r.len() >= 4);
     odk.set_mode(Mode::Status(400));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let dead = loop {
@@ -841,8 +843,13 @@ max_age_secs = 2
         assert!(std::time::Instant::now() < deadline, "dead letters: {out}");
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    // The connection error names the URL, masked.
+    // The connection errors name the URLs, masked.
     assert!(dead.contains("/hooks/sauti?token=***"), "{dead}");
+    assert!(
+        server.logs_eventually_contain("/v1/key/***/projects/1/submission?access_token=***", 5),
+        "{}",
+        server.logs()
+    );
     let (_, status) = outbox(&server, &["status"]);
     let mut seen = vec![
         ("the logs", server.logs()),
