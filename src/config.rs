@@ -309,6 +309,8 @@ fn check_sink_fields(path: &Path, source: &str) -> Result<(), Problem> {
         "kind",
         "flows",
         "max_attempts",
+        "max_age_secs",
+        "failing_warn_secs",
         "concurrency",
         "rate_per_sec",
         "backoff_ms",
@@ -381,6 +383,9 @@ pub struct Config {
     pub partials_sweep_secs: u64,
     /// How often to look for changed flows and translations (0: only on SIGHUP).
     pub reload_poll_secs: u64,
+    /// Redis mode: a response another process took for delivery and has not touched for this
+    /// long is taken over (that process stopped).
+    pub reclaim_idle_secs: u64,
     pub max_sessions: usize,
     pub max_body_bytes: usize,
     pub header_timeout_secs: u64,
@@ -425,6 +430,7 @@ impl Default for Config {
             resume_window_secs: 48 * 3600,
             reload_poll_secs: 10,
             partials_sweep_secs: 60,
+            reclaim_idle_secs: 60,
             max_sessions: 200_000,
             max_body_bytes: 8 * 1024,
             header_timeout_secs: 10,

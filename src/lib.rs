@@ -42,6 +42,7 @@ pub mod prompts;
 pub mod pseudonym;
 pub mod question;
 pub mod recorder;
+pub mod redact;
 pub mod redis_conn;
 pub mod reload;
 pub mod render;

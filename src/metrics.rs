@@ -173,6 +173,18 @@ fn describe() {
             "sauti_outbox_oldest_age_seconds",
             "Age of the oldest response waiting for a sink, by sink."
         );
+        metrics::describe_gauge!(
+            "sauti_outbox_in_flight",
+            "Deliveries in progress in this process, by sink."
+        );
+        metrics::describe_gauge!(
+            "sauti_outbox_retrying",
+            "Responses this process holds for their next attempt, by sink."
+        );
+        metrics::describe_gauge!(
+            "sauti_sink_failing_seconds",
+            "How long a sink has failed without a single answer (0 when it delivers), by sink."
+        );
         metrics::describe_counter!("sauti_outbox_queued_total", "Responses queued for a sink.");
         metrics::describe_counter!(
             "sauti_outbox_delivered_total",

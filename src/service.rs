@@ -22,9 +22,6 @@ use crate::sink::{AnySink, SinkConfig, SinkKind};
 use crate::survey::{AnyStore, Survey};
 use crate::telemetry::Telemetry;
 
-/// How long a worker waits before taking over a response another (dead) worker held.
-pub const RECLAIM_IDLE: Duration = Duration::from_secs(60);
-
 /// `sauti serve`: checks the flows, serves the gateways over HTTP and delivers completed
 /// surveys, until SIGINT/SIGTERM.
 pub fn serve(c: Config) -> anyhow::Result<()> {
@@ -63,7 +60,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let store = if c.uses_redis() {
             let store = RedisStore::connect(&c.redis, c.longest_session_ttl(), resume_window)
                 .await
-                .with_context(|| format!("connecting to Redis at {}", redact(&c.redis.url)))?;
+                .with_context(|| format!("connecting to Redis at {}", crate::redact::url(&c.redis.url)))?;
             AnyStore::Redis(store)
         } else {
             let store = MemoryStore::new(c.max_sessions, resume_window);
@@ -72,7 +69,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         };
         let store_name = match &store {
             AnyStore::Memory(_) => "memory".to_owned(),
-            AnyStore::Redis(_) => format!("redis {}", redact(&c.redis.url)),
+            AnyStore::Redis(_) => format!("redis {}", crate::redact::url(&c.redis.url)),
         };
         let metrics = Arc::new(Metrics::default());
         let routes = c
@@ -351,7 +348,7 @@ pub async fn redis_queue(c: &Config, name: &str) -> Result<RedisQueue, crate::ou
         name,
         &consumer_name(c),
         deadline,
-        RECLAIM_IDLE,
+        Duration::from_secs(c.reclaim_idle_secs.max(1)),
     )
     .await
 }
@@ -373,8 +370,14 @@ pub async fn start_workers(
             // Embedded mode writes this file on every completion: nothing to deliver.
             continue;
         }
-        let sink =
-            Arc::new(AnySink::build(cfg).map_err(|e| anyhow::anyhow!("sink `{name}`: {e}"))?);
+        // A configuration error may quote the URL: not its token.
+        let sink = Arc::new(
+            AnySink::build(cfg)
+                .map_err(|e| anyhow::anyhow!("sink `{name}`: {}", cfg.redactor().text(&e)))?,
+        );
+        if let Some(n) = cfg.max_attempts {
+            tracing::warn!(sink = %name, max_attempts = n, max_age_secs = cfg.max_age_secs, "max_attempts is no longer a limit: a failing response is retried until it is max_age_secs old (docs/delivery.md)");
+        }
         let counters = metrics.sink(name);
         let worker = Worker {
             sink: &sink,
@@ -398,14 +401,6 @@ pub async fn start_workers(
         tracing::info!(sink = %name, "delivering");
     }
     Ok(handles)
-}
-
-/// A Redis URL without its password, for messages and logs.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
-        _ => url.to_owned(),
-    }
 }
 
 /// Turns surveys abandoned past their resume window into partial responses, every `every`,

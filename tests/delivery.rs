@@ -121,6 +121,11 @@ fn distinct_ids(received: &[Received]) -> BTreeSet<String> {
 }
 
 fn outbox(server: &Server, args: &[&str]) -> (bool, String) {
+    outbox_with(server, &server.dir.path().join("sauti.toml"), args)
+}
+
+/// `sauti outbox` on the server's data, with a configuration of its own.
+fn outbox_with(server: &Server, config: &std::path::Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
         .current_dir(server.dir.path())
         .arg("outbox")
@@ -128,7 +133,7 @@ fn outbox(server: &Server, args: &[&str]) -> (bool, String) {
         .arg("--data-dir")
         .arg(&server.data_dir)
         .arg("--config")
-        .arg(server.dir.path().join("sauti.toml"))
+        .arg(config)
         .args(server.redis_args())
         .output()
         .unwrap();
@@ -330,6 +335,119 @@ fn an_abandoned_survey_is_delivered_as_a_partial_response(opts: Options) {
     assert_eq!(distinct_ids(&collector.received()).len(), 1);
 }
 
+fn eventually(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !ok() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// How many requests arrived for each `webhook-id`.
+fn per_id(received: &[Received]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for r in received {
+        *counts
+            .entry(r.header("webhook-id").unwrap_or("").to_owned())
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+fn accepted_per_id(collector: &Collector) -> std::collections::BTreeMap<String, usize> {
+    per_id(&collector.accepted())
+}
+
+/// Respondents `first..first + n` of a story each complete a report.
+fn reports(server: &Server, story: &str, first: usize, n: usize) {
+    for i in first..first + n {
+        report(
+            server,
+            &format!("ATUid_{story}_{i}"),
+            &format!("+24381{:07}", 1_000_000 + story.len() * 10_000 + i),
+        );
+    }
+}
+
+fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
+    // An old configuration: 8 attempts used to be the limit (about 2 s at these timings).
+    let collector = Collector::start(Mode::Drop);
+    let server = Server::start_with(with_config(
+        opts,
+        hook_config(&collector, "max_attempts = 8\nfailing_warn_secs = 1"),
+    ));
+    reports(&server, "outage", 0, 3);
+    // The collector stays down until every response was tried more often than the old limit.
+    collector.wait_for("more attempts than the old limit", 60, |r| {
+        let attempts = per_id(r);
+        attempts.len() == 3 && attempts.values().all(|&n| n > 8)
+    });
+    // The operator is warned, and sees what waits and who holds it.
+    assert!(server.logs_eventually_contain("sink failing", 5));
+    assert!(server.metric("sauti_sink_failing_seconds", &["sink=\"partners\""]) >= 1.0);
+    eventually("the worker's gauges to count the 3 it holds", 5, || {
+        server.metric("sauti_outbox_in_flight", &["sink=\"partners\""])
+            + server.metric("sauti_outbox_retrying", &["sink=\"partners\""])
+            == 3.0
+    });
+    let (ok, status) = outbox(&server, &["status"]);
+    let held = if server.redis_args().is_empty() {
+        "queued 3 in_flight ? held_by_stopped_workers 0"
+    } else {
+        "queued 3 in_flight 3 held_by_stopped_workers 0"
+    };
+    assert!(ok && status.contains(held), "{status}");
+    collector.set_mode(Mode::Status(200));
+    collector.wait_for("every response, without a replay", 30, |_| {
+        distinct_ids(&collector.accepted()).len() == 3
+    });
+    assert!(server.logs_eventually_contain("sink recovered", 5));
+    eventually("the failing time to return to 0", 5, || {
+        server.metric("sauti_sink_failing_seconds", &["sink=\"partners\""]) == 0.0
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let per_id = accepted_per_id(&collector);
+    assert!(per_id.values().all(|&n| n == 1), "exactly once: {per_id:?}");
+    let (ok, dead) = outbox(&server, &["dead"]);
+    assert!(ok && dead.trim().is_empty(), "no dead letter: {dead}");
+    assert!(
+        server.logs().contains("max_attempts is no longer a limit"),
+        "the old setting is reported as ignored"
+    );
+}
+
+fn a_retry_after_pauses_the_whole_sink(opts: Options) {
+    let collector = Collector::start(Mode::RetryAfter(429, 2));
+    let server = Server::start_with(with_config(
+        opts,
+        hook_config(&collector, "concurrency = 4"),
+    ));
+    reports(&server, "pause", 0, 1);
+    collector.wait_for("the first attempt", 10, |r| !r.is_empty());
+    let asked_at = collector.received()[0].at;
+    collector.set_mode(Mode::Status(200));
+    // More surveys are completed while the collector asked for quiet.
+    reports(&server, "pause", 1, 4);
+    collector.wait_for("every response after the pause", 20, |_| {
+        distinct_ids(&collector.accepted()).len() == 5
+    });
+    let tolerance = std::time::Duration::from_millis(250);
+    let quiet = std::time::Duration::from_secs(2) - tolerance;
+    let during_pause: Vec<_> = collector
+        .received()
+        .iter()
+        .map(|r| r.at.duration_since(asked_at))
+        .filter(|since| *since > tolerance && *since < quiet)
+        .collect();
+    assert!(
+        during_pause.is_empty(),
+        "requests during the 2 s asked for: {during_pause:?}"
+    );
+}
+
 macro_rules! on_every_store {
     ($($store:ident => $opts:expr),* $(,)?) => {$(
         mod $store {
@@ -357,6 +475,14 @@ macro_rules! on_every_store {
             #[test]
             fn a_kill_in_the_middle_of_a_batch_loses_nothing() {
                 super::a_kill_in_the_middle_of_a_batch_loses_nothing($opts)
+            }
+            #[test]
+            fn an_outage_longer_than_the_old_give_up_time_loses_nothing() {
+                super::an_outage_longer_than_the_old_give_up_time_loses_nothing($opts)
+            }
+            #[test]
+            fn a_retry_after_pauses_the_whole_sink() {
+                super::a_retry_after_pauses_the_whole_sink($opts)
             }
         }
     )*};
@@ -534,4 +660,233 @@ fn the_rate_limit_spaces_deliveries_out() {
     let times: Vec<std::time::Instant> = collector.accepted_times();
     let span = *times.iter().max().unwrap() - *times.iter().min().unwrap();
     assert!(span >= std::time::Duration::from_millis(1000), "{span:?}");
+}
+
+/// Puts `n` responses in a sink's stream, as a process named `consumer` that took them for
+/// delivery and then died: they stay pending in the group, held by nobody alive.
+fn leave_pending_for_a_dead_process(
+    server: &Server,
+    template: &Received,
+    n: usize,
+    consumer: &str,
+) {
+    let port: u16 = common::redis::shared_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let prefix = server.redis_args()[3].clone();
+    let stream = format!("{prefix}:{{outbox:partners}}");
+    let body = String::from_utf8(template.body.clone()).unwrap();
+    let id = template.header("webhook-id").unwrap();
+    let (before, after) = body.split_once(id).unwrap();
+    let script = r"
+for i = 1, tonumber(ARGV[3]) do
+  local id = ARGV[4] .. string.format('%06d', i)
+  redis.call('XADD', KEYS[1], '*', 'id', id, 'body', ARGV[1] .. id .. ARGV[2])
+end
+local r = redis.call('XREADGROUP', 'GROUP', 'sauti', ARGV[5], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+return #r[1][2]
+";
+    let n_text = n.to_string();
+    let reply = common::redis::command_args(
+        port,
+        &[
+            b"EVAL",
+            script.as_bytes(),
+            b"1",
+            stream.as_bytes(),
+            before.as_bytes(),
+            after.as_bytes(),
+            n_text.as_bytes(),
+            b"0199aaaa-0000-7000-8000-",
+            consumer.as_bytes(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(reply.trim(), format!(":{n}"), "{reply}");
+}
+
+#[test]
+fn a_stopped_process_thousands_of_pending_responses_are_taken_over_within_a_minute() {
+    const PENDING: usize = 3000;
+    let collector = Collector::start(Mode::Status(200));
+    let config = format!(
+        "reclaim_idle_secs = 5\n{}",
+        hook_config(&collector, "concurrency = 16")
+    );
+    let survivor = Server::start_with(with_config(common::redis::options(), config.clone()));
+    report(&survivor, "ATUid_takeover", "+243810000900");
+    collector.wait_for("a first delivery", 10, |_| collector.accepted().len() == 1);
+    let template = collector.accepted()[0].clone();
+    // Another process took 3,000 responses for delivery, and was killed.
+    let left_at = std::time::Instant::now();
+    leave_pending_for_a_dead_process(&survivor, &template, PENDING, "stopped-host-0badf00d");
+    // An operator looks (with a shorter reclaim time than the survivor's, so that the
+    // dead process shows as stopped before the survivor takes its responses over).
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let status_config = survivor.dir.path().join("status.toml");
+    std::fs::write(
+        &status_config,
+        config.replace("reclaim_idle_secs = 5", "reclaim_idle_secs = 1"),
+    )
+    .unwrap();
+    let (ok, status) = outbox_with(&survivor, &status_config, &["status"]);
+    assert!(
+        ok && status.contains(&format!("held_by_stopped_workers {PENDING}"))
+            && status.contains(&format!(
+                "stopped worker stopped-host-0badf00d: {PENDING} pending"
+            )),
+        "{status}"
+    );
+    collector.wait_for("every response of the dead process", 120, |_| {
+        distinct_ids(&collector.accepted()).len() == PENDING + 1
+    });
+    let took = left_at.elapsed();
+    let times: Vec<std::time::Instant> = collector.accepted_times()[1..].to_vec();
+    let first = *times.iter().min().unwrap();
+    let last = *times.iter().max().unwrap();
+    let rate = PENDING as f64 / (last - first).as_secs_f64().max(0.001);
+    eprintln!(
+        "takeover: {PENDING} entries delivered {:.1} s after the process died ({:.1} s after the reclaim idle time), first to last {:.2} s: {rate:.0} entries/s",
+        took.as_secs_f64(),
+        took.as_secs_f64() - 5.0,
+        (last - first).as_secs_f64()
+    );
+    assert!(took < std::time::Duration::from_secs(60), "{took:?}");
+    let per_id = accepted_per_id(&collector);
+    assert!(per_id.values().all(|&n| n == 1), "each delivered once");
+    // The last acknowledgements follow the last answers by a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (ok, status) = outbox(&survivor, &["status"]);
+        assert!(ok, "{status}");
+        if status.contains("queued 0 in_flight 0 held_by_stopped_workers 0") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{status}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn after_a_restart_no_response_is_posted_twice_at_once() {
+    let collector = Collector::start(Mode::Delay(200, 400));
+    let mut server = Server::start_with(with_config(
+        common::redis::options(),
+        hook_config(&collector, "concurrency = 8"),
+    ));
+    let surveys = 30;
+    reports(&server, "restart", 0, surveys);
+    collector.wait_for("deliveries in flight", 10, |r| r.len() >= 8);
+    server.kill9();
+    // What the killed process had sent is answered before the new one starts.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while collector.answering() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    server.restart();
+    collector.wait_for("every response", 60, |_| {
+        distinct_ids(&collector.accepted()).len() == surveys
+    });
+    assert_eq!(
+        collector.concurrent_duplicates(),
+        Vec::<String>::new(),
+        "an id sent again while its first delivery was still in flight"
+    );
+}
+
+/// Secrets of every kind a sink can carry, each one distinct so that a leak names its source.
+const KEY_TOKEN: &str = "Ktok3nOfTheAppUser8421";
+const URL_PASSWORD: &str = "UrlPassw0rd7713";
+const QUERY_TOKEN: &str = "QueryT0ken5527";
+const WEBHOOK_PASSWORD: &str = "HookPassw0rd9902";
+const WEBHOOK_QUERY_TOKEN: &str = "HookQueryT0ken3318";
+
+fn no_secret_reaches_logs_dead_letters_status_or_metrics(opts: Options) {
+    let odk = Collector::start(Mode::Drop);
+    let refused_port = common::redis::free_port();
+    let config = format!(
+        r#"
+[sinks.odk]
+kind = "openrosa"
+url = "http://enumerator:{URL_PASSWORD}@{}/v1/key/{KEY_TOKEN}/projects/1/submission?access_token={QUERY_TOKEN}"
+backoff_ms = 50
+backoff_max_ms = 200
+timeout_ms = 2000
+
+[sinks.partners]
+kind = "webhook"
+url = "http://hooks:{WEBHOOK_PASSWORD}@127.0.0.1:{refused_port}/hooks/sauti?token={WEBHOOK_QUERY_TOKEN}"
+secret = "{SECRET}"
+backoff_ms = 50
+backoff_max_ms = 200
+max_age_secs = 2
+"#,
+        odk.addr
+    );
+    let server = Server::start_with(with_config(opts, config));
+    report(&server, "ATUid_secrets", "+243810001100");
+    // The collector hangs up, fails, then refuses; the other one is not even listening.
+    odk.wait_for("attempts it hung up on", 10, |r| r.len() >= 2);
+    odk.set_mode(Mode::Status(500));
+    odk.wait_for("failed attempts", 10, |r| r.len() >= 4);
+    odk.set_mode(Mode::Status(400));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let dead = loop {
+        let (ok, out) = outbox(&server, &["dead"]);
+        assert!(ok, "{out}");
+        if out.contains("HTTP 400") && out.contains(&format!("127.0.0.1:{refused_port}")) {
+            break out;
+        }
+        assert!(std::time::Instant::now() < deadline, "dead letters: {out}");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    // The connection errors name the URLs, masked.
+    assert!(dead.contains("/hooks/sauti?token=***"), "{dead}");
+    assert!(
+        server.logs_eventually_contain("/v1/key/***/projects/1/submission?access_token=***", 5),
+        "{}",
+        server.logs()
+    );
+    let (_, status) = outbox(&server, &["status"]);
+    let mut seen = vec![
+        ("the logs", server.logs()),
+        ("`sauti outbox dead`", dead),
+        ("`sauti outbox status`", status),
+        ("/metrics", server.get("/metrics").body),
+    ];
+    let mut files = vec![server.data_dir.clone()];
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            seen.push(("a data file", format!("{}: {text}", path.display())));
+        }
+    }
+    let secret_key = SECRET.strip_prefix("whsec_").unwrap();
+    for (what, text) in &seen {
+        for secret in [
+            KEY_TOKEN,
+            URL_PASSWORD,
+            QUERY_TOKEN,
+            WEBHOOK_PASSWORD,
+            WEBHOOK_QUERY_TOKEN,
+            secret_key,
+        ] {
+            assert!(!text.contains(secret), "{secret} in {what}:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn no_secret_reaches_logs_dead_letters_status_or_metrics_embedded() {
+    no_secret_reaches_logs_dead_letters_status_or_metrics(Options::default())
+}
+
+#[test]
+fn no_secret_reaches_logs_dead_letters_status_or_metrics_on_redis() {
+    no_secret_reaches_logs_dead_letters_status_or_metrics(common::redis::options())
 }

@@ -3,8 +3,9 @@
 
 use anyhow::bail;
 
-use super::{Admin, DiskQueue, OutboxError};
+use super::{Admin, DiskQueue, OutboxError, SinkStatus};
 use crate::config::Config;
+use crate::redact::Redactor;
 use crate::service::{is_journal, redis_queue};
 use crate::sink::SinkKind;
 
@@ -68,18 +69,25 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
             }
             continue;
         }
+        let redactor = cfg.redactor();
         let run = async {
             if c.uses_redis() {
                 let q = redis_queue(c, name).await?;
-                apply(action, &q).await
+                apply(action, &q, &redactor).await
             } else {
-                apply(action, &DiskQueue::admin(&c.data_dir, name, &cfg.flows)).await
+                let q = DiskQueue::admin(&c.data_dir, name, &cfg.flows);
+                apply(action, &q, &redactor).await
             }
         };
         match run.await {
             Ok(n) => replayed += n,
             Err(OutboxError::NoSuchDeadLetter(_)) if chosen.is_none() => {}
-            Err(e) => return Err(anyhow::anyhow!("sink `{name}`: {e}")),
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "sink `{name}`: {}",
+                    redactor.text(&e.to_string())
+                ));
+            }
         }
     }
     if let Action::Replay { id, .. } = action {
@@ -91,21 +99,40 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `sauti outbox status` prints for one sink: one line, and lines for what it cannot
+/// see or for workers that stopped.
+pub fn status_text(s: &SinkStatus) -> String {
+    let in_flight = s.in_flight.map_or("?".to_owned(), |n| n.to_string());
+    let stopped: u64 = s.stopped.iter().map(|w| w.pending).sum();
+    let mut text = format!(
+        "{}: queued {} in_flight {in_flight} held_by_stopped_workers {stopped} delivered {} dead {} oldest {}\n",
+        s.sink,
+        s.queued,
+        s.delivered,
+        s.dead,
+        s.oldest_age_secs
+            .map_or("-".to_owned(), |a| format!("{a}s"))
+    );
+    if s.in_flight.is_none() {
+        text.push_str(&format!(
+            "  in_flight: unknown from another process in embedded mode; the serving process exports sauti_outbox_in_flight{{sink=\"{}\"}} at /metrics\n",
+            s.sink
+        ));
+    }
+    for w in &s.stopped {
+        text.push_str(&format!(
+            "  stopped worker {}: {} pending, silent for {}s (a running worker takes them over)\n",
+            w.name, w.pending, w.idle_secs
+        ));
+    }
+    text
+}
+
 /// One sink's part of `action`; returns how many dead letters were replayed.
-async fn apply(action: &Action, q: &impl Admin) -> Result<usize, OutboxError> {
+async fn apply(action: &Action, q: &impl Admin, redactor: &Redactor) -> Result<usize, OutboxError> {
     match action {
         Action::Status { .. } => {
-            let s = q.status().await?;
-            println!(
-                "{}: queued {} in_flight {} delivered {} dead {} oldest {}",
-                s.sink,
-                s.queued,
-                s.in_flight,
-                s.delivered,
-                s.dead,
-                s.oldest_age_secs
-                    .map_or("-".to_owned(), |a| format!("{a}s"))
-            );
+            print!("{}", status_text(&q.status().await?));
             Ok(0)
         }
         Action::Dead { sink } => {
@@ -117,7 +144,8 @@ async fn apply(action: &Action, q: &impl Admin) -> Result<usize, OutboxError> {
                     d.flow,
                     d.attempts,
                     d.at,
-                    d.error
+                    // Dead letters written before errors were masked may still hold a token.
+                    redactor.text(&d.error)
                 );
             }
             Ok(0)

@@ -2,7 +2,7 @@
 //! each sink keeps what it has delivered in `outbox/<sink>.acks` and its dead letters (and
 //! their replays) in `outbox/<sink>.dead`. All appends are fsynced, so `kill -9` loses nothing.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,7 +14,8 @@ use tokio::sync::Mutex;
 use crate::journal::JournalProgress;
 
 use super::{
-    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, age_secs, now_rfc3339, parse,
+    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, age_secs, now_rfc3339, now_unix_ms,
+    parse, unix_ms,
 };
 
 /// A line of `<sink>.dead`.
@@ -36,6 +37,22 @@ struct State {
     taken: HashSet<String>,
     pending: VecDeque<Entry>,
     queued_ids: HashSet<String>,
+    /// When dead letters were put back (unix ms): their retries count from then.
+    replayed_at: HashMap<String, i64>,
+}
+
+impl State {
+    fn new(dead_offset: u64, done: HashSet<String>, replayed_at: HashMap<String, i64>) -> State {
+        State {
+            offset: 0,
+            dead_offset,
+            done,
+            taken: HashSet::new(),
+            pending: VecDeque::new(),
+            queued_ids: HashSet::new(),
+            replayed_at,
+        }
+    }
 }
 
 pub struct DiskQueue {
@@ -95,6 +112,19 @@ fn read_acks(path: &Path) -> std::io::Result<HashSet<String>> {
         .collect())
 }
 
+/// When each replayed response was last put back (unix ms).
+fn replay_times(events: &[String]) -> HashMap<String, i64> {
+    events
+        .iter()
+        .filter_map(|line| match serde_json::from_str::<DeadEvent>(line) {
+            Ok(DeadEvent::Replayed { id, at }) => {
+                Some((id, unix_ms(&at).unwrap_or_else(now_unix_ms)))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Dead letters still dead (not replayed), in order.
 fn current_dead(events: &[String]) -> Vec<DeadLetter> {
     let mut dead: Vec<DeadLetter> = Vec::new();
@@ -126,14 +156,8 @@ impl DiskQueue {
         for d in current_dead(&events) {
             done.insert(d.id);
         }
-        *q.state.try_lock().expect("new queue") = State {
-            offset: 0,
-            dead_offset,
-            done,
-            taken: HashSet::new(),
-            pending: VecDeque::new(),
-            queued_ids: HashSet::new(),
-        };
+        *q.state.try_lock().expect("new queue") =
+            State::new(dead_offset, done, replay_times(&events));
         Ok(q)
     }
 
@@ -149,14 +173,7 @@ impl DiskQueue {
             log: data_dir.join("responses.jsonl"),
             acks: data_dir.join("outbox").join(format!("{sink}.acks")),
             dead: data_dir.join("outbox").join(format!("{sink}.dead")),
-            state: Mutex::new(State {
-                offset: 0,
-                dead_offset: 0,
-                done: HashSet::new(),
-                taken: HashSet::new(),
-                pending: VecDeque::new(),
-                queued_ids: HashSet::new(),
-            }),
+            state: Mutex::new(State::new(0, HashSet::new(), HashMap::new())),
             journal,
         }
     }
@@ -174,12 +191,11 @@ impl DiskQueue {
         // Replays written by `sauti outbox replay` since the last look: hand them out again.
         let (events, dead_offset) = read_lines(&self.dead, st.dead_offset)?;
         st.dead_offset = dead_offset;
-        let mut rescan = false;
-        for line in events {
-            if let Ok(DeadEvent::Replayed { id, .. }) = serde_json::from_str::<DeadEvent>(&line) {
-                st.done.remove(&id);
-                rescan = true;
-            }
+        let replayed = replay_times(&events);
+        let rescan = !replayed.is_empty();
+        for (id, at) in replayed {
+            st.done.remove(&id);
+            st.replayed_at.insert(id, at);
         }
         if rescan {
             st.offset = 0;
@@ -200,10 +216,17 @@ impl DiskQueue {
                 continue;
             }
             st.queued_ids.insert(id.clone());
+            let queued_at_ms = st
+                .replayed_at
+                .get(&id)
+                .copied()
+                .or_else(|| unix_ms(&response.completed_at))
+                .unwrap_or_else(now_unix_ms);
             st.pending.push_back(Entry {
                 key: id,
                 response,
                 body: line.into_bytes(),
+                queued_at_ms,
             });
         }
         Ok(())

@@ -7,6 +7,7 @@
 
 pub mod command;
 pub mod disk;
+pub mod health;
 pub mod redis;
 pub mod worker;
 
@@ -28,6 +29,9 @@ pub struct Entry {
     pub response: Response,
     /// The JSON exactly as queued (what webhooks sign and send).
     pub body: Vec<u8>,
+    /// When it was queued (or replayed), in unix milliseconds: its retries stop
+    /// `max_age_secs` after it.
+    pub queued_at_ms: i64,
 }
 
 /// A response a sink refused for good (or after every attempt).
@@ -45,15 +49,27 @@ pub struct DeadLetter {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct SinkStatus {
     pub sink: String,
-    /// Waiting for delivery (including in flight).
+    /// Waiting for delivery, including what workers hold (in flight or waiting to retry).
     pub queued: u64,
-    /// Taken by a worker and not yet acknowledged (Redis mode; embedded mode cannot see
-    /// another process's workers).
-    pub in_flight: u64,
+    /// Held by running workers: in flight or waiting for a retry. `None` where another
+    /// process cannot see it (embedded mode: the serving process exports
+    /// `sauti_outbox_in_flight` at `/metrics`).
+    pub in_flight: Option<u64>,
+    /// Redis mode: workers that stopped (silent longer than the reclaim time) with entries
+    /// still pending, which a running worker takes over.
+    pub stopped: Vec<StoppedWorker>,
     pub delivered: u64,
     pub dead: u64,
     /// Age of the oldest response still waiting, in seconds.
     pub oldest_age_secs: Option<u64>,
+}
+
+/// A consumer of the group that stopped with entries pending.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoppedWorker {
+    pub name: String,
+    pub pending: u64,
+    pub idle_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +119,17 @@ pub fn parse(body: &[u8]) -> Option<Response> {
 
 pub fn now_rfc3339() -> String {
     crate::survey::rfc3339(time::OffsetDateTime::now_utc())
+}
+
+pub fn now_unix_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// An RFC 3339 time in unix milliseconds (`None` if it does not parse).
+pub fn unix_ms(at: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 /// Seconds since an RFC 3339 time (0 if it does not parse).

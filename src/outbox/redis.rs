@@ -2,13 +2,15 @@
 //! the stream, its dead letters and its counters share a Cluster slot), read by the consumer
 //! group `sauti`; entries a dead worker left pending are reclaimed with XAUTOCLAIM.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use redis::{Script, Value};
 
-use super::{Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, now_rfc3339, parse};
+use super::{
+    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, StoppedWorker, now_rfc3339, parse,
+};
 use crate::redis_conn::{RedisConn, connect, within};
 
 pub fn stream_key(prefix: &str, sink: &str) -> String {
@@ -64,14 +66,48 @@ pub struct RedisQueue {
     deadline: Duration,
     /// Pending entries idle this long belong to a dead worker and are taken over.
     reclaim_idle: Duration,
-    /// Whether this consumer's own pending entries (left by its previous run) were taken back.
-    recovered: std::sync::atomic::AtomicBool,
+    /// Where reading this consumer's own pending entries (left by its previous run) has got
+    /// to; `None` once all were taken back. Read once, page by page: re-reading them from
+    /// the start would hand out entries still in flight a second time.
+    own_pending_after: std::sync::Mutex<Option<String>>,
+    /// Entries handed to the worker and not yet acknowledged or buried: never handed out
+    /// twice, whatever XAUTOCLAIM or a re-read returns.
+    held: std::sync::Mutex<HashSet<String>>,
     /// Whether the consumer group is known to exist (checked again after a NOGROUP error, e.g.
     /// when Redis restarted without its data).
     group_ready: std::sync::atomic::AtomicBool,
-    /// When XAUTOCLAIM last ran: it scans the pending list, so not on every batch.
-    last_reclaim: std::sync::Mutex<Option<std::time::Instant>>,
+    reclaim: std::sync::Mutex<ReclaimScan>,
 }
+
+/// XAUTOCLAIM's walk through the group's pending entries: continued at once while it finds
+/// any (a dead consumer's entries are taken over as fast as they are delivered), started
+/// again every [`RECLAIM_EVERY`] once it reached the end.
+struct ReclaimScan {
+    cursor: String,
+    next_walk: Option<std::time::Instant>,
+}
+
+impl ReclaimScan {
+    fn due(&self) -> bool {
+        self.next_walk
+            .is_none_or(|at| std::time::Instant::now() >= at)
+    }
+
+    fn walking(&self) -> bool {
+        self.cursor != "0-0"
+    }
+
+    /// After a call that returned `cursor` and claimed `claimed` entries.
+    fn advanced(&mut self, cursor: String, claimed: usize) {
+        let finished = cursor == "0-0" && claimed == 0;
+        self.cursor = cursor;
+        self.next_walk = finished.then(|| std::time::Instant::now() + RECLAIM_EVERY);
+    }
+}
+
+/// How often the pending entries are looked through for ones a dead worker left behind,
+/// when the last walk found none.
+const RECLAIM_EVERY: Duration = Duration::from_secs(5);
 
 fn fail(e: impl std::fmt::Display) -> OutboxError {
     OutboxError::Redis(e.to_string())
@@ -114,6 +150,15 @@ fn stream_entries(v: &Value) -> Vec<(String, HashMap<String, Vec<u8>>)> {
         .collect()
 }
 
+/// When a stream entry was added: the milliseconds part of its id.
+fn queued_at_ms(entry_id: &str) -> i64 {
+    entry_id
+        .split('-')
+        .next()
+        .and_then(|ms| ms.parse().ok())
+        .unwrap_or_else(super::now_unix_ms)
+}
+
 fn int(v: &Value) -> u64 {
     match v {
         Value::Int(i) => (*i).max(0) as u64,
@@ -146,9 +191,13 @@ impl RedisQueue {
             blocking: connect(url, connect_timeout, None).await.map_err(fail)?,
             deadline,
             reclaim_idle,
-            recovered: std::sync::atomic::AtomicBool::new(false),
-            last_reclaim: std::sync::Mutex::new(None),
+            own_pending_after: std::sync::Mutex::new(Some("0".to_owned())),
+            held: std::sync::Mutex::new(HashSet::new()),
             group_ready: std::sync::atomic::AtomicBool::new(false),
+            reclaim: std::sync::Mutex::new(ReclaimScan {
+                cursor: "0-0".to_owned(),
+                next_walk: None,
+            }),
         };
         Ok(q)
     }
@@ -186,6 +235,7 @@ impl RedisQueue {
                 .and_then(|b| parse(b).map(|r| (r, b.clone())))
             {
                 Some((response, body)) => out.push(Entry {
+                    queued_at_ms: queued_at_ms(&key),
                     key,
                     response,
                     body,
@@ -196,68 +246,118 @@ impl RedisQueue {
         out
     }
 
+    /// Entries not already held by this process; the rest become held.
+    fn take(&self, entries: Vec<Entry>) -> Vec<Entry> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .into_iter()
+            .filter(|e| held.insert(e.key.clone()))
+            .collect()
+    }
+
+    fn release(&self, keys: impl IntoIterator<Item = String>) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        for key in keys {
+            held.remove(&key);
+        }
+    }
+
+    /// The next page of what this consumer held when its previous run stopped.
+    async fn own_pending(
+        &self,
+        max: usize,
+        bad: &mut Vec<String>,
+    ) -> Result<Vec<Entry>, OutboxError> {
+        let after = self
+            .own_pending_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(after) = after else {
+            return Ok(Vec::new());
+        };
+        let mut own = redis::cmd("XREADGROUP");
+        own.arg("GROUP")
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg("COUNT")
+            .arg(max)
+            .arg("STREAMS")
+            .arg(&self.stream)
+            .arg(&after);
+        let reply = self.run(&own).await?;
+        let raw: Vec<_> = items(&reply)
+            .iter()
+            .filter_map(|stream| items(stream).get(1))
+            .flat_map(stream_entries)
+            .collect();
+        *self
+            .own_pending_after
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = raw.last().map(|(id, _)| id.clone());
+        Ok(self.entries(raw, bad))
+    }
+
+    /// Up to `max` entries idle longer than the reclaim time (a dead worker's), claimed.
+    async fn reclaimed(
+        &self,
+        max: usize,
+        bad: &mut Vec<String>,
+    ) -> Result<Vec<Entry>, OutboxError> {
+        let cursor = {
+            let scan = self.reclaim.lock().unwrap_or_else(|p| p.into_inner());
+            if !scan.due() {
+                return Ok(Vec::new());
+            }
+            scan.cursor.clone()
+        };
+        let mut claim = redis::cmd("XAUTOCLAIM");
+        claim
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(&self.consumer)
+            .arg(self.reclaim_idle.as_millis() as u64)
+            .arg(&cursor)
+            .arg("COUNT")
+            .arg(max);
+        let claimed = self.run(&claim).await?;
+        let parts = items(&claimed);
+        let next = parts.first().and_then(text).unwrap_or_else(|| "0-0".into());
+        let raw = stream_entries(parts.get(1).unwrap_or(&Value::Nil));
+        self.reclaim
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .advanced(next, raw.len());
+        if !raw.is_empty() {
+            tracing::info!(sink = %self.sink, entries = raw.len(), "taking over responses a stopped worker held");
+        }
+        Ok(self.entries(raw, bad))
+    }
+
     async fn read_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
         let mut bad = Vec::new();
-        // First, what dead workers left behind (looked for every few seconds).
-        let reclaim_due = {
-            let mut last = self.last_reclaim.lock().unwrap_or_else(|p| p.into_inner());
-            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(5));
-            if due {
-                *last = Some(std::time::Instant::now());
-            }
-            due
-        };
-        let mut batch = Vec::new();
-        if reclaim_due {
-            let mut claim = redis::cmd("XAUTOCLAIM");
-            claim
-                .arg(&self.stream)
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg(self.reclaim_idle.as_millis() as u64)
-                .arg("0-0")
-                .arg("COUNT")
-                .arg(max);
-            let claimed = self.run(&claim).await?;
-            batch = self.entries(
-                stream_entries(items(&claimed).get(1).unwrap_or(&Value::Nil)),
-                &mut bad,
-            );
-        }
-        if batch.is_empty() && !self.recovered.load(std::sync::atomic::Ordering::Relaxed) {
-            // What this consumer held when its previous run stopped: deliver it again now.
-            let mut own = redis::cmd("XREADGROUP");
-            own.arg("GROUP")
-                .arg(GROUP)
-                .arg(&self.consumer)
-                .arg("COUNT")
-                .arg(max)
-                .arg("STREAMS")
-                .arg(&self.stream)
-                .arg("0");
-            let reply = self.run(&own).await?;
-            for stream in items(&reply) {
-                if let Some(entries) = items(stream).get(1) {
-                    batch.extend(self.entries(stream_entries(entries), &mut bad));
-                }
-            }
-            if batch.len() < max {
-                self.recovered
-                    .store(true, std::sync::atomic::Ordering::Relaxed);
-            }
+        let mut batch = self.take(self.own_pending(max, &mut bad).await?);
+        if batch.len() < max {
+            let more = self.reclaimed(max - batch.len(), &mut bad).await?;
+            batch.extend(self.take(more));
         }
         if batch.is_empty() {
+            // While a walk through the pending entries goes on, new entries do not wait for it.
+            let walking = self
+                .reclaim
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .walking();
             let mut read = redis::cmd("XREADGROUP");
             read.arg("GROUP")
                 .arg(GROUP)
                 .arg(&self.consumer)
                 .arg("COUNT")
-                .arg(max)
-                .arg("BLOCK")
-                .arg(wait.as_millis().max(1) as u64)
-                .arg("STREAMS")
-                .arg(&self.stream)
-                .arg(">");
+                .arg(max);
+            if !walking {
+                read.arg("BLOCK").arg(wait.as_millis().max(1) as u64);
+            }
+            read.arg("STREAMS").arg(&self.stream).arg(">");
             let reply = within(
                 wait + Duration::from_secs(5),
                 self.blocking.query::<Value>(&read),
@@ -267,7 +367,8 @@ impl RedisQueue {
             for stream in items(&reply) {
                 let parts = items(stream);
                 if let Some(entries) = parts.get(1) {
-                    batch.extend(self.entries(stream_entries(entries), &mut bad));
+                    let fresh = self.entries(stream_entries(entries), &mut bad);
+                    batch.extend(self.take(fresh));
                 }
             }
         }
@@ -287,6 +388,52 @@ impl RedisQueue {
                 .map_err(fail)?;
         }
         Ok(batch)
+    }
+}
+
+impl RedisQueue {
+    /// What running consumers hold, and the consumers that stopped with entries pending
+    /// (silent for longer than the reclaim time).
+    async fn holders(&self) -> Result<(u64, Vec<StoppedWorker>), OutboxError> {
+        let consumers = self
+            .run(
+                redis::cmd("XINFO")
+                    .arg("CONSUMERS")
+                    .arg(&self.stream)
+                    .arg(GROUP),
+            )
+            .await?;
+        let mut live = 0;
+        let mut stopped = Vec::new();
+        for consumer in items(&consumers) {
+            let info = fields(consumer);
+            let get = |k: &str| info.get(k).map_or(0, int);
+            let (pending, idle_ms) = (get("pending"), get("idle"));
+            if idle_ms <= self.reclaim_idle.as_millis() as u64 {
+                live += pending;
+            } else if pending > 0 {
+                stopped.push(StoppedWorker {
+                    name: info.get("name").and_then(text).unwrap_or_default(),
+                    pending,
+                    idle_secs: idle_ms / 1000,
+                });
+            }
+        }
+        Ok((live, stopped))
+    }
+}
+
+/// A reply's field-value pairs (a RESP2 flat array or a RESP3 map).
+fn fields(v: &Value) -> HashMap<String, Value> {
+    match v {
+        Value::Map(pairs) => pairs
+            .iter()
+            .filter_map(|(k, v)| Some((text(k)?, v.clone())))
+            .collect(),
+        other => items(other)
+            .chunks(2)
+            .filter_map(|c| Some((text(c.first()?)?, c.get(1)?.clone())))
+            .collect(),
     }
 }
 
@@ -316,9 +463,11 @@ impl Queue for RedisQueue {
         for e in entries {
             inv.arg(&e.key);
         }
-        within(self.deadline, self.conn.invoke::<Value>(&inv))
-            .await
-            .map_err(fail)?;
+        let acked = within(self.deadline, self.conn.invoke::<Value>(&inv)).await;
+        // Released even if the acknowledgement failed: still pending, they come back (after
+        // the reclaim time) and must not be skipped then.
+        self.release(entries.iter().map(|e| e.key.clone()));
+        acked.map_err(fail)?;
         Ok(())
     }
 
@@ -332,9 +481,9 @@ impl Queue for RedisQueue {
             .arg(attempts)
             .arg(now_rfc3339())
             .arg(&entry.body);
-        within(self.deadline, self.conn.invoke::<Value>(&inv))
-            .await
-            .map_err(fail)?;
+        let buried = within(self.deadline, self.conn.invoke::<Value>(&inv)).await;
+        self.release([entry.key.clone()]);
+        buried.map_err(fail)?;
         Ok(())
     }
 
@@ -356,10 +505,7 @@ impl Admin for RedisQueue {
     async fn status(&self) -> Result<SinkStatus, OutboxError> {
         self.ensure_group().await?;
         let queued = int(&self.run(redis::cmd("XLEN").arg(&self.stream)).await?);
-        let pending = self
-            .run(redis::cmd("XPENDING").arg(&self.stream).arg(GROUP))
-            .await?;
-        let in_flight = items(&pending).first().map_or(0, int);
+        let (in_flight, stopped) = self.holders().await?;
         let delivered = int(&self
             .run(redis::cmd("HGET").arg(&self.stats).arg("delivered"))
             .await?);
@@ -382,7 +528,8 @@ impl Admin for RedisQueue {
         Ok(SinkStatus {
             sink: self.sink.clone(),
             queued,
-            in_flight,
+            in_flight: Some(in_flight),
+            stopped,
             delivered,
             dead,
             oldest_age_secs,

@@ -1,6 +1,5 @@
-//! The delivery worker of one sink: takes responses from its queue, delivers them with
-//! bounded concurrency and an optional rate limit, retries failures with exponential
-//! backoff and jitter (honouring `Retry-After`), and buries what cannot be delivered.
+//! The delivery worker of one sink: delivers its queue with bounded concurrency, retries what
+//! may pass until the response is `max_age_secs` old, pauses the whole sink when it is down.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +8,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use super::health::{HealthEvent, SinkHealth};
 use super::{Admin, Entry, Queue};
 use crate::metrics::SinkCounters;
 use crate::sink::{Delivery, Sink, SinkConfig};
@@ -28,6 +28,46 @@ fn random_unit() -> f64 {
 /// How often the queue's depth and oldest age are exported.
 const GAUGE_EVERY: Duration = Duration::from_secs(15);
 
+/// How often entries waiting for a retry are claimed again (Redis: well within the reclaim
+/// idle time, so that no other process takes them over meanwhile).
+const KEEP_EVERY: Duration = Duration::from_secs(20);
+
+/// The outcome of one attempt, with what the worker needs to act on it.
+type Attempted = (Entry, u32, Delivery);
+
+/// The gauges of one sink's worker (handles made once: they are set on every turn).
+struct Gauges {
+    in_flight: metrics::Gauge,
+    retrying: metrics::Gauge,
+    failing_seconds: metrics::Gauge,
+}
+
+impl Gauges {
+    fn of(sink: &str) -> Gauges {
+        Gauges {
+            in_flight: metrics::gauge!("sauti_outbox_in_flight", "sink" => sink.to_owned()),
+            retrying: metrics::gauge!("sauti_outbox_retrying", "sink" => sink.to_owned()),
+            failing_seconds: metrics::gauge!("sauti_sink_failing_seconds", "sink" => sink.to_owned()),
+        }
+    }
+}
+
+/// Whether a response queued at `queued_at_ms` (unix ms) has been retried for long enough.
+fn too_old(queued_at_ms: i64, now_ms: i64, max_age: Duration) -> bool {
+    now_ms.saturating_sub(queued_at_ms) >= max_age.as_millis() as i64
+}
+
+fn log_health(sink: &str, event: HealthEvent) {
+    match event {
+        HealthEvent::FailingLong { since } => {
+            tracing::warn!(sink = %sink, failing_secs = since.as_secs(), "sink failing: no delivery has succeeded for a while; responses stay queued and are retried")
+        }
+        HealthEvent::Recovered { after } => {
+            tracing::info!(sink = %sink, failed_secs = after.as_secs(), "sink recovered: delivering again")
+        }
+    }
+}
+
 /// Runs until `stop` turns true, then lets deliveries in flight finish.
 pub async fn run_worker<Q, S>(
     name: String,
@@ -44,16 +84,25 @@ pub async fn run_worker<Q, S>(
     let interval = (config.rate_per_sec > 0).then(|| Duration::from_secs(1) / config.rate_per_sec);
     let base = Duration::from_millis(config.backoff_ms);
     let max_backoff = Duration::from_millis(config.backoff_max_ms);
+    let max_age = Duration::from_secs(config.max_age_secs);
+    let redactor = Arc::new(config.redactor());
+    let gauges = Gauges::of(&name);
+    let mut health = SinkHealth::new(
+        base,
+        max_backoff,
+        Duration::from_secs(config.failing_warn_secs),
+    );
     let mut next_start = Instant::now();
-    let mut in_flight: JoinSet<(Entry, u32, Delivery)> = JoinSet::new();
+    let mut in_flight: JoinSet<Attempted> = JoinSet::new();
     // Failed entries waiting for their next attempt: (when, sequence) -> (entry, attempts).
     let mut retries: BTreeMap<(Instant, u64), (Entry, u32)> = BTreeMap::new();
     let mut seq = 0u64;
     let mut last_keep = Instant::now();
     let mut backoff_on_error = Duration::from_millis(200);
 
-    let start = |entry: Entry, attempts: u32, in_flight: &mut JoinSet<(Entry, u32, Delivery)>| {
+    let start = |entry: Entry, attempts: u32, in_flight: &mut JoinSet<Attempted>| {
         let sink = sink.clone();
+        let redactor = redactor.clone();
         let timeout = Duration::from_millis(config.timeout_ms) + Duration::from_secs(1);
         in_flight.spawn(async move {
             let outcome =
@@ -66,7 +115,9 @@ pub async fn run_worker<Q, S>(
                         error: "delivery timed out".into(),
                     },
                 };
-            (entry, attempts + 1, outcome)
+            // Errors quote URLs (a reqwest error carries the whole URL, token and all):
+            // masked here, before any log line, dead letter or metric sees them.
+            (entry, attempts + 1, outcome.redacted(&redactor))
         });
     };
 
@@ -85,6 +136,15 @@ pub async fn run_worker<Q, S>(
                     .set(status.oldest_age_secs.unwrap_or(0) as f64);
             }
         }
+        let now = Instant::now();
+        gauges.in_flight.set(in_flight.len() as f64);
+        gauges.retrying.set(retries.len() as f64);
+        gauges
+            .failing_seconds
+            .set(health.failing_for(now).as_secs_f64());
+        if let Some(event) = health.check(now) {
+            log_health(&name, event);
+        }
         let stopping = *stop.borrow();
         if stopping && in_flight.is_empty() && finished.is_empty() {
             break;
@@ -101,35 +161,40 @@ pub async fn run_worker<Q, S>(
             let result = match outcome {
                 Delivery::Delivered => {
                     tracing::debug!(sink = %name, response = %entry.response.id, attempts, "delivered");
+                    if let Some(event) = health.answered(Instant::now()) {
+                        log_health(&name, event);
+                    }
                     // Acknowledged together below: one write (or round trip) for the lot.
                     delivered.push(entry);
                     Ok(())
                 }
                 Delivery::Permanent { error } => {
+                    if let Some(event) = health.answered(Instant::now()) {
+                        log_health(&name, event);
+                    }
                     counters.dead.increment(1);
                     tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "refused: moved to the dead letters");
                     queue.bury(&entry, &error, attempts).await
                 }
-                Delivery::Retry { error, .. } if attempts >= config.max_attempts => {
-                    counters.failed.increment(1);
-                    counters.dead.increment(1);
-                    tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "giving up: moved to the dead letters");
-                    queue
-                        .bury(
-                            &entry,
-                            &format!("after {attempts} attempts: {error}"),
-                            attempts,
-                        )
-                        .await
-                }
                 Delivery::Retry { after, error } => {
                     counters.failed.increment(1);
-                    let delay = backoff(attempts, base, max_backoff, random_unit())
-                        .max(after.unwrap_or_default());
-                    tracing::info!(sink = %name, response = %entry.response.id, attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
-                    seq += 1;
-                    retries.insert((Instant::now() + delay, seq), (entry, attempts));
-                    Ok(())
+                    health.failed(Instant::now(), after, random_unit());
+                    if too_old(entry.queued_at_ms, super::now_unix_ms(), max_age) {
+                        counters.dead.increment(1);
+                        tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, max_age_secs = max_age.as_secs(), "still failing at its maximum age: moved to the dead letters");
+                        let error = format!(
+                            "still failing {}s after it was queued ({attempts} attempts by this process): {error}",
+                            max_age.as_secs()
+                        );
+                        queue.bury(&entry, &error, attempts).await
+                    } else {
+                        let delay = backoff(attempts, base, max_backoff, random_unit())
+                            .max(after.unwrap_or_default());
+                        tracing::info!(sink = %name, response = %entry.response.id, attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                        seq += 1;
+                        retries.insert((Instant::now() + delay, seq), (entry, attempts));
+                        Ok(())
+                    }
                 }
             };
             if let Err(e) = result {
@@ -153,14 +218,15 @@ pub async fn run_worker<Q, S>(
             continue;
         }
         // Keep retried entries ours (Redis: not reclaimed by another process meanwhile).
-        if last_keep.elapsed() > Duration::from_secs(20) && !retries.is_empty() {
+        if last_keep.elapsed() > KEEP_EVERY && !retries.is_empty() {
             let waiting: Vec<Entry> = retries.values().map(|(e, _)| e.clone()).collect();
             let _ = queue.keep(&waiting).await;
             last_keep = Instant::now();
         }
-        // Due retries first, then new responses.
+        // Due retries first, then new responses; none while the sink is paused.
         let now = Instant::now();
-        while in_flight.len() < concurrency {
+        let mut allowed = health.may_start(now, in_flight.len(), concurrency);
+        while allowed > 0 {
             let Some((&key, _)) = retries.first_key_value() else {
                 break;
             };
@@ -173,27 +239,35 @@ pub async fn run_worker<Q, S>(
                 next_start = Instant::now().max(next_start) + i;
             }
             start(entry, attempts, &mut in_flight);
+            allowed -= 1;
         }
-        let capacity = concurrency - in_flight.len().min(concurrency);
-        if capacity == 0 {
+        let next_retry = retries.first_key_value().map(|(k, _)| k.0);
+        if allowed == 0 {
+            // Full, paused or probing: wait for an outcome or the end of the pause (a retry
+            // already due must not wake the loop: it can only wait). At most a second, for
+            // the gauges and for keeping retried entries ours.
+            let wake = health
+                .paused_until()
+                .map_or(now + Duration::from_secs(1), |until| {
+                    until.min(now + Duration::from_secs(1))
+                });
             tokio::select! {
-                done = in_flight.join_next() => finished.extend(done),
+                done = in_flight.join_next(), if !in_flight.is_empty() => finished.extend(done),
+                () = tokio::time::sleep_until(wake) => {}
                 _ = stop.changed() => {}
             }
             continue;
         }
-        let until_retry = retries
-            .first_key_value()
-            .map_or(Duration::from_secs(1), |(k, _)| {
-                k.0.saturating_duration_since(Instant::now())
-            });
+        let until_retry = next_retry.map_or(Duration::from_secs(1), |at| {
+            at.saturating_duration_since(Instant::now())
+        });
         let wait = if in_flight.is_empty() {
             until_retry.min(Duration::from_secs(1))
         } else {
             Duration::from_millis(20)
         };
         let batch = tokio::select! {
-            b = queue.next_batch(capacity, wait) => b,
+            b = queue.next_batch(allowed, wait) => b,
             _ = stop.changed() => continue,
         };
         match batch {
@@ -219,6 +293,14 @@ pub async fn run_worker<Q, S>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_response_is_too_old_at_its_maximum_age() {
+        let week = Duration::from_secs(7 * 24 * 3600);
+        let queued = 1_700_000_000_000;
+        assert!(!too_old(queued, queued + 1000, week));
+        assert!(too_old(queued, queued + week.as_millis() as i64, week));
+    }
 
     #[test]
     fn backoff_doubles_caps_and_jitters() {

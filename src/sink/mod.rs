@@ -26,6 +26,22 @@ pub enum Delivery {
     Permanent { error: String },
 }
 
+impl Delivery {
+    /// The same outcome with secrets masked in its error (see [`crate::redact`]).
+    pub fn redacted(self, redactor: &crate::redact::Redactor) -> Delivery {
+        match self {
+            Delivery::Delivered => Delivery::Delivered,
+            Delivery::Retry { after, error } => Delivery::Retry {
+                after,
+                error: redactor.text(&error),
+            },
+            Delivery::Permanent { error } => Delivery::Permanent {
+                error: redactor.text(&error),
+            },
+        }
+    }
+}
+
 /// A destination for completed surveys.
 pub trait Sink: Send + Sync {
     /// Delivers one response. `body` is the response's JSON exactly as queued.
@@ -40,9 +56,18 @@ pub struct SinkConfig {
     /// Flows whose responses go to this sink (default: every flow).
     #[serde(default)]
     pub flows: Vec<String>,
-    /// Attempts before a response moves to the dead letters.
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
+    /// No longer a limit (read so that older configurations still load; a warning says it
+    /// is ignored): a failing response is retried until it is `max_age_secs` old.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// How long after it was queued a response that keeps failing (network, 5xx, 429...)
+    /// is still retried before it moves to the dead letters (default 7 days).
+    #[serde(default = "default_max_age_secs")]
+    pub max_age_secs: u64,
+    /// A sink failing for longer than this is reported (a WARN line, and
+    /// `sauti_sink_failing_seconds` above it).
+    #[serde(default = "default_failing_warn_secs")]
+    pub failing_warn_secs: u64,
     /// Deliveries in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
@@ -59,8 +84,11 @@ pub struct SinkConfig {
     pub timeout_ms: u64,
 }
 
-fn default_max_attempts() -> u32 {
-    8
+fn default_max_age_secs() -> u64 {
+    7 * 24 * 3600
+}
+fn default_failing_warn_secs() -> u64 {
+    300
 }
 fn default_concurrency() -> usize {
     4
@@ -80,7 +108,9 @@ impl SinkConfig {
         SinkConfig {
             kind,
             flows: Vec::new(),
-            max_attempts: default_max_attempts(),
+            max_attempts: None,
+            max_age_secs: default_max_age_secs(),
+            failing_warn_secs: default_failing_warn_secs(),
             concurrency: default_concurrency(),
             rate_per_sec: 0,
             backoff_ms: default_backoff_ms(),
@@ -91,6 +121,50 @@ impl SinkConfig {
 
     pub fn wants(&self, flow_id: &str) -> bool {
         self.flows.is_empty() || self.flows.iter().any(|f| f == flow_id)
+    }
+
+    /// Everything secret in this sink's configuration (values of `*_env` variables read
+    /// through `env`), for [`crate::redact::Redactor`].
+    pub fn secrets(&self, env: impl Fn(&str) -> Option<String>) -> Vec<String> {
+        let from_env = |var: &Option<String>| var.as_deref().and_then(&env);
+        let mut secrets: Vec<Option<String>> = Vec::new();
+        let url = match &self.kind {
+            SinkKind::Webhook {
+                url,
+                secret,
+                secret_env,
+            } => {
+                secrets.extend([secret.clone(), from_env(secret_env)]);
+                Some(url)
+            }
+            SinkKind::Openrosa {
+                url,
+                password,
+                password_env,
+                token,
+                token_env,
+                ..
+            } => {
+                secrets.extend([
+                    password.clone(),
+                    from_env(password_env),
+                    token.clone(),
+                    from_env(token_env),
+                ]);
+                Some(url)
+            }
+            SinkKind::File { .. } => None,
+        };
+        let mut all: Vec<String> = secrets.into_iter().flatten().collect();
+        if let Some(url) = url {
+            all.extend(crate::redact::url_secrets(url));
+        }
+        all
+    }
+
+    /// Masks this sink's secrets in messages about it.
+    pub fn redactor(&self) -> crate::redact::Redactor {
+        crate::redact::Redactor::new(self.secrets(|var| std::env::var(var).ok()))
     }
 }
 

@@ -47,6 +47,10 @@ impl Received {
 struct State {
     mode: Mode,
     received: Vec<Received>,
+    /// Deliveries (by `webhook-id`) being answered right now.
+    answering: Vec<String>,
+    /// Ids that arrived while an earlier request with the same id was still being answered.
+    concurrent_duplicates: Vec<String>,
 }
 
 pub struct Collector {
@@ -97,6 +101,21 @@ fn read_request(s: &mut TcpStream) -> Option<Received> {
     })
 }
 
+/// Marks a request answered (or abandoned) when its handler is done with it.
+struct Answering {
+    state: Arc<Mutex<State>>,
+    id: String,
+}
+
+impl Drop for Answering {
+    fn drop(&mut self) {
+        let mut st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(i) = st.answering.iter().position(|x| *x == self.id) {
+            st.answering.remove(i);
+        }
+    }
+}
+
 impl Collector {
     pub fn start(mode: Mode) -> Collector {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -104,6 +123,8 @@ impl Collector {
         let state = Arc::new(Mutex::new(State {
             mode,
             received: Vec::new(),
+            answering: Vec::new(),
+            concurrent_duplicates: Vec::new(),
         }));
         let shared = state.clone();
         std::thread::spawn(move || {
@@ -113,10 +134,19 @@ impl Collector {
                 std::thread::spawn(move || {
                     while let Some(req) = read_request(&mut stream) {
                         // Recorded on arrival: a sender may die before the answer.
+                        let id = req.header("webhook-id").unwrap_or("").to_owned();
                         let index = {
                             let mut st = shared.lock().unwrap();
+                            if !id.is_empty() && st.answering.contains(&id) {
+                                st.concurrent_duplicates.push(id.clone());
+                            }
+                            st.answering.push(id.clone());
                             st.received.push(req);
                             st.received.len() - 1
+                        };
+                        let answering = Answering {
+                            state: shared.clone(),
+                            id,
                         };
                         let mode = shared.lock().unwrap().mode.clone();
                         let (status, extra) = match mode {
@@ -133,6 +163,7 @@ impl Collector {
                             Mode::Drop => return,
                         };
                         shared.lock().unwrap().received[index].answered = Some(status);
+                        drop(answering);
                         let body = if status < 300 { "ok" } else { "no" };
                         let reply = format!(
                             "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{extra}\r\n{body}",
@@ -158,6 +189,16 @@ impl Collector {
 
     pub fn received(&self) -> Vec<Received> {
         self.state.lock().unwrap().received.clone()
+    }
+
+    /// Ids that arrived again while the collector was still answering the same id.
+    pub fn concurrent_duplicates(&self) -> Vec<String> {
+        self.state.lock().unwrap().concurrent_duplicates.clone()
+    }
+
+    /// Requests still being answered (or held, in `Hang` and `Delay`).
+    pub fn answering(&self) -> usize {
+        self.state.lock().unwrap().answering.len()
     }
 
     /// Requests it answered with a 2xx.
