@@ -386,6 +386,9 @@ pub struct Config {
     /// Redis mode: a response another process took for delivery and has not touched for this
     /// long is taken over (that process stopped).
     pub reclaim_idle_secs: u64,
+    /// Embedded mode: once `responses.jsonl` holds this many bytes, the responses every sink
+    /// has delivered are taken out of it (0: never). Not when a file sink writes that file.
+    pub journal_compact_bytes: u64,
     pub max_sessions: usize,
     pub max_body_bytes: usize,
     pub header_timeout_secs: u64,
@@ -431,6 +434,7 @@ impl Default for Config {
             reload_poll_secs: 10,
             partials_sweep_secs: 60,
             reclaim_idle_secs: 60,
+            journal_compact_bytes: 64 << 20,
             max_sessions: 200_000,
             max_body_bytes: 8 * 1024,
             header_timeout_secs: 10,

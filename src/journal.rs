@@ -24,9 +24,32 @@ pub enum JournalError {
     Closed,
 }
 
-struct Append {
-    line: Vec<u8>,
-    done: oneshot::Sender<Result<(), String>>,
+/// Which records a compaction keeps (given a line without its newline).
+type Keep = Box<dyn Fn(&[u8]) -> bool + Send>;
+
+/// Where the writer says how an append went.
+type Done = oneshot::Sender<Result<(), String>>;
+
+/// What the writer thread is asked to do.
+enum Command {
+    Append {
+        line: Vec<u8>,
+        done: Done,
+    },
+    /// Rewrite the file with only the records `keep` accepts (see [`Journal::compact`]).
+    Compact {
+        keep: Keep,
+        done: oneshot::Sender<std::io::Result<Compacted>>,
+    },
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Compacted {
+    pub kept: usize,
+    pub dropped: usize,
+    pub bytes_before: u64,
+    pub bytes_after: u64,
 }
 
 /// How far the journal is durable, for its readers: they read up to [`JournalProgress::durable_len`]
@@ -60,7 +83,7 @@ impl JournalProgress {
 /// A handle to the journal writer; cheap to clone.
 #[derive(Clone)]
 pub struct Journal {
-    tx: mpsc::Sender<Append>,
+    tx: mpsc::Sender<Command>,
     path: PathBuf,
     progress: Arc<JournalProgress>,
 }
@@ -112,7 +135,7 @@ impl Journal {
         file: F,
         len: u64,
     ) -> Result<(Journal, JournalGuard), JournalError> {
-        let (tx, rx) = mpsc::channel::<Append>(4096);
+        let (tx, rx) = mpsc::channel::<Command>(4096);
         let progress = Arc::new(JournalProgress {
             notify: tokio::sync::Notify::new(),
             durable: AtomicU64::new(len),
@@ -120,7 +143,10 @@ impl Journal {
         let shared = progress.clone();
         let thread = std::thread::Builder::new()
             .name("sauti-journal".into())
-            .spawn(move || writer(file, len, rx, &shared))
+            .spawn({
+                let path = path.to_path_buf();
+                move || writer(file, &path, len, rx, &shared)
+            })
             .map_err(JournalError::Write)?;
         Ok((
             Journal {
@@ -154,12 +180,35 @@ impl Journal {
         line.push(b'\n');
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Append { line, done })
+            .send(Command::Append { line, done })
             .await
             .map_err(|_| JournalError::Closed)?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(JournalError::Write(std::io::Error::other(e))),
+            Err(_) => Err(JournalError::Closed),
+        }
+    }
+
+    /// Rewrites the journal with only the records `keep` accepts (a line without its
+    /// newline), between two batches of appends: a new file is written beside it, fsynced,
+    /// renamed over it and the directory fsynced, so that a crash leaves the old file or the
+    /// new one. Readers must start again from the beginning of the new file (its
+    /// [`JournalProgress::durable_len`] is the new file's).
+    pub async fn compact(
+        &self,
+        keep: impl Fn(&[u8]) -> bool + Send + 'static,
+    ) -> Result<Compacted, JournalError> {
+        let (done, wait) = oneshot::channel();
+        self.tx
+            .send(Command::Compact {
+                keep: Box::new(keep),
+                done,
+            })
+            .await
+            .map_err(|_| JournalError::Closed)?;
+        match wait.await {
+            Ok(r) => r.map_err(JournalError::Write),
             Err(_) => Err(JournalError::Closed),
         }
     }
@@ -179,6 +228,8 @@ trait JournalFile {
     fn sync(&mut self) -> std::io::Result<()>;
     /// Cuts the file back to `len` bytes, durably.
     fn cut_back(&mut self, len: u64) -> std::io::Result<()>;
+    /// Appends from now on to the file now at `path` (after it was replaced).
+    fn reopen(&mut self, path: &Path) -> std::io::Result<()>;
 }
 
 impl JournalFile for File {
@@ -194,6 +245,11 @@ impl JournalFile for File {
         self.set_len(len)?;
         self.sync_all()
     }
+
+    fn reopen(&mut self, path: &Path) -> std::io::Result<()> {
+        *self = crate::private_fs::open_append(path)?;
+        Ok(())
+    }
 }
 
 /// Group commit: everything queued while the previous fsync ran is written, then synced once.
@@ -202,24 +258,48 @@ impl JournalFile for File {
 /// every hop in it is told it failed.
 fn writer<F: JournalFile>(
     mut file: F,
+    path: &Path,
     mut len: u64,
-    mut rx: mpsc::Receiver<Append>,
+    mut rx: mpsc::Receiver<Command>,
     progress: &JournalProgress,
 ) {
-    let mut batch: Vec<Append> = Vec::new();
+    let mut batch: Vec<(Vec<u8>, Done)> = Vec::new();
     // Bytes past `len` that could not be cut back yet: nothing is appended after them.
     let mut torn = false;
-    while let Some(first) = rx.blocking_recv() {
-        batch.push(first);
-        while let Ok(more) = rx.try_recv() {
-            batch.push(more);
-            if batch.len() >= 1024 {
-                break;
+    let mut next = rx.blocking_recv();
+    while let Some(first) = next.take() {
+        match first {
+            Command::Append { line, done } => batch.push((line, done)),
+            Command::Compact { keep, done } => {
+                let result = if torn {
+                    Err(std::io::Error::other("the journal ends in a failed write"))
+                } else {
+                    compact(&mut file, path, len, &*keep)
+                };
+                if let Ok(c) = &result {
+                    len = c.bytes_after;
+                    progress.durable.store(len, Ordering::Release);
+                }
+                let _ = done.send(result);
+                progress.notify.notify_waiters();
+                next = rx.blocking_recv();
+                continue;
             }
         }
-        let mut buf = Vec::with_capacity(batch.iter().map(|a| a.line.len()).sum());
+        while batch.len() < 1024 {
+            match rx.try_recv() {
+                Ok(Command::Append { line, done }) => batch.push((line, done)),
+                // Compacted once the batch before it is written.
+                Ok(compaction) => {
+                    next = Some(compaction);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let mut buf = Vec::with_capacity(batch.iter().map(|a| a.0.len()).sum());
         for a in &batch {
-            buf.extend_from_slice(&a.line);
+            buf.extend_from_slice(&a.0);
         }
         if torn {
             match file.cut_back(len) {
@@ -250,11 +330,49 @@ fn writer<F: JournalFile>(
             }
             Err(_) => {}
         }
-        for a in batch.drain(..) {
-            let _ = a.done.send(result.clone());
+        for (_, done) in batch.drain(..) {
+            let _ = done.send(result.clone());
         }
         progress.notify.notify_waiters();
+        if next.is_none() {
+            next = rx.blocking_recv();
+        }
     }
+}
+
+/// Writes the records of `path` (its first `len` bytes) that `keep` accepts to a new file
+/// beside it, fsyncs it, renames it over the journal, fsyncs the directory, and appends to
+/// the new file from then on.
+fn compact<F: JournalFile>(
+    file: &mut F,
+    path: &Path,
+    len: u64,
+    keep: &dyn Fn(&[u8]) -> bool,
+) -> std::io::Result<Compacted> {
+    let mut old = Vec::new();
+    File::open(path)?.take(len).read_to_end(&mut old)?;
+    let mut kept = Vec::with_capacity(old.len() / 2);
+    let mut stats = Compacted {
+        bytes_before: len,
+        ..Compacted::default()
+    };
+    for line in old.split_inclusive(|&b| b == b'\n') {
+        let record = line.strip_suffix(b"\n").unwrap_or(line);
+        if record.is_empty() {
+            continue;
+        }
+        if keep(record) {
+            kept.extend_from_slice(record);
+            kept.push(b'\n');
+            stats.kept += 1;
+        } else {
+            stats.dropped += 1;
+        }
+    }
+    stats.bytes_after = kept.len() as u64;
+    crate::private_fs::replace(path, &kept)?;
+    file.reopen(path)?;
+    Ok(stats)
 }
 
 /// Finds where the last complete, readable record of `path` ends; moves what follows (a
@@ -369,6 +487,10 @@ mod tests {
                 return Err(std::io::Error::other("read-only file system"));
             }
             self.file.cut_back(len)
+        }
+
+        fn reopen(&mut self, path: &Path) -> std::io::Result<()> {
+            self.file.reopen(path)
         }
     }
 

@@ -176,10 +176,29 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             Duration::from_secs(c.partials_sweep_secs.max(1)),
             shutdown.clone(),
         ));
+        let mut background = vec![watcher, sweeper];
+        // The journal is only a queue unless a file sink writes it (then it is the data).
+        let journal_is_data = c
+            .sinks
+            .values()
+            .any(|s| matches!(&s.kind, SinkKind::File { path } if is_journal(&c, path)));
+        if let Some(journal) = app.survey.journal()
+            && c.journal_compact_bytes > 0
+            && !journal_is_data
+        {
+            let compactor = crate::outbox::compact::Compactor {
+                journal: journal.clone(),
+                queues: workers.disk_queues.clone(),
+                threshold: c.journal_compact_bytes,
+            };
+            background.push(tokio::spawn(
+                compactor.run(Duration::from_millis(100), shutdown.clone()),
+            ));
+        }
         let running = Running {
             http: Some(Http { listener, app }),
-            background: vec![watcher, sweeper],
-            workers,
+            background,
+            workers: workers.handles,
             stop_workers,
             journal: journal_guard,
         };
@@ -208,11 +227,11 @@ pub fn deliver(c: Config) -> anyhow::Result<()> {
         let metrics = Metrics::default();
         let stop_workers = Shutdown::new();
         let workers = start_workers(&c, None, &metrics, &stop_workers).await?;
-        println!("sauti delivering for {} sink(s)", workers.len());
+        println!("sauti delivering for {} sink(s)", workers.handles.len());
         let running = Running {
             http: None,
             background: Vec::new(),
-            workers,
+            workers: workers.handles,
             stop_workers,
             journal: None,
         };
@@ -359,9 +378,10 @@ pub async fn start_workers(
     appended: Option<Arc<crate::journal::JournalProgress>>,
     metrics: &Metrics,
     stop: &Shutdown,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+) -> anyhow::Result<Workers> {
     let redis = c.uses_redis();
     let mut handles = Vec::new();
+    let mut disk_queues = Vec::new();
     for (name, cfg) in &c.sinks {
         if !redis
             && let SinkKind::File { path } = &cfg.kind
@@ -389,18 +409,30 @@ pub async fn start_workers(
             let q = redis_queue(c, name)
                 .await
                 .with_context(|| format!("outbox of sink `{name}` in Redis"))?;
-            worker.spawn(name, q)
+            worker.spawn(name, Arc::new(q))
         } else {
             let notify = appended
                 .clone()
                 .unwrap_or_else(crate::journal::JournalProgress::whole_file);
-            let q = DiskQueue::open(&c.data_dir, name, &cfg.flows, notify)
-                .with_context(|| format!("outbox of sink `{name}`"))?;
+            let q = Arc::new(
+                DiskQueue::open(&c.data_dir, name, &cfg.flows, notify)
+                    .with_context(|| format!("outbox of sink `{name}`"))?,
+            );
+            disk_queues.push(q.clone());
             worker.spawn(name, q)
         });
         tracing::info!(sink = %name, "delivering");
     }
-    Ok(handles)
+    Ok(Workers {
+        handles,
+        disk_queues,
+    })
+}
+
+/// The delivery workers started, and (embedded mode) the queues they read.
+pub struct Workers {
+    pub handles: Vec<tokio::task::JoinHandle<()>>,
+    pub disk_queues: Vec<Arc<DiskQueue>>,
 }
 
 /// Turns surveys abandoned past their resume window into partial responses, every `every`,
@@ -433,11 +465,11 @@ impl Worker<'_> {
     fn spawn<Q: Queue + Admin + Sync + 'static>(
         &self,
         name: &str,
-        queue: Q,
+        queue: Arc<Q>,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(run_worker(
             name.to_owned(),
-            Arc::new(queue),
+            queue,
             self.sink.clone(),
             self.config.clone(),
             self.counters,

@@ -272,10 +272,11 @@ impl Queue for DiskQueue {
             .collect::<Vec<_>>()
             .join("\n")
             .into_bytes();
+        // Under the lock: a compaction rewrites this file only while it holds the lock.
+        let mut st = self.state.lock().await;
         tokio::task::spawn_blocking(move || append_line(&path, &ids))
             .await
             .map_err(std::io::Error::other)??;
-        let mut st = self.state.lock().await;
         for e in entries {
             st.taken.remove(&e.key);
             st.done.insert(e.key.clone());
@@ -306,6 +307,87 @@ impl Queue for DiskQueue {
     }
 
     async fn keep(&self, _entries: &[Entry]) -> Result<(), OutboxError> {
+        Ok(())
+    }
+}
+
+/// A queue held still while the journal is compacted: no read, acknowledgement or burial
+/// happens until it is dropped.
+pub struct Held<'a> {
+    queue: &'a DiskQueue,
+    state: tokio::sync::MutexGuard<'a, State>,
+}
+
+impl DiskQueue {
+    /// Holds the queue still (see [`Held`]).
+    pub async fn hold(&self) -> Held<'_> {
+        Held {
+            queue: self,
+            state: self.state.lock().await,
+        }
+    }
+}
+
+impl Held<'_> {
+    /// The flows this sink takes (empty: every flow).
+    pub fn flows(&self) -> Vec<String> {
+        self.queue.flows.clone()
+    }
+
+    /// The ids this sink has delivered, as its acknowledgement file says.
+    pub fn delivered(&self) -> Result<HashSet<String>, OutboxError> {
+        Ok(read_acks(&self.queue.acks)?)
+    }
+
+    /// After the journal was compacted to the responses `kept`: the acknowledgements of the
+    /// others are dropped (their responses are gone; each id is used once), and the queue reads
+    /// the new journal from its start. Crash-safe: a crash before the rename leaves the old
+    /// file, whose extra ids name responses that no longer exist.
+    pub fn journal_compacted(&mut self, kept: &HashSet<String>) -> Result<(), OutboxError> {
+        let acks = read_acks(&self.queue.acks)?;
+        let mut still: Vec<&String> = acks.iter().filter(|id| kept.contains(*id)).collect();
+        still.sort();
+        if still.len() < acks.len() {
+            let mut body = Vec::new();
+            for id in still {
+                body.extend_from_slice(id.as_bytes());
+                body.push(b'\n');
+            }
+            crate::private_fs::replace(&self.queue.acks, &body)?;
+        }
+        self.state.offset = 0;
+        Ok(())
+    }
+
+    /// Rewrites the dead-letter file with the letters still dead (replays and replaced letters
+    /// left out). Only at start: `sauti outbox replay` from another process appends to it.
+    pub fn compact_dead_letters(&mut self) -> Result<(), OutboxError> {
+        let (events, _) = read_lines(&self.queue.dead, 0)?;
+        let dead = current_dead(&events);
+        let acked = read_acks(&self.queue.acks)?;
+        // A replay not yet delivered keeps its time: its retries count from it.
+        let replays: Vec<DeadEvent> = replay_times(&events)
+            .into_iter()
+            .filter(|(id, _)| !acked.contains(id) && !dead.iter().any(|d| &d.id == id))
+            .map(|(id, at)| DeadEvent::Replayed {
+                id,
+                at: crate::survey::rfc3339(
+                    time::OffsetDateTime::from_unix_timestamp_nanos(at as i128 * 1_000_000)
+                        .unwrap_or_else(|_| time::OffsetDateTime::now_utc()),
+                ),
+            })
+            .collect();
+        if dead.len() + replays.len() == events.len() {
+            return Ok(());
+        }
+        let mut body = Vec::new();
+        for event in dead.into_iter().map(DeadEvent::Dead).chain(replays) {
+            body.extend(serde_json::to_vec(&event).map_err(std::io::Error::other)?);
+            body.push(b'\n');
+        }
+        crate::private_fs::replace(&self.queue.dead, &body)?;
+        let (_, offset) = read_lines(&self.queue.dead, 0)?;
+        self.state.dead_offset = offset;
         Ok(())
     }
 }

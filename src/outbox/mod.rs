@@ -6,6 +6,7 @@
 //! per sink, consumed by a consumer group.
 
 pub mod command;
+pub mod compact;
 pub mod disk;
 pub mod health;
 pub mod redis;
