@@ -134,6 +134,9 @@ fn outbox_with(server: &Server, config: &std::path::Path, args: &[&str]) -> (boo
         .arg(&server.data_dir)
         .arg("--config")
         .arg(config)
+        // Where the serving process listens: embedded mode's status asks it what is in flight.
+        .arg("--listen")
+        .arg(server.addr.to_string())
         .args(server.redis_args())
         .output()
         .unwrap();
@@ -394,11 +397,7 @@ fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
             == 3.0
     });
     let (ok, status) = outbox(&server, &["status"]);
-    let held = if server.redis_args().is_empty() {
-        "queued 3 in_flight ? held_by_stopped_workers 0"
-    } else {
-        "queued 3 in_flight 3 held_by_stopped_workers 0"
-    };
+    let held = "queued 3 in_flight 3 held_by_stopped_workers 0";
     assert!(ok && status.contains(held), "{status}");
     collector.set_mode(Mode::Status(200));
     collector.wait_for("every response, without a replay", 30, |_| {

@@ -76,6 +76,13 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
                 apply(action, &q, &redactor).await
             } else {
                 let q = DiskQueue::admin(&c.data_dir, name, &cfg.flows);
+                if let Action::Status { .. } = action {
+                    // Deliveries in progress are in the serving process's memory: ask it.
+                    let mut status = q.status().await?;
+                    status.in_flight = serving_in_flight(c, name).await;
+                    print!("{}", status_text(&status));
+                    return Ok(0);
+                }
                 apply(action, &q, &redactor).await
             }
         };
@@ -99,6 +106,37 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Embedded mode: how many deliveries of `sink` the serving process has in progress (in
+/// flight, or waiting for their next attempt), as its `/metrics` at `listen` says; `None`
+/// when no process answers there.
+async fn serving_in_flight(c: &Config, sink: &str) -> Option<u64> {
+    let listen = c
+        .listen
+        .replace("0.0.0.0:", "127.0.0.1:")
+        .replace("[::]:", "[::1]:");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(1))
+        .build()
+        .ok()?;
+    let text = client
+        .get(format!("http://{listen}/metrics"))
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let label = format!("{{sink=\"{sink}\"}} ");
+    let gauge = |name: &str| -> Option<f64> {
+        let prefix = format!("{name}{label}");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+    };
+    let n = gauge("sauti_outbox_in_flight")? + gauge("sauti_outbox_retrying").unwrap_or(0.0);
+    Some(n as u64)
+}
+
 /// What `sauti outbox status` prints for one sink: one line, and lines for what it cannot
 /// see or for workers that stopped.
 pub fn status_text(s: &SinkStatus) -> String {
@@ -115,7 +153,7 @@ pub fn status_text(s: &SinkStatus) -> String {
     );
     if s.in_flight.is_none() {
         text.push_str(&format!(
-            "  in_flight: unknown from another process in embedded mode; the serving process exports sauti_outbox_in_flight{{sink=\"{}\"}} at /metrics\n",
+            "  in_flight: no serving process answered at the configured `listen` address; it exports sauti_outbox_in_flight{{sink=\"{}\"}} at /metrics\n",
             s.sink
         ));
     }
