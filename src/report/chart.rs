@@ -21,7 +21,7 @@ pub fn funnel_svg(report: &FlowReport, k: MinCount) -> Result<String, String> {
         .funnel
         .as_ref()
         .ok_or_else(|| format!("no definition of flow {} to draw its funnel", report.flow))?;
-    let height = TOP + ROW * funnel.steps.len() as u32 + 60;
+    let height = TOP + ROW * funnel.steps.len() as u32 + 50;
     let most = funnel
         .steps
         .iter()
@@ -34,8 +34,8 @@ pub fn funnel_svg(report: &FlowReport, k: MinCount) -> Result<String, String> {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         let e = |e: DrawingAreaErrorKind<std::io::Error>| e.to_string();
         root.fill(&WHITE).map_err(e)?;
-        let title = TextStyle::from(("sans-serif", 22).into_font()).color(&BLACK);
-        let small = TextStyle::from(("sans-serif", 14).into_font()).color(&RGBColor(60, 60, 60));
+        let title = TextStyle::from(("sans-serif", 27).into_font()).color(&BLACK);
+        let small = TextStyle::from(("sans-serif", 19).into_font()).color(&RGBColor(60, 60, 60));
         root.draw_text(
             &format!("{}: respondents reaching each step", report.flow),
             &title,
@@ -58,10 +58,10 @@ pub fn funnel_svg(report: &FlowReport, k: MinCount) -> Result<String, String> {
             (20, 52),
         )
         .map_err(e)?;
-        let step_label = TextStyle::from(("sans-serif", 15).into_font())
+        let step_label = TextStyle::from(("sans-serif", 19).into_font())
             .color(&BLACK)
             .pos(Pos::new(HPos::Right, VPos::Center));
-        let count_label = TextStyle::from(("sans-serif", 15).into_font())
+        let count_label = TextStyle::from(("sans-serif", 19).into_font())
             .color(&BLACK)
             .pos(Pos::new(HPos::Left, VPos::Center));
         // Dark enough to print in grey scale.
@@ -86,6 +86,13 @@ pub fn funnel_svg(report: &FlowReport, k: MinCount) -> Result<String, String> {
             root.draw_text(&k.show(step.reached), &count_label, (end + 8, middle))
                 .map_err(e)?;
         }
+        let footer = TOP + ROW * funnel.steps.len() as u32 + 14;
+        root.draw_text(
+            "reached: shown the step, or passed over it by its condition; a hidden count has no bar",
+            &small,
+            (20, footer as i32),
+        )
+        .map_err(e)?;
         root.present().map_err(e)?;
     }
     Ok(svg)
