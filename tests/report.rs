@@ -409,3 +409,219 @@ fn the_chart_is_an_svg_naming_every_step_with_its_count() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("only SVG"));
 }
+
+fn export(dir: &Path, format: &str) -> std::path::PathBuf {
+    let out = dir.join("export");
+    sauti(&[
+        "export",
+        "--data-dir",
+        dir.to_str().unwrap(),
+        "--format",
+        format,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    out
+}
+
+/// RFC 3339 with an explicit offset, `+00:00` rather than `Z`, as the specification asks.
+fn valid_floip_timestamp(t: &str) -> bool {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_ok()
+        && !t.ends_with('Z')
+}
+
+#[test]
+fn the_floip_package_has_what_the_flow_results_specification_requires() {
+    let dir = data_dir();
+    let out = export(dir.path(), "floip").join("kufatilia");
+    let descriptor: Value =
+        serde_json::from_slice(&std::fs::read(out.join("datapackage.json")).unwrap()).unwrap();
+    assert_eq!(descriptor["profile"], "flow-results-package");
+    assert_eq!(descriptor["flow_results_specification_version"], "1.0.0");
+    for field in ["created", "modified"] {
+        assert!(
+            valid_floip_timestamp(descriptor[field].as_str().unwrap()),
+            "{field}"
+        );
+    }
+    let id = uuid::Uuid::parse_str(descriptor["id"].as_str().unwrap()).unwrap();
+    assert_eq!(id.get_version_num(), 4, "package ids are Version 4 UUIDs");
+    let name = descriptor["name"].as_str().unwrap();
+    assert!(
+        name.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+    );
+
+    let resources = descriptor["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1, "exactly one resource");
+    let resource = &resources[0];
+    assert!(resource.get("data").is_none(), "no inline data");
+    let path = resource["path"].as_str().unwrap();
+    let schema = &resource["schema"];
+    let fields: Vec<&str> = schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "timestamp",
+            "row_id",
+            "contact_id",
+            "session_id",
+            "question_id",
+            "response",
+            "response_metadata"
+        ]
+    );
+    let questions = schema["questions"].as_object().unwrap();
+    let valid_types = [
+        "select_one",
+        "select_many",
+        "numeric",
+        "open",
+        "text",
+        "image",
+        "video",
+        "audio",
+        "geo_point",
+        "date",
+        "time",
+        "datetime",
+    ];
+    for (id, q) in questions {
+        assert!(
+            valid_types.contains(&q["type"].as_str().unwrap()),
+            "{id}: {q}"
+        );
+        assert!(
+            q["label"].as_str().is_some_and(|l| !l.is_empty()),
+            "{id} label"
+        );
+        assert!(q["type_options"].is_object(), "{id} type_options");
+    }
+    assert_eq!(questions["incident"]["type"], "select_one");
+    assert_eq!(
+        questions["incident"]["type_options"]["choices"][1],
+        "violence"
+    );
+    assert_eq!(questions["people"]["type"], "numeric");
+    assert_eq!(
+        questions["people"]["type_options"]["range"],
+        json!([0.0, 9999.0])
+    );
+    assert_eq!(questions["date"]["type"], "date");
+    // kufatilia answers calls too, where a text may be a recording.
+    assert_eq!(questions["territory"]["type"], "open");
+    assert!(
+        !questions.contains_key("thanks"),
+        "end steps are no questions"
+    );
+
+    let rows: Vec<Vec<Value>> =
+        serde_json::from_slice(&std::fs::read(out.join(path)).unwrap()).unwrap();
+    let csv_rows: Vec<csv::StringRecord> =
+        csv::Reader::from_path(out.join("flow-results-data.csv"))
+            .unwrap()
+            .records()
+            .map(Result::unwrap)
+            .collect();
+    assert_eq!(rows.len(), csv_rows.len());
+    let mut row_ids = std::collections::HashSet::new();
+    for row in &rows {
+        assert_eq!(row.len(), 7, "{row:?}");
+        assert!(valid_floip_timestamp(row[0].as_str().unwrap()), "{row:?}");
+        assert!(
+            row_ids.insert(row[1].as_str().unwrap().to_owned()),
+            "row ids are unique"
+        );
+        assert_eq!(
+            row[2].as_str().unwrap().len(),
+            64,
+            "contact id: the pseudonym"
+        );
+        assert!(questions.contains_key(row[4].as_str().unwrap()), "{row:?}");
+        let q = &questions[row[4].as_str().unwrap()];
+        if q["type"] == "select_one" {
+            assert!(
+                q["type_options"]["choices"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&row[5]),
+                "{row:?}"
+            );
+        }
+    }
+    for record in &csv_rows {
+        assert_eq!(record.len(), 7);
+        assert!(valid_floip_timestamp(&record[0]));
+    }
+    // A row for every answer of the 65 responses (the broken and duplicate lines left out).
+    let answers: std::collections::HashMap<String, usize> = generated()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap().to_owned(),
+                r["answers"].as_object().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(answers.len(), 65);
+    assert_eq!(rows.len(), answers.values().sum::<usize>());
+}
+
+#[test]
+fn the_csv_export_has_a_row_per_response_and_defuses_formulas() {
+    let dir = data_dir();
+    let path = export(dir.path(), "csv").join("kufatilia.csv");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "responses stay private to the account");
+    }
+    let mut reader = csv::Reader::from_path(&path).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(header[..3], ["id", "flow", "flow_version"]);
+    assert!(header.contains(&"respondent".to_owned()));
+    let steps = [
+        "consent",
+        "incident",
+        "incident_other",
+        "when",
+        "date",
+        "province",
+        "province_other",
+        "territory",
+        "site",
+        "people",
+        "contact",
+    ];
+    assert_eq!(header[header.len() - steps.len()..], steps);
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), 65, "one row per response, duplicates once");
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let first = &records[0];
+    // The hostile answer comes back whole, quotes, comma, newline and emoji included, with
+    // the one quote mark that keeps a spreadsheet from running it.
+    assert_eq!(&first[column("territory")], format!("'{HOSTILE}"));
+    assert_eq!(&first[column("incident")], "violence");
+    assert_eq!(&first[column("site")], "", "skipped");
+    assert_eq!(&first[column("people")], "0");
+    assert_eq!(first[column("respondent")].len(), 64);
+    for record in &records {
+        assert_eq!(record.len(), header.len());
+        for cell in record.iter() {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell:?}");
+            assert!(!cell.starts_with("+243"), "never a phone number");
+        }
+    }
+}
