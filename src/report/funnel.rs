@@ -134,3 +134,81 @@ pub fn funnel(
     }
     Funnel { segments, steps }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::*;
+
+    fn kufatilia() -> CompiledFlow {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (flows, problems) = crate::flow::load_dir(&[repo.join("flows")], &repo.join("locales"));
+        assert!(problems.is_empty(), "{problems:?}");
+        flows.into_iter().find(|f| f.id == "kufatilia").unwrap()
+    }
+
+    fn response(status: &str, answers: serde_json::Value) -> Response {
+        serde_json::from_value(json!({
+            "schema": 1, "id": "x", "flow": "kufatilia", "flow_version": 1, "status": status,
+            "channel": "ussd", "gateway": "g", "language": "fr", "respondent": "r",
+            "network": null, "started_at": "2026-11-02T08:00:00.000Z",
+            "completed_at": "2026-11-02T08:01:00.000Z", "answers": answers,
+        }))
+        .unwrap()
+    }
+
+    fn ids(flow: &CompiledFlow, path: &[(usize, Visit)]) -> Vec<(String, Visit)> {
+        path.iter()
+            .map(|&(i, v)| (flow.steps[i].id.clone(), v))
+            .collect()
+    }
+
+    #[test]
+    fn a_partial_stops_on_the_step_after_its_last_answer_and_conditions_are_replayed() {
+        let flow = kufatilia();
+        let partial = response(
+            "partial",
+            json!({
+                "consent": { "value": "yes", "label": "Oui" },
+                "incident": { "value": "fraud", "label": "Fraude" },
+                "when": { "value": "today", "label": "Aujourd'hui" },
+            }),
+        );
+        let path = ids(&flow, &walk(&flow, &partial));
+        let expected = [
+            ("consent", Visit::Answered),
+            ("incident", Visit::Answered),
+            ("incident_other", Visit::Passed),
+            ("when", Visit::Answered),
+            ("date", Visit::Passed),
+            ("province", Visit::Unanswered),
+        ];
+        assert_eq!(path, expected.map(|(s, v)| (s.to_owned(), v)).to_vec());
+    }
+
+    #[test]
+    fn a_goto_leads_to_its_end_and_only_partials_count_as_left() {
+        let flow = kufatilia();
+        let declined = response(
+            "complete",
+            json!({ "consent": { "value": "no", "label": "Non" } }),
+        );
+        let path = ids(&flow, &walk(&flow, &declined));
+        assert_eq!(path.last().unwrap().0, "declined");
+        let left_at_consent = response("partial", json!({}));
+        let f = funnel(
+            &flow,
+            &[&declined, &left_at_consent],
+            &["fr".into()],
+            &["ussd".into()],
+        );
+        let consent = &f.steps[0];
+        assert_eq!((consent.reached, consent.asked, consent.left), (2, 2, 1));
+        assert_eq!(consent.reached_by_segment, [2, 2]);
+        let declined_end = f.steps.iter().find(|s| s.step == "declined").unwrap();
+        assert_eq!(declined_end.reached, 1);
+    }
+}
