@@ -76,14 +76,17 @@ fn answers(i: usize, incident: &str, when: &str, province: &str, stop: &str) -> 
         )
         && put(
             "site",
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 json!({ "value": null, "skipped": true })
             } else {
                 json!({ "value": "Kamituga" })
             },
         )
         && put("people", json!({ "value": i }))
-        && put("contact", choice(if i % 2 == 0 { "yes" } else { "no" }));
+        && put(
+            "contact",
+            choice(if i.is_multiple_of(2) { "yes" } else { "no" }),
+        );
     Value::Object(a)
 }
 

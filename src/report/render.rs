@@ -257,7 +257,6 @@ fn csv(reports: &[FlowReport], k: MinCount) -> String {
             }
         }
     }
-    drop(row);
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
