@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::private_fs;
-use crate::report::command::Selection;
+use crate::report::command::{Selection, Source};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -21,32 +21,17 @@ pub enum Format {
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Directory holding responses.jsonl (`data_dir` of sauti.toml).
-    #[arg(long, env = "SAUTI_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub source: Source,
     #[arg(long, value_enum)]
     pub format: Format,
     /// Directory to write into (created, readable by this user only).
     #[arg(long)]
     pub out: PathBuf,
-    /// Only this flow (a flow file, or the id of a flow in `flows/`); default: every flow
-    /// in the responses.
-    #[arg(long)]
-    pub flow: Option<String>,
-    /// Only surveys started on or after this day (YYYY-MM-DD, UTC).
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
-    #[arg(long, default_value = "locales")]
-    pub locales: PathBuf,
 }
 
 pub fn command(args: &Args) -> anyhow::Result<()> {
-    let selection = Selection::load(
-        &args.data_dir,
-        args.flow.as_deref(),
-        args.since.as_deref(),
-        &args.locales,
-    )?;
+    let selection = Selection::load(&args.source)?;
     write_dir(&args.out)?;
     for (id, flow) in &selection.flows {
         let Some(flow) = flow else {

@@ -13,16 +13,8 @@ use crate::flow::CompiledFlow;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Args {
-    /// Directory holding responses.jsonl (`data_dir` of sauti.toml).
-    #[arg(long, env = "SAUTI_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
-    /// Only this flow (a flow file, or the id of a flow in `flows/`); default: every flow
-    /// in the responses.
-    #[arg(long)]
-    pub flow: Option<String>,
-    /// Only surveys started on or after this day (YYYY-MM-DD, UTC).
-    #[arg(long, value_name = "DATE")]
-    pub since: Option<String>,
+    #[command(flatten)]
+    pub source: Source,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Draw the funnel of the flow to this SVG file (PNG is not offered: it would need system
@@ -33,8 +25,6 @@ pub struct Args {
     /// identify an informant. `--min-count 1` shows every count.
     #[arg(long, value_name = "K", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub min_count: u64,
-    #[arg(long, default_value = "locales")]
-    pub locales: PathBuf,
     /// Accepted for symmetry with `serve`; adds nothing: in Redis mode the default file sink
     /// writes <data-dir>/responses.jsonl too, and the report reads only that file (surveys in
     /// progress are not responses; their live counts are on /metrics).
@@ -42,20 +32,32 @@ pub struct Args {
     pub redis: Option<String>,
 }
 
+/// Which responses a report or an export reads.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Source {
+    /// Directory holding responses.jsonl (`data_dir` of sauti.toml).
+    #[arg(long, env = "SAUTI_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// Only this flow (a flow file, or the id of a flow in `flows/`); default: every flow
+    /// in the responses.
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// Only surveys started on or after this day (YYYY-MM-DD, UTC).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    #[arg(long, default_value = "locales")]
+    pub locales: PathBuf,
+}
+
 pub fn command(args: &Args) -> anyhow::Result<()> {
     if args.redis.is_some() {
         eprintln!(
             "note: --redis adds nothing to a report: it reads {}, which the file sink writes in Redis mode too",
-            args.data_dir.join("responses.jsonl").display()
+            args.source.data_dir.join("responses.jsonl").display()
         );
     }
     let chart = args.chart.as_deref().map(chart_path).transpose()?;
-    let selection = Selection::load(
-        &args.data_dir,
-        args.flow.as_deref(),
-        args.since.as_deref(),
-        &args.locales,
-    )?;
+    let selection = Selection::load(&args.source)?;
     let k = MinCount(args.min_count);
     let reports: Vec<FlowReport> = selection
         .flows
@@ -109,22 +111,20 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn load(
-        data_dir: &Path,
-        flow: Option<&str>,
-        since: Option<&str>,
-        locales: &Path,
-    ) -> anyhow::Result<Selection> {
+    pub fn load(source: &Source) -> anyhow::Result<Selection> {
+        let (since, locales) = (source.since.as_deref(), source.locales.as_path());
         if let Some(day) = since {
             let format = time::macros::format_description!("[year]-[month]-[day]");
             time::Date::parse(day, format)
                 .with_context(|| format!("--since {day}: a day is written YYYY-MM-DD"))?;
         }
         let budget = crate::gsm7::Budget::default();
-        let chosen = flow
+        let chosen = source
+            .flow
+            .as_deref()
             .map(|f| crate::check::load_one(f, locales, budget))
             .transpose()?;
-        let path = data_dir.join("responses.jsonl");
+        let path = source.data_dir.join("responses.jsonl");
         let file = std::fs::File::open(&path)
             .with_context(|| format!("cannot read {}", path.display()))?;
         let set = ResponseSet::read(BufReader::with_capacity(64 * 1024, file), |r| {
