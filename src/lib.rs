@@ -19,12 +19,15 @@
 //!   anything is stored or logged.
 //! - [`service`]: what `sauti serve` and `sauti deliver` run; [`shutdown`]: how both stop;
 //!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber.
+//! - [`report`] and [`export`]: what `sauti report` and `sauti export` make of the responses
+//!   for researchers (counts, funnel, answers; FLOIP Flow Results and flat CSV).
 
 pub mod audio;
 pub mod channel;
 pub mod check;
 pub mod config;
 pub mod engine;
+pub mod export;
 pub mod flow;
 pub mod gateway;
 pub mod gsm7;
@@ -46,6 +49,7 @@ pub mod redact;
 pub mod redis_conn;
 pub mod reload;
 pub mod render;
+pub mod report;
 pub mod response;
 pub mod server;
 pub mod service;

@@ -122,6 +122,12 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Summarise the responses for researchers: sessions started and completed, a funnel of
+    /// where respondents left, the answers to choice questions; small counts hidden.
+    Report(sauti::report::command::Args),
+    /// Export the responses as a FLOIP Flow Results package or a flat CSV (one row per
+    /// response); respondents appear by pseudonym only.
+    Export(sauti::export::Args),
     /// Walk a flow in the terminal as a respondent would see it on a phone.
     Simulate {
         /// A flow file, or the id of a flow in `flows/`.
@@ -227,6 +233,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sauti::prompts::command(&flow, &locales, &dir, &c.voice.tts, format, synthesize)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Report(args) => sauti::report::command::command(&args).map(|()| ExitCode::SUCCESS),
+        Command::Export(args) => sauti::export::command(&args).map(|()| ExitCode::SUCCESS),
         Command::Simulate {
             flow,
             lang,
