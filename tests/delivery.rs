@@ -391,11 +391,20 @@ fn an_outage_longer_than_the_old_give_up_time_loses_nothing(opts: Options) {
     // The operator is warned, and sees what waits and who holds it.
     assert!(server.logs_eventually_contain("sink failing", 5));
     assert!(server.metric("sauti_sink_failing_seconds", &["sink=\"partners\""]) >= 1.0);
-    eventually("the worker's gauges to count the 3 it holds", 5, || {
+    let mut seen = Vec::new();
+    let held = || {
         server.metric("sauti_outbox_in_flight", &["sink=\"partners\""])
             + server.metric("sauti_outbox_retrying", &["sink=\"partners\""])
-            == 3.0
-    });
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while held() != 3.0 {
+        seen.push(held());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker's gauges never counted the 3 it holds: {seen:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
     let (ok, status) = outbox(&server, &["status"]);
     let held = "queued 3 in_flight 3 held_by_stopped_workers 0";
     assert!(ok && status.contains(held), "{status}");

@@ -137,7 +137,10 @@ pub async fn run_worker<Q, S>(
             }
         }
         let now = Instant::now();
-        gauges.in_flight.set(in_flight.len() as f64);
+        // An outcome not yet looked at is still a delivery in progress.
+        gauges
+            .in_flight
+            .set((in_flight.len() + finished.len()) as f64);
         gauges.retrying.set(retries.len() as f64);
         gauges
             .failing_seconds
