@@ -149,10 +149,9 @@ fn reports_in_swahili_and_lingala_and_a_survey_in_each_language(opts: Options) {
         responses[0]["answers"]["incident"],
         json!({ "value": "violence", "label": "Violence" })
     );
-    assert_eq!(
-        responses[1]["answers"],
-        json!({ "consent": { "value": "no", "label": "Non" } })
-    );
+    // A refusal: counted, with no answer.
+    assert_eq!(responses[1]["status"], "declined");
+    assert_eq!(responses[1]["answers"], json!({}));
     for r in &responses[2..] {
         assert_eq!(r["flow"], "connectivity");
         assert_eq!(
@@ -566,10 +565,8 @@ fn a_respondent_can_choose_to_start_again(opts: Options) {
     assert!(second.send("2").starts_with("END "));
     let responses = server.responses();
     assert_eq!(responses.len(), 1);
-    assert_eq!(
-        responses[0]["answers"],
-        json!({ "consent": { "value": "no", "label": "Non" } })
-    );
+    assert_eq!(responses[0]["status"], "declined");
+    assert_eq!(responses[0]["answers"], json!({}));
     assert_eq!(responses[0]["language"], "ln");
     // Another respondent, or another survey, is never offered someone else's answers.
     let mut other = AtPhone::new(&server, "ATUid_again_3", "*384*1#", "+243810000079");
@@ -621,7 +618,7 @@ fn a_new_flow_version_is_served_without_breaking_conversations_in_flight(opts: O
     // when the incident is not described... here simply: a new text, and a new version.
     let toml = std::fs::read_to_string(flows.join("kufatilia.toml"))
         .unwrap()
-        .replace("version = 1", "version = 2");
+        .replace("version = 2", "version = 3");
     std::fs::write(flows.join("kufatilia.toml"), toml).unwrap();
     let ftl = std::fs::read_to_string(locales.join("fr/kufatilia.ftl"))
         .unwrap()
@@ -640,7 +637,7 @@ fn a_new_flow_version_is_served_without_breaking_conversations_in_flight(opts: O
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    // A new conversation gets version 2.
+    // A new conversation gets version 3.
     let mut after = AtPhone::new(&server, "ATUid_v2", "*384*1#", "+243810000082");
     after.dial();
     after.send("1");
@@ -651,7 +648,7 @@ fn a_new_flow_version_is_served_without_breaking_conversations_in_flight(opts: O
     );
     assert!(after.send("0").starts_with("CON Sauti:"));
     assert!(after.send("2").starts_with("END "));
-    // The conversation in flight finishes on version 1.
+    // The conversation in flight finishes on version 2.
     assert!(
         before.send("1").starts_with("CON Quand cela"),
         "{:?}",
@@ -666,7 +663,7 @@ fn a_new_flow_version_is_served_without_breaking_conversations_in_flight(opts: O
         .iter()
         .map(|r| r["flow_version"].as_u64().unwrap())
         .collect();
-    assert_eq!(versions, [2, 1]);
+    assert_eq!(versions, [3, 2]);
 }
 
 fn wait_for_reload(server: &Server, times: usize) {
