@@ -2,7 +2,7 @@
 //! `count-selected(.) <= 3`, `. <= today()`) as a step's `min`/`max` fields; others are refused.
 
 use super::flow_file::{Kind, Limits};
-use super::xpath::{CmpOp, XExpr};
+use super::xpath::{self, CmpOp, XExpr};
 
 /// The bounds a constraint sets on a question of `kind`, or why it has no equivalent.
 pub fn translate(expr: &XExpr, kind: Kind, decimal: bool) -> Result<Limits, String> {
@@ -12,14 +12,16 @@ pub fn translate(expr: &XExpr, kind: Kind, decimal: bool) -> Result<Limits, Stri
     for c in conjuncts {
         let (left, op, right) = match c {
             XExpr::Cmp(left, op, right) => (left, op, right),
-            XExpr::Call(f, _) => return Err(format!("the function `{f}()` has no equivalent here")),
+            XExpr::Call(f, _) => {
+                return Err(format!("the function `{f}()` has no equivalent here"));
+            }
             _ => return Err("only comparisons of `.` joined by `and` have an equivalent".into()),
         };
         // Value on the right: `0 <= .` is `. >= 0`.
         let (subject, op, value) = if is_subject(left) {
             (&**left, *op, &**right)
         } else {
-            (&**right, op.flipped(), &**left)
+            (&**right, xpath::flipped(*op), &**left)
         };
         match (kind, subject) {
             (Kind::Number, XExpr::Current) => number_bound(&mut limits, op, value, decimal)?,
@@ -58,7 +60,8 @@ fn flatten_and<'a>(e: &'a XExpr, out: &mut Vec<&'a XExpr>) -> Result<(), String>
 }
 
 fn is_subject(e: &XExpr) -> bool {
-    matches!(e, XExpr::Current | XExpr::Call(..)) && !matches!(e, XExpr::Call(f, _) if f == "date" || f == "today")
+    matches!(e, XExpr::Current | XExpr::Call(..))
+        && !matches!(e, XExpr::Call(f, _) if f == "date" || f == "today")
 }
 
 fn is_dot(args: &[XExpr]) -> bool {
@@ -89,7 +92,12 @@ fn tighter_value(old: &mut Option<toml::Value>, new: f64, is_min: bool) {
 
 /// `. op n` on a number. A whole-number question turns `> n` into `>= n + 1`; a decimal one
 /// cannot say "strictly above", which Sauti's bounds (inclusive) lack.
-fn number_bound(limits: &mut Limits, op: CmpOp, value: &XExpr, decimal: bool) -> Result<(), String> {
+fn number_bound(
+    limits: &mut Limits,
+    op: CmpOp,
+    value: &XExpr,
+    decimal: bool,
+) -> Result<(), String> {
     let n = match value {
         XExpr::Num(n) => *n,
         XExpr::Str(s) => s.trim().parse().map_err(|_| "compare `.` with a number")?,
@@ -195,17 +203,35 @@ mod tests {
         assert_eq!((l.min, l.max), (Some(Integer(0)), Some(Integer(10))));
         let l = limits(". >= 0.5 and . <= 2.5", Kind::Number, true).unwrap();
         assert_eq!((l.min, l.max), (Some(Float(0.5)), Some(Float(2.5))));
-        let l = limits(". >= 1 and . >= 3 and . <= 9 and . <= 5", Kind::Number, false).unwrap();
+        let l = limits(
+            ". >= 1 and . >= 3 and . <= 9 and . <= 5",
+            Kind::Number,
+            false,
+        )
+        .unwrap();
         assert_eq!((l.min, l.max), (Some(Integer(3)), Some(Integer(5))));
-        assert!(limits(". > 0", Kind::Number, true).unwrap_err().contains("strict"));
-        assert!(limits(". < 0 or . > 10", Kind::Number, false).unwrap_err().contains("`or`"));
+        assert!(
+            limits(". > 0", Kind::Number, true)
+                .unwrap_err()
+                .contains("strict")
+        );
+        assert!(
+            limits(". < 0 or . > 10", Kind::Number, false)
+                .unwrap_err()
+                .contains("`or`")
+        );
     }
 
     #[test]
     fn text_lengths_and_selection_counts() {
         let l = limits("string-length(.) <= 40", Kind::Text, false).unwrap();
         assert_eq!((l.min_len, l.max_len), (None, Some(40)));
-        let l = limits("string-length(.) > 2 and string-length(.) < 41", Kind::Text, false).unwrap();
+        let l = limits(
+            "string-length(.) > 2 and string-length(.) < 41",
+            Kind::Text,
+            false,
+        )
+        .unwrap();
         assert_eq!((l.min_len, l.max_len), (Some(3), Some(40)));
         let l = limits("count-selected(.) <= 2", Kind::Multi, false).unwrap();
         assert_eq!((l.min_selected, l.max_selected), (None, Some(2)));

@@ -77,6 +77,8 @@ struct Converter<'a> {
     steps: Vec<StepFile>,
     messages: BTreeMap<String, Vec<(String, Vec<Piece>)>>,
     hint_rows: Vec<usize>,
+    /// Option labels of a list just made, written after the prompt of the step that uses it.
+    pending: Vec<(String, String, Vec<Piece>)>,
 }
 
 /// Translates `form`; `fallback_id` names the flow when the settings give no `form_id`.
@@ -97,6 +99,7 @@ pub fn convert(form: &Form, fallback_id: &str, notices: &mut Vec<Notice>) -> Imp
             .map(|l| (l.clone(), Vec::new()))
             .collect(),
         hint_rows: Vec::new(),
+        pending: Vec::new(),
     };
     c.rows();
     c.end_step();
@@ -202,7 +205,10 @@ impl Converter<'_> {
             }
         }
         if let Some((start, _)) = repeat {
-            self.notice(start, "repeats are not supported: the rest of the survey skipped".into());
+            self.notice(
+                start,
+                "repeats are not supported: the rest of the survey skipped".into(),
+            );
         }
         if !groups.is_empty() {
             self.notices.push(Notice::sheet(
@@ -275,7 +281,10 @@ impl Converter<'_> {
         if row.name.is_empty() {
             self.notice(row.row, format!("no name: imported as `{id}`"));
         } else if renamed {
-            self.notice(row.row, format!("name `{}` is not a Sauti id: imported as `{id}`", row.name));
+            self.notice(
+                row.row,
+                format!("name `{}` is not a Sauti id: imported as `{id}`", row.name),
+            );
         }
         let mut step = StepFile::new(id.clone(), kind);
         step.list = used_list.as_ref().map(|(l, _)| l.clone());
@@ -291,11 +300,16 @@ impl Converter<'_> {
             step.decimal = Some(true);
         }
         if !row.constraint.is_empty() {
-            match xpath::parse(&row.constraint).and_then(|e| constraint::translate(&e, kind, decimal)) {
+            match xpath::parse(&row.constraint)
+                .and_then(|e| constraint::translate(&e, kind, decimal))
+            {
                 Ok(limits) => step.limits = limits,
                 Err(why) => self.notice(
                     row.row,
-                    format!("constraint `{}` has no equivalent ({why}): imported without it", row.constraint),
+                    format!(
+                        "constraint `{}` has no equivalent ({why}): imported without it",
+                        row.constraint
+                    ),
                 ),
             }
         }
@@ -304,6 +318,11 @@ impl Converter<'_> {
         }
         let label = self.texts(row.row, &row.label, &row.name, "label");
         self.add_message(&id, row.row, &label);
+        for (lang, message_id, pieces) in std::mem::take(&mut self.pending) {
+            if let Some(m) = self.messages.get_mut(&lang) {
+                m.push((message_id, pieces));
+            }
+        }
         if !row.constraint_message.is_empty() {
             let invalid = self.texts(row.row, &row.constraint_message, "", "constraint_message");
             self.add_message(&format!("{id}-invalid"), row.row, &invalid);
@@ -367,15 +386,22 @@ impl Converter<'_> {
                 self.notices.push(Notice::row(
                     Sheet::Choices,
                     choice.row,
-                    format!("choice `{}` is not a Sauti option code: imported as `{code}`", choice.name),
+                    format!(
+                        "choice `{}` is not a Sauti option code: imported as `{code}`",
+                        choice.name
+                    ),
                 ));
             }
-            let label = self.texts_of(Sheet::Choices, choice.row, &choice.label, &choice.name, "label");
+            let label = self.texts_of(
+                Sheet::Choices,
+                choice.row,
+                &choice.label,
+                &choice.name,
+                "label",
+            );
             for (lang, text) in label {
-                let pieces = vec![Piece::Text(text)];
-                if let Some(m) = self.messages.get_mut(&lang) {
-                    m.push((format!("{id}-{code}"), pieces));
-                }
+                self.pending
+                    .push((lang, format!("{id}-{code}"), vec![Piece::Text(text)]));
             }
             codes.push((choice.name.clone(), code));
         }
@@ -398,7 +424,13 @@ impl Converter<'_> {
         Some((id, codes))
     }
 
-    fn texts(&mut self, row: usize, texts: &Texts, name: &str, column: &str) -> Vec<(String, String)> {
+    fn texts(
+        &mut self,
+        row: usize,
+        texts: &Texts,
+        name: &str,
+        column: &str,
+    ) -> Vec<(String, String)> {
         self.texts_of(Sheet::Survey, row, texts, name, column)
     }
 
@@ -438,7 +470,12 @@ impl Converter<'_> {
         let fallback = fallback.unwrap_or_else(|| name.to_owned());
         form.languages
             .iter()
-            .map(|l| (l.clone(), texts.get(l).cloned().unwrap_or_else(|| fallback.clone())))
+            .map(|l| {
+                (
+                    l.clone(),
+                    texts.get(l).cloned().unwrap_or_else(|| fallback.clone()),
+                )
+            })
             .collect()
     }
 
@@ -460,10 +497,13 @@ impl Converter<'_> {
                 break;
             };
             let name = rest[start + 2..start + len].trim();
-            let echoed = self
-                .known
-                .iter()
-                .find(|k| k.name == name && matches!(k.kind, Kind::Choice | Kind::Text | Kind::Number | Kind::Date));
+            let echoed = self.known.iter().find(|k| {
+                k.name == name
+                    && matches!(
+                        k.kind,
+                        Kind::Choice | Kind::Text | Kind::Number | Kind::Date
+                    )
+            });
             match echoed {
                 Some(k) => {
                     pieces.push(Piece::Text(rest[..start].to_owned()));
@@ -497,7 +537,11 @@ impl Converter<'_> {
 
     fn flow_id(&mut self, fallback: &str) -> String {
         let given = &self.form.settings.form_id;
-        let name = if given.is_empty() { fallback } else { given.as_str() };
+        let name = if given.is_empty() {
+            fallback
+        } else {
+            given.as_str()
+        };
         let (id, renamed) = Ids::default().make(name, true);
         if renamed {
             self.notices.push(Notice::sheet(
@@ -543,24 +587,30 @@ mod tests {
     use super::*;
     use crate::xlsform::form::{self, Table};
 
-    fn table(header: &[&str], rows: &[&[&str]]) -> Table {
-        Table {
-            header: header.iter().map(|h| h.to_string()).collect(),
-            rows: rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i + 2, r.iter().map(|c| c.to_string()).collect()))
-                .collect(),
-        }
-    }
-
     fn import(survey: &[&[&str]], choices: &[&[&str]]) -> (Import, Vec<String>) {
-        let survey = table(
-            &["type", "name", "label::French (fr)", "label::Swahili (sw)", "relevant", "constraint", "required", "hint"],
+        let survey = Table::literal(
+            &[
+                "type",
+                "name",
+                "label::French (fr)",
+                "label::Swahili (sw)",
+                "relevant",
+                "constraint",
+                "required",
+                "hint",
+            ],
             survey,
         );
-        let choices = table(&["list_name", "name", "label::French (fr)", "label::Swahili (sw)"], choices);
-        let settings = table(&["form_id", "version"], &[&["enquete", "4"]]);
+        let choices = Table::literal(
+            &[
+                "list_name",
+                "name",
+                "label::French (fr)",
+                "label::Swahili (sw)",
+            ],
+            choices,
+        );
+        let settings = Table::literal(&["form_id", "version"], &[&["enquete", "4"]]);
         let mut notices = Vec::new();
         let form = form::read(&survey, &choices, &settings, &mut notices);
         let import = convert(&form, "file", &mut notices);
@@ -571,12 +621,48 @@ mod tests {
     fn rows_become_steps_with_conditions_limits_and_messages() {
         let (import, notices) = import(
             &[
-                &["select_one yn", "works", "Travaillez-vous?", "Unafanya kazi?", "", "", "yes", ""],
+                &[
+                    "select_one yn",
+                    "works",
+                    "Travaillez-vous?",
+                    "Unafanya kazi?",
+                    "",
+                    "",
+                    "yes",
+                    "",
+                ],
                 &["begin group", "job", "", "", "${works} = 'yes'", "", "", ""],
-                &["integer", "hours", "Heures?", "Saa?", "", ". >= 0 and . <= 24", "", "par jour"],
-                &["select_multiple tools", "tools", "Outils?", "Zana?", "${hours} > 2", "", "true()", ""],
+                &[
+                    "integer",
+                    "hours",
+                    "Heures?",
+                    "Saa?",
+                    "",
+                    ". >= 0 and . <= 24",
+                    "",
+                    "par jour",
+                ],
+                &[
+                    "select_multiple tools",
+                    "tools",
+                    "Outils?",
+                    "Zana?",
+                    "${hours} > 2",
+                    "",
+                    "true()",
+                    "",
+                ],
                 &["end group", "", "", "", "", "", "", ""],
-                &["note", "bye", "Vous avez dit ${hours} h.", "Ulisema ${hours}.", "", "", "", ""],
+                &[
+                    "note",
+                    "bye",
+                    "Vous avez dit ${hours} h.",
+                    "Ulisema ${hours}.",
+                    "",
+                    "",
+                    "",
+                    "",
+                ],
             ],
             &[
                 &["yn", "yes", "Oui", "Ndiyo"],
@@ -594,17 +680,33 @@ mod tests {
         assert_eq!(flow.steps[1].required, Some(false));
         assert_eq!(flow.steps[1].when.as_deref(), Some("works == 'yes'"));
         assert_eq!(flow.steps[1].limits.max, Some(toml::Value::Integer(24)));
-        assert_eq!(flow.steps[2].when.as_deref(), Some("works == 'yes' and hours > 2"));
+        assert_eq!(
+            flow.steps[2].when.as_deref(),
+            Some("works == 'yes' and hours > 2")
+        );
         assert_eq!(flow.steps[2].kind, Kind::Multi);
         assert_eq!(flow.steps[3].when, None, "the group is closed");
-        assert_eq!(flow.steps[3].required, None, "an info step is never optional");
-        assert_eq!(flow.lists.keys().collect::<Vec<_>>(), ["tools", "yn"], "unused lists are left out");
+        assert_eq!(
+            flow.steps[3].required, None,
+            "an info step is never optional"
+        );
+        assert_eq!(
+            flow.lists.keys().collect::<Vec<_>>(),
+            ["tools", "yn"],
+            "unused lists are left out"
+        );
         let sw = &import.messages["sw"];
         let bye = &sw.iter().find(|(id, _)| id == "bye").unwrap().1;
         assert_eq!(bye[1], Piece::Answer("hours".into()));
-        assert!(sw.iter().any(|(id, p)| id == "tools-pick" && p == &[Piece::Text("Sururu".into())]));
+        assert!(
+            sw.iter()
+                .any(|(id, p)| id == "tools-pick" && p == &[Piece::Text("Sururu".into())])
+        );
         assert!(sw.iter().any(|(id, _)| id == "end"));
-        assert_eq!(notices, ["survey: hints are not imported (a USSD screen has no room for them): rows 4"]);
+        assert_eq!(
+            notices,
+            ["survey: hints are not imported (a USSD screen has no room for them): rows 4"]
+        );
     }
 
     #[test]
@@ -613,8 +715,26 @@ mod tests {
             &[
                 &["geopoint", "where", "Ou?", "Wapi?", "", "", "", ""],
                 &["calculate", "twice", "", "", "", "", "", ""],
-                &["text", "my name", "Nom?", "", "${where} != ''", "regex(., '[a-z]+')", "", ""],
-                &["integer", "n", "N?", "N?", "regex(${my name}, 'x')", "", "${n} > 1", ""],
+                &[
+                    "text",
+                    "my name",
+                    "Nom?",
+                    "",
+                    "${where} != ''",
+                    "regex(., '[a-z]+')",
+                    "",
+                    "",
+                ],
+                &[
+                    "integer",
+                    "n",
+                    "N?",
+                    "N?",
+                    "regex(${my name}, 'x')",
+                    "",
+                    "${n} > 1",
+                    "",
+                ],
                 &["select_one nowhere", "pick", "?", "?", "", "", "", ""],
                 &["begin repeat", "kids", "", "", "", "", "", ""],
                 &["text", "kid", "Nom?", "Jina?", "", "", "", ""],

@@ -5,18 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-/// A step kind of the flow format (docs/flow-format.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Choice,
-    Multi,
-    Text,
-    Number,
-    Date,
-    Info,
-    End,
-}
+/// A step kind of the flow format (docs/flow-format.md), as the flow loader reads it.
+pub use crate::flow::raw::RawKind as Kind;
 
 /// `flows/<id>.toml`.
 #[derive(Debug, Clone, Serialize)]

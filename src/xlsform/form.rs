@@ -14,6 +14,19 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table from literal rows, numbered from 2 (below the header) as a spreadsheet does.
+    #[cfg(test)]
+    pub fn literal(header: &[&str], rows: &[&[&str]]) -> Table {
+        Table {
+            header: header.iter().map(|h| h.to_string()).collect(),
+            rows: rows
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (i + 2, r.iter().map(|c| c.to_string()).collect()))
+                .collect(),
+        }
+    }
+
     fn column(&self, name: &str) -> Option<usize> {
         self.header
             .iter()
@@ -343,37 +356,53 @@ pub fn read(survey: &Table, choices: &Table, settings: &Table, notices: &mut Vec
 mod tests {
     use super::*;
 
-    fn table(header: &[&str], rows: &[&[&str]]) -> Table {
-        Table {
-            header: header.iter().map(|h| h.to_string()).collect(),
-            rows: rows
-                .iter()
-                .enumerate()
-                .map(|(i, r)| (i + 2, r.iter().map(|c| c.to_string()).collect()))
-                .collect(),
-        }
-    }
-
     #[test]
     fn types_are_read_in_both_spellings() {
-        assert_eq!(RowType::parse("select_one yes_no"), RowType::SelectOne("yes_no".into()));
-        assert_eq!(RowType::parse(" select one  yes_no or_other"), RowType::SelectOne("yes_no".into()));
-        assert_eq!(RowType::parse("select_multiple tools"), RowType::SelectMultiple("tools".into()));
+        assert_eq!(
+            RowType::parse("select_one yes_no"),
+            RowType::SelectOne("yes_no".into())
+        );
+        assert_eq!(
+            RowType::parse(" select one  yes_no or_other"),
+            RowType::SelectOne("yes_no".into())
+        );
+        assert_eq!(
+            RowType::parse("select_multiple tools"),
+            RowType::SelectMultiple("tools".into())
+        );
         assert_eq!(RowType::parse("begin group"), RowType::BeginGroup);
         assert_eq!(RowType::parse("end_group"), RowType::EndGroup);
         assert_eq!(RowType::parse("begin_repeat"), RowType::BeginRepeat);
         assert_eq!(RowType::parse("Integer"), RowType::Integer);
         assert_eq!(RowType::parse("start"), RowType::Metadata);
         assert_eq!(RowType::parse("end"), RowType::Metadata);
-        for unsupported in ["geopoint", "calculate", "select_one_from_file a.csv", "rank x", "select_one"] {
-            assert_eq!(RowType::parse(unsupported), RowType::Unsupported, "{unsupported}");
+        for unsupported in [
+            "geopoint",
+            "calculate",
+            "select_one_from_file a.csv",
+            "rank x",
+            "select_one",
+        ] {
+            assert_eq!(
+                RowType::parse(unsupported),
+                RowType::Unsupported,
+                "{unsupported}"
+            );
         }
         assert_eq!(RowType::parse("  "), RowType::Blank);
     }
 
     #[test]
     fn language_columns_are_named_in_any_usual_way() {
-        for (tag, code) in [("French (fr)", "fr"), ("Swahili (sw)", "sw"), ("Lingala (ln)", "ln"), ("fr", "fr"), ("swa", "sw"), ("English", "en"), ("Kiswahili (swh)", "sw")] {
+        for (tag, code) in [
+            ("French (fr)", "fr"),
+            ("Swahili (sw)", "sw"),
+            ("Lingala (ln)", "ln"),
+            ("fr", "fr"),
+            ("swa", "sw"),
+            ("English", "en"),
+            ("Kiswahili (swh)", "sw"),
+        ] {
             assert_eq!(language_code(tag).as_deref(), Some(code), "{tag}");
         }
         assert_eq!(language_code("Francais"), None);
@@ -381,18 +410,46 @@ mod tests {
 
     #[test]
     fn a_form_is_read_with_its_languages_rows_and_lists() {
-        let survey = table(
-            &["type", "name", "label", "label::Swahili (sw)", "label::Klingon", "relevant", "appearance"],
+        let survey = Table::literal(
             &[
-                &["select_one yes_no", "ok", "D'accord?", "Sawa?", "x", "", "minimal"],
+                "type",
+                "name",
+                "label",
+                "label::Swahili (sw)",
+                "label::Klingon",
+                "relevant",
+                "appearance",
+            ],
+            &[
+                &[
+                    "select_one yes_no",
+                    "ok",
+                    "D'accord?",
+                    "Sawa?",
+                    "x",
+                    "",
+                    "minimal",
+                ],
                 &["integer", "age", "Age?", "Umri?", "", "${ok} = 'yes'", ""],
             ],
         );
-        let choices = table(
-            &["list_name", "name", "label::French (fr)", "label::Swahili (sw)"],
-            &[&["yes_no", "yes", "Oui", "Ndiyo"], &["", "", "", ""], &["yes_no", "no", "Non", "Hapana"]],
+        let choices = Table::literal(
+            &[
+                "list_name",
+                "name",
+                "label::French (fr)",
+                "label::Swahili (sw)",
+            ],
+            &[
+                &["yes_no", "yes", "Oui", "Ndiyo"],
+                &["", "", "", ""],
+                &["yes_no", "no", "Non", "Hapana"],
+            ],
         );
-        let settings = table(&["form_id", "version", "default_language"], &[&["census", "3", "French (fr)"]]);
+        let settings = Table::literal(
+            &["form_id", "version", "default_language"],
+            &[&["census", "3", "French (fr)"]],
+        );
         let mut notices = Vec::new();
         let form = read(&survey, &choices, &settings, &mut notices);
         assert_eq!(form.languages, ["fr", "sw"]);

@@ -34,7 +34,9 @@ impl Ids {
             .chars()
             .map(|c| if is_id_char(c) { c } else { '_' })
             .collect();
-        if base.is_empty() || (starts_with_letter && !base.starts_with(|c: char| c.is_ascii_alphabetic())) {
+        if base.is_empty()
+            || (starts_with_letter && !base.starts_with(|c: char| c.is_ascii_alphabetic()))
+        {
             base.insert(0, 'q');
         }
         let mut id = base.clone();

@@ -88,7 +88,10 @@ pub fn files(import: &convert::Import) -> anyhow::Result<Vec<(PathBuf, String)>>
         for (message_id, pieces) in messages {
             text.push_str(&ftl::message(message_id, pieces));
         }
-        files.push((Path::new("locales").join(lang).join(format!("{id}.ftl")), text));
+        files.push((
+            Path::new("locales").join(lang).join(format!("{id}.ftl")),
+            text,
+        ));
     }
     Ok(files)
 }
@@ -179,9 +182,9 @@ pub fn command(workbook: &Path, out: &Path) -> anyhow::Result<bool> {
             println!("  {n}");
         }
     }
-    let print = |label: &str, problems: &[Problem]| {
+    let print = |problems: &[Problem]| {
         for p in problems {
-            println!("  {label}{p}");
+            println!("  {p}");
         }
     };
     let ok = done.report.problems.is_empty();
@@ -195,9 +198,9 @@ pub fn command(workbook: &Path, out: &Path) -> anyhow::Result<bool> {
             "sauti check: {} problem(s): the flow is not usable until they are fixed",
             done.report.problems.len()
         );
-        print("", &done.report.problems);
+        print(&done.report.problems);
     }
-    print("warning: ", &done.report.warnings);
+    print(&done.report.warnings);
     println!(
         "to route a USSD code to the flow, add a line such as `ussd = [\"*384*9#\"]` to {}",
         done.flow_path.display()

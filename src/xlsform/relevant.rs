@@ -4,7 +4,7 @@
 use std::fmt;
 
 use super::flow_file::Kind;
-use super::xpath::{CmpOp, XExpr};
+use super::xpath::{self, CmpOp, XExpr};
 
 /// An earlier question a condition may name: its step id, kind and option codes.
 #[derive(Debug, Clone)]
@@ -138,7 +138,7 @@ pub fn translate(expr: &XExpr, scope: &dyn Scope) -> Result<When, String> {
         },
         XExpr::Cmp(left, op, right) => match (&**left, &**right) {
             (value, XExpr::Field(_) | XExpr::Call(..)) if !is_question(value) => {
-                compare(right, op.flipped(), value, scope)
+                compare(right, xpath::flipped(*op), value, scope)
             }
             _ => compare(left, *op, right, scope),
         },
@@ -277,7 +277,10 @@ mod tests {
     use super::*;
     use crate::xlsform::xpath::parse;
 
-    struct Questions(Vec<(&'static str, &'static str, Kind, Vec<(String, String)>)>);
+    /// (XLSForm name, step id, kind, codes) of each earlier question.
+    type Question = (&'static str, &'static str, Kind, Vec<(String, String)>);
+
+    struct Questions(Vec<Question>);
 
     impl Scope for Questions {
         fn earlier(&self, name: &str) -> Result<Earlier<'_>, String> {
@@ -303,7 +306,12 @@ mod tests {
     fn scope() -> Questions {
         Questions(vec![
             ("work", "work", Kind::Choice, codes(&["mine", "farm", "1"])),
-            ("tools", "tools", Kind::Multi, codes(&["pick", "pan", "wash plant"])),
+            (
+                "tools",
+                "tools",
+                Kind::Multi,
+                codes(&["pick", "pan", "wash plant"]),
+            ),
             ("age", "age", Kind::Number, vec![]),
             ("site", "site", Kind::Text, vec![]),
             ("start", "start", Kind::Date, vec![]),
@@ -329,7 +337,10 @@ mod tests {
             ("${site} = \"it's\"", "site == \"it's\""),
             ("${start} > '2026-01-01'", "start > '2026-01-01'"),
             ("${start} < date('2026-01-01')", "start < '2026-01-01'"),
-            ("selected(${tools}, 'wash plant')", "selected(tools, 'wash_plant')"),
+            (
+                "selected(${tools}, 'wash plant')",
+                "selected(tools, 'wash_plant')",
+            ),
             ("selected(${work}, 'farm')", "selected(work, 'farm')"),
             ("count-selected(${tools}) > 0", "answered(tools)"),
             ("count-selected(${tools}) >= 1", "answered(tools)"),
@@ -337,7 +348,10 @@ mod tests {
             ("${site} != ''", "answered(site)"),
             ("${my.name} = ''", "not answered(my_name)"),
             ("not(${age} > 5)", "not (age > 5)"),
-            ("not(selected(${tools}, 'pan'))", "not selected(tools, 'pan')"),
+            (
+                "not(selected(${tools}, 'pan'))",
+                "not selected(tools, 'pan')",
+            ),
         ] {
             assert_eq!(when(src).as_deref(), Ok(expected), "{src}");
         }
@@ -362,18 +376,30 @@ mod tests {
     #[test]
     fn what_sauti_cannot_say_is_refused_with_the_reason() {
         for (src, reason) in [
-            ("regex(${site}, '^a')", "the function `regex()` has no equivalent"),
-            ("${age} > ${work}", "comparing two questions has no equivalent"),
+            (
+                "regex(${site}, '^a')",
+                "the function `regex()` has no equivalent",
+            ),
+            (
+                "${age} > ${work}",
+                "comparing two questions has no equivalent",
+            ),
             ("${tools} = 'pick'", "`tools` is a select_multiple"),
             ("${work} = 'boat'", "`work` has no choice `boat`"),
             ("${work} > 'mine'", "`work` is a select_one"),
             ("${site} < 'm'", "`site` is a text"),
             ("${age} = 'many'", "`age` is a number"),
             ("${start} > today()", "`start` is a date"),
-            ("count-selected(${tools}) = 2", "`count-selected` compared with 2"),
+            (
+                "count-selected(${tools}) = 2",
+                "`count-selected` compared with 2",
+            ),
             ("${later} = 'x'", "`${later}` is not an earlier question"),
             ("${age}", "`${age}` alone is not a condition"),
-            ("string-length(${site}) > 3", "the function `string-length()`"),
+            (
+                "string-length(${site}) > 3",
+                "the function `string-length()`",
+            ),
         ] {
             let error = when(src).unwrap_err();
             assert!(error.starts_with(reason), "{src}: {error}");

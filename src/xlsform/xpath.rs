@@ -1,38 +1,17 @@
 //! The part of XLSForm's expression language (XPath 1.0 with `${name}` references) that
 //! `relevant` and `constraint` columns use, parsed into a tree that can be translated or refused.
 
-/// A comparison operator, as XPath writes it (`=`, `!=`, `<`, `<=`, `>`, `>=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CmpOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
+/// A comparison operator (`=`, `!=`, `<`, `<=`, `>`, `>=` in XPath): the `when` language's.
+pub use crate::flow::expr::Op as CmpOp;
 
-impl CmpOp {
-    /// The same comparison with its operands swapped (`5 < x` is `x > 5`).
-    pub fn flipped(self) -> CmpOp {
-        match self {
-            CmpOp::Lt => CmpOp::Gt,
-            CmpOp::Le => CmpOp::Ge,
-            CmpOp::Gt => CmpOp::Lt,
-            CmpOp::Ge => CmpOp::Le,
-            same => same,
-        }
-    }
-
-    pub fn holds(self, a: f64, b: f64) -> bool {
-        match self {
-            CmpOp::Eq => a == b,
-            CmpOp::Ne => a != b,
-            CmpOp::Lt => a < b,
-            CmpOp::Le => a <= b,
-            CmpOp::Gt => a > b,
-            CmpOp::Ge => a >= b,
-        }
+/// The same comparison with its operands swapped (`5 < x` is `x > 5`).
+pub fn flipped(op: CmpOp) -> CmpOp {
+    match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        same => same,
     }
 }
 
@@ -294,10 +273,18 @@ mod tests {
         assert_eq!(
             parse("${a} = 'x' or ${b} >= 3 and ${c} != -2.5").unwrap(),
             XExpr::Or(
-                Box::new(XExpr::Cmp(field("a"), CmpOp::Eq, Box::new(XExpr::Str("x".into())))),
+                Box::new(XExpr::Cmp(
+                    field("a"),
+                    CmpOp::Eq,
+                    Box::new(XExpr::Str("x".into()))
+                )),
                 Box::new(XExpr::And(
                     Box::new(XExpr::Cmp(field("b"), CmpOp::Ge, Box::new(XExpr::Num(3.0)))),
-                    Box::new(XExpr::Cmp(field("c"), CmpOp::Ne, Box::new(XExpr::Num(-2.5)))),
+                    Box::new(XExpr::Cmp(
+                        field("c"),
+                        CmpOp::Ne,
+                        Box::new(XExpr::Num(-2.5))
+                    )),
                 )),
             )
         );
@@ -323,7 +310,10 @@ mod tests {
                 Box::new(XExpr::Num(40.0))
             )
         );
-        assert_eq!(parse("today()").unwrap(), XExpr::Call("today".into(), vec![]));
+        assert_eq!(
+            parse("today()").unwrap(),
+            XExpr::Call("today".into(), vec![])
+        );
     }
 
     #[test]
@@ -334,7 +324,10 @@ mod tests {
             ("${a} div 2 > 2", "arithmetic (`div`) has no equivalent"),
             ("${a} = 'x", "unclosed quote"),
             ("(${a} = 'x'", "missing `)`"),
-            ("age > 3", "`age` is not understood (a question is written `${age}`)"),
+            (
+                "age > 3",
+                "`age` is not understood (a question is written `${age}`)",
+            ),
             ("${a} =", "the expression ends too early"),
             ("${a} = 1 1", "unexpected text after a complete expression"),
             ("/data/a = 1", "`/` has no equivalent"),
