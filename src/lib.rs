@@ -11,7 +11,8 @@
 //! - [`question`]: one file per question kind; each parses an input into an answer.
 //! - [`i18n`]: Fluent translations per language, language tags and fallback chains.
 //! - [`gsm7`]: GSM 03.38 accounting (what a text costs on a screen or in an SMS).
-//! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do.
+//! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do; [`xlsform`]:
+//!   `sauti import-xlsform`, an XLSForm workbook imported as a flow.
 //! - [`recorder`]: a finished survey made durable; [`response`]: its record; [`journal`]: the
 //!   embedded outbox file; [`outbox`] and [`sink`]: delivery to collectors.
 //! - [`session`]: live sessions between hops (memory or Redis), and their locks.
@@ -62,6 +63,7 @@ pub mod survey;
 pub mod telemetry;
 pub mod text_file;
 pub mod xform;
+pub mod xlsform;
 
 pub use engine::{At, Event, Hop, HopContext, SessionState, View};
 pub use flow::CompiledFlow;

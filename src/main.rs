@@ -128,6 +128,15 @@ enum Command {
     /// Export the responses as a FLOIP Flow Results package or a flat CSV (one row per
     /// response); respondents appear by pseudonym only.
     Export(sauti::export::Args),
+    /// Import an XLSForm workbook (ODK, KoBoToolbox) as a flow: writes DIR/flows/<form_id>.toml
+    /// and DIR/locales/<lang>/, reports every row not imported as it is, then checks the flow.
+    ImportXlsform {
+        /// The workbook (.xlsx) with `survey`, `choices` and `settings` sheets.
+        form: PathBuf,
+        /// The folder to write `flows/` and `locales/` into.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Walk a flow in the terminal as a respondent would see it on a phone.
     Simulate {
         /// A flow file, or the id of a flow in `flows/`.
@@ -235,6 +244,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report(args) => sauti::report::command::command(&args).map(|()| ExitCode::SUCCESS),
         Command::Export(args) => sauti::export::command(&args).map(|()| ExitCode::SUCCESS),
+        Command::ImportXlsform { form, out } => Ok(if sauti::xlsform::command(&form, &out)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }),
         Command::Simulate {
             flow,
             lang,

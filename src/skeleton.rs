@@ -17,6 +17,19 @@ const ENGINE_TEXTS: [(&str, &str); 3] = [
     ("ln", include_str!("../locales/ln/sauti.ftl")),
 ];
 
+/// The engine's texts (`sauti.ftl`) for `lang`: the shipped ones, or the French ones with a
+/// note to translate them.
+pub fn engine_texts(lang: &str) -> String {
+    match ENGINE_TEXTS.iter().find(|(l, _)| *l == lang) {
+        Some((_, t)) => (*t).to_owned(),
+        None => format!(
+            "# Sauti's own texts (language menu, navigation, wrong answers) in `{lang}`:\n\
+             # translate each message from French; keep the `{{ $... }}` arguments.\n{}",
+            ENGINE_TEXTS[0].1
+        ),
+    }
+}
+
 /// What `sauti locales` wrote.
 #[derive(Debug, Default)]
 pub struct Written {
@@ -135,16 +148,7 @@ pub fn write(flow_path: &Path, locales: &Path, lang: &str) -> anyhow::Result<Wri
     let engine_file = if engine_path.exists() {
         None
     } else {
-        let shipped = ENGINE_TEXTS.iter().find(|(l, _)| *l == lang);
-        let body = match shipped {
-            Some((_, t)) => (*t).to_owned(),
-            None => format!(
-                "# Sauti's own texts (language menu, navigation, wrong answers) in `{lang}`:\n\
-                 # translate each message from French; keep the `{{ $... }}` arguments.\n{}",
-                ENGINE_TEXTS[0].1
-            ),
-        };
-        crate::private_fs::replace(&engine_path, body.as_bytes())?;
+        crate::private_fs::replace(&engine_path, engine_texts(&lang).as_bytes())?;
         Some(engine_path)
     };
     Ok(Written {

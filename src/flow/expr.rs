@@ -26,7 +26,7 @@ pub enum Op {
 }
 
 impl Op {
-    fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
+    pub(crate) fn holds<T: PartialOrd>(self, a: T, b: T) -> bool {
         match self {
             Op::Eq => a == b,
             Op::Ne => a != b,

@@ -23,6 +23,14 @@ pub fn odk_name(code: &str) -> String {
     format!("{name} ({code})")
 }
 
+/// The code of a language named in English (`French` → `fr`), as the names above spell them.
+pub fn code_of_name(name: &str) -> Option<&'static str> {
+    NAMES
+        .iter()
+        .find(|(_, n)| n.eq_ignore_ascii_case(name.trim()))
+        .map(|(code, _)| *code)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -31,5 +39,7 @@ mod tests {
         assert_eq!(super::odk_name("sw"), "Swahili (sw)");
         assert_eq!(super::odk_name("ln"), "Lingala (ln)");
         assert_eq!(super::odk_name("xx"), "xx (xx)");
+        assert_eq!(super::code_of_name("swahili"), Some("sw"));
+        assert_eq!(super::code_of_name("Klingon"), None);
     }
 }

@@ -3,7 +3,7 @@
 
 mod constraint;
 mod label;
-mod language;
+pub(crate) mod language;
 pub mod metadata;
 mod reach;
 pub mod xml;

@@ -248,8 +248,11 @@ pub fn parse_xml(xml: &str) -> Node {
                 let a = a.expect("well-formed attribute");
                 (
                     a.key.as_ref().to_owned(),
-                    #[allow(deprecated)]
-                    a.unescape_value().expect("escaped attribute").into_owned(),
+                    // Not `a.unescape_value()`: it does not exist once quick-xml's `encoding`
+                    // feature is on, and calamine (`import-xlsform`) turns it on.
+                    quick_xml::escape::unescape(&a.value)
+                        .expect("escaped attribute")
+                        .into_owned(),
                 )
             })
             .collect(),
