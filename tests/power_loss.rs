@@ -32,7 +32,12 @@ fn hook(collector: &Collector, name: &str) -> String {
 fn a_journal_torn_mid_record_is_repaired_and_the_next_survey_is_delivered() {
     let collector = Collector::start(Mode::Status(200));
     let mut server = Server::start_with(Options {
-        config: Some(hook(&collector, "partners")),
+        // Every line stays, delivered or not, to be looked at after the restart.
+        config: Some(format!(
+            "journal_compact_bytes = 0
+{}",
+            hook(&collector, "partners")
+        )),
         ..Options::default()
     });
     report(&server, "ATUid_before_cut", "+243810000401");
