@@ -96,8 +96,9 @@ fn show(out: &mut dyn Write, screen: &Screen, budget: Budget) -> io::Result<()> 
 }
 
 /// What a finished conversation records, as the real engine would: `None` for a refusal
-/// when the flow counts none. Simulated: no respondent, channel or gateway of the network.
+/// when the flow counts none. Simulated: no respondent or network; `gateway` names the tool.
 pub fn response(
+    gateway: &str,
     flow: &CompiledFlow,
     state: &SessionState,
     id: &uuid::Uuid,
@@ -120,7 +121,7 @@ pub fn response(
         }
         .into(),
         channel: "simulator".into(),
-        gateway: "simulate".into(),
+        gateway: gateway.into(),
         language: flow.languages[state.lang as usize].clone(),
         respondent: "simulator".into(),
         network: None,
@@ -183,7 +184,7 @@ pub fn run(
         writeln!(out, "(the session was closed before the end of the survey)")?;
         return Ok(None);
     };
-    let Some(response) = response(flow, &hop.state, &id, now, now) else {
+    let Some(response) = response("simulate", flow, &hop.state, &id, now, now) else {
         writeln!(out, "(declined: nothing is recorded)")?;
         return Ok(None);
     };

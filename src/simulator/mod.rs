@@ -76,12 +76,18 @@ impl Simulator {
     }
 }
 
-/// Every reply of the simulator: not sniffed, not cached, not framed, no referrer.
 fn reply(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Reply {
     let mut r = Response::new(Full::new(body.into()));
     *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    guarded(r)
+}
+
+/// Every reply of the simulator, refusals of the server's own included: not sniffed, not
+/// cached, not framed, no referrer.
+fn guarded(mut r: Reply) -> Reply {
     let h = r.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(
         HeaderName::from_static("x-content-type-options"),
         HeaderValue::from_static("nosniff"),
@@ -157,7 +163,7 @@ async fn hop(
     let body =
         match crate::server::read_body(app, &parts.headers, body, Some("application/json")).await {
             Ok(b) => b,
-            Err(reply) => return reply,
+            Err(refused) => return guarded(refused),
         };
     let flows = app.survey.flows();
     let request = match parse_hop(&body, &flows, &simulator.budgets) {
