@@ -183,11 +183,28 @@ fn a_simulated_survey_resumes_like_a_real_one_and_records_nothing() {
     assert_eq!(response["language"], "ln");
     assert_eq!(response["answers"]["incident"]["value"], "roadblock");
     assert_eq!(response["answers"]["people"]["value"], 4);
+    assert_eq!(response["answers"]["consent"]["value"], "yes");
+    let after_end = hop(&server, &lingala("resumer", Some("1")).to_string());
+    assert_eq!(after_end.status, 409, "{after_end:?}");
+    assert!(after_end.body.contains("dial again"), "{after_end:?}");
     // A finished survey is not resumed: a new dial starts afresh.
     let fresh = hop_json(&server, lingala("resumer", None));
     assert!(fresh["text"].as_str().unwrap().contains("Ondimi?"));
-    let ended = hop(&server, &lingala("other", None).to_string());
-    assert_eq!(ended.status, 200);
+
+    // "Start again" on the resume offer: the first question, and a new response.
+    hop_json(&server, lingala("restarter", None));
+    hop_json(&server, lingala("restarter", Some("1")));
+    let offer = hop_json(&server, lingala("restarter", None));
+    assert!(offer["text"].as_str().unwrap().starts_with("Obandaki kala"));
+    let restarted = hop_json(&server, lingala("restarter", Some("2")));
+    assert!(
+        restarted["text"].as_str().unwrap().contains("Ondimi?"),
+        "{restarted}"
+    );
+    let declined = hop_json(&server, lingala("restarter", Some("2")));
+    assert_eq!(declined["end"], true, "{declined}");
+    assert_eq!(declined["response"]["status"], "declined");
+    assert_ne!(declined["response"]["id"], response["id"]);
 
     // Nothing reached the journal, the sinks or the session store's counters.
     let journal = server.data_dir.join("responses.jsonl");

@@ -180,6 +180,7 @@ fn show(
     if let At::Done(_) = hop.state.at {
         let survey = &call.survey;
         response = crate::simulate::response(
+            "simulator",
             flow,
             &survey.state,
             &survey.response_id,
