@@ -344,6 +344,16 @@ struct Shown {
     meter: String,
 }
 
+impl Shown {
+    /// Asserts the screen begins with `start` and the line under it holds `meter`.
+    fn shows(&self, start: &str, meter: &str) {
+        assert!(
+            self.screen.starts_with(start) && self.meter.contains(meter),
+            "expected a screen starting {start:?} with {meter:?} under it; the page shows {self:?}"
+        );
+    }
+}
+
 /// Runs a browser story with a deadline: a missing or stuck browser fails, never hangs.
 fn in_browser<F>(story: impl FnOnce(Client, Server) -> F)
 where
@@ -422,101 +432,82 @@ async fn dial_kufatilia_in_lingala(c: &Client, server: &Server) -> Shown {
     pick("flow", "kufatilia").await;
     pick("lang", "ln").await;
     pick("budget", "standard").await;
-    c.find(Locator::Id("dial"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(c, Locator::Id("dial")).await;
     hop_shown(c, 1).await
 }
 
-/// Types `input` on the on-screen keypad, then Send.
-async fn keypad(c: &Client, input: &str) {
-    for key in input.chars() {
-        let css = format!("[data-key='{key}']");
-        c.find(Locator::Css(&css))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-    }
-    c.find(Locator::Id("send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+async fn click(c: &Client, what: Locator<'_>) {
+    let found = c.find(what).await;
+    let element = found.unwrap_or_else(|e| panic!("{what:?} not on the page: {e}"));
+    element.click().await.unwrap();
 }
 
-/// Types `input` on the keyboard, then Enter.
-async fn keyboard(c: &Client, input: &str) {
-    let entry = c.find(Locator::Id("entry")).await.unwrap();
-    entry
-        .send_keys(&format!(
-            "{input}{}",
-            char::from(fantoccini::key::Key::Enter)
-        ))
-        .await
-        .unwrap();
+/// How the researcher types an answer.
+#[derive(Clone, Copy)]
+enum By {
+    /// Clicks on the on-screen keypad, then Send.
+    Keypad,
+    /// Types on the keyboard, then Enter.
+    Keyboard,
+}
+use By::{Keyboard, Keypad};
+
+impl By {
+    /// Answers `input`, and returns the screen of the next hop (hop number `hop`, counted).
+    async fn answer(self, c: &Client, input: &str, hop: &mut u32) -> Shown {
+        match self {
+            Keypad => {
+                for key in input.chars() {
+                    let css = format!("[data-key='{key}']");
+                    click(c, Locator::Css(&css)).await;
+                }
+                click(c, Locator::Id("send")).await;
+            }
+            Keyboard => {
+                let enter = char::from(fantoccini::key::Key::Enter);
+                let entry = c.find(Locator::Id("entry")).await.unwrap();
+                entry.send_keys(&format!("{input}{enter}")).await.unwrap();
+            }
+        }
+        *hop += 1;
+        hop_shown(c, *hop).await
+    }
 }
 
 #[test]
 fn a_researcher_completes_kufatilia_in_lingala_in_a_browser() {
     in_browser(|c, server| async move {
         let consent = dial_kufatilia_in_lingala(&c, &server).await;
-        assert!(
-            consent.screen.starts_with("Sauti: yebisa likambo"),
-            "{consent:?}"
-        );
+        consent.shows("Sauti: yebisa likambo", "96/182 GSM-7");
+        assert!(consent.meter.starts_with("CON"), "{consent:?}");
         assert!(
             consent.screen.ends_with("1. Iyo\n2. Te\n0. Zonga"),
             "{consent:?}"
         );
-        assert!(
-            consent.meter.contains("CON") && consent.meter.contains("96/182 GSM-7"),
-            "{consent:?}"
-        );
-        keypad(&c, "1").await;
-        let incident = hop_shown(&c, 2).await;
-        assert!(
-            incident.screen.starts_with("Olingi koyebisa nini?"),
-            "{incident:?}"
-        );
+        let mut n = 1;
+        let incident = Keypad.answer(&c, "1", &mut n).await;
+        incident.shows("Olingi koyebisa nini?", "170/182 GSM-7");
         assert!(
             incident.screen.contains("8. Barrière na nzela"),
             "{incident:?}"
         );
-        assert!(incident.meter.contains("170/182 GSM-7"), "{incident:?}");
-        let mut n = 2;
-        for input in ["8", "1", "3"] {
-            keypad(&c, input).await;
-            n += 1;
-            hop_shown(&c, n).await;
-        }
-        for input in ["Fizi", "Misisi", "Lubichako"] {
-            keyboard(&c, input).await;
-            n += 1;
-            hop_shown(&c, n).await;
+        let answers = [
+            (Keypad, "8"),
+            (Keypad, "1"),
+            (Keypad, "3"),
+            (Keyboard, "Fizi"),
+            (Keyboard, "Misisi"),
+            (Keyboard, "Lubichako"),
+        ];
+        for (by, input) in answers {
+            by.answer(&c, input, &mut n).await;
         }
         let reask = hop_shown(&c, n).await;
-        assert!(
-            reask.screen.starts_with("Koma motango.\nBarrière na nzela"),
-            "{reask:?}"
-        );
-        assert!(reask.meter.contains("84/182 GSM-7"), "{reask:?}");
-        for input in ["4", "1"] {
-            keypad(&c, input).await;
-            n += 1;
-            hop_shown(&c, n).await;
-        }
-        let end = hop_shown(&c, n).await;
-        assert!(
-            end.screen.starts_with("Matondi. Toyambi sango na yo."),
-            "{end:?}"
-        );
-        assert!(end.meter.contains("END"), "{end:?}");
+        reask.shows("Koma motango.\nBarrière na nzela", "84/182 GSM-7");
+        Keypad.answer(&c, "4", &mut n).await;
+        let end = Keypad.answer(&c, "1", &mut n).await;
+        end.shows("Matondi. Toyambi sango na yo.", "65/182 GSM-7");
+        assert!(end.meter.starts_with("END"), "{end:?}");
 
         let response: Value = serde_json::from_str(&text_of(&c, "response").await)
             .expect("the response JSON shown at the end");
@@ -554,28 +545,22 @@ fn a_researcher_completes_kufatilia_in_lingala_in_a_browser() {
 fn network_dropped_in_a_browser_offers_to_resume() {
     in_browser(|c, server| async move {
         dial_kufatilia_in_lingala(&c, &server).await;
-        keypad(&c, "1").await;
-        hop_shown(&c, 2).await;
-        keypad(&c, "8").await;
-        let when = hop_shown(&c, 3).await;
+        let mut n = 1;
+        Keypad.answer(&c, "1", &mut n).await;
+        let when = Keypad.answer(&c, "8", &mut n).await;
         assert!(
             when.screen.starts_with("Likambo esalemaki ntango nini?"),
             "{when:?}"
         );
-        c.find(Locator::Id("drop"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
-        let offer = hop_shown(&c, 4).await;
+        click(&c, Locator::Id("drop")).await;
+        n += 1;
+        let offer = hop_shown(&c, n).await;
         assert_eq!(
             offer.screen,
             "Obandaki kala mituna oyo.\n1. Kokoba\n2. Kobanda sika"
         );
         assert!(offer.meter.contains("51/182 GSM-7"), "{offer:?}");
-        keypad(&c, "1").await;
-        let back = hop_shown(&c, 5).await;
+        let back = Keypad.answer(&c, "1", &mut n).await;
         assert_eq!(
             back.screen, when.screen,
             "resumed where the network dropped"

@@ -56,6 +56,15 @@ pub struct HopRequest {
     pub input: Option<String>,
 }
 
+/// `unknown <what> "<given>" (offered: a, b)`: the given value quoted and escaped.
+fn unknown<'a>(what: &str, given: &str, offered: impl Iterator<Item = &'a str>) -> Refusal {
+    let offered: Vec<&str> = offered.collect();
+    Refusal::bad(format!(
+        "unknown {what} {given:?} (offered: {})",
+        offered.join(", ")
+    ))
+}
+
 /// Reads and checks a hop body.
 pub fn parse_hop(
     body: &[u8],
@@ -84,14 +93,7 @@ pub fn parse_hop(
         .current()
         .find(|f| f.id == raw.flow)
         .cloned()
-        .ok_or_else(|| {
-            let offered: Vec<&str> = flows.current().map(|f| f.id.as_str()).collect();
-            Refusal::bad(format!(
-                "unknown flow {:?} (served: {})",
-                raw.flow,
-                offered.join(", ")
-            ))
-        })?;
+        .ok_or_else(|| unknown("flow", &raw.flow, flows.current().map(|f| f.id.as_str())))?;
     let lang = match raw.lang.as_deref() {
         None | Some("") => None,
         Some(tag) => Some(
@@ -111,14 +113,7 @@ pub fn parse_hop(
         .iter()
         .find(|b| b.id == raw.budget)
         .map(BudgetChoice::budget)
-        .ok_or_else(|| {
-            let ids: Vec<&str> = budgets.iter().map(|b| b.id.as_str()).collect();
-            Refusal::bad(format!(
-                "unknown budget {:?} (offered: {})",
-                raw.budget,
-                ids.join(", ")
-            ))
-        })?;
+        .ok_or_else(|| unknown("budget", &raw.budget, budgets.iter().map(|b| b.id.as_str())))?;
     if let Some(input) = &raw.input {
         if input.chars().count() > MAX_INPUT_CHARS {
             return Err(Refusal::bad(format!(
