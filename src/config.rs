@@ -106,6 +106,10 @@ pub struct Overrides {
     /// Directory of recorded voice prompts, `<lang>/<message-id>.wav` (default audio).
     #[arg(long, global = true, env = "SAUTI_AUDIO")]
     pub audio: Option<PathBuf>,
+    /// Serve the browser simulator at /simulator (`--simulator`, `--simulator=false`;
+    /// default: on in the dev profile, off in prod).
+    #[arg(long, global = true, env = "SAUTI_SIMULATOR", num_args = 0..=1, default_missing_value = "true")]
+    pub simulator: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -416,6 +420,8 @@ pub struct Config {
     pub redis: RedisConfig,
     /// Where completed surveys are delivered (default: the JSONL file in the data directory).
     pub sinks: BTreeMap<String, SinkConfig>,
+    /// The browser simulator at `/simulator` (default: on in the dev profile only).
+    pub simulator: Option<bool>,
 }
 
 impl Default for Config {
@@ -456,6 +462,7 @@ impl Default for Config {
             otlp: OtlpConfig::default(),
             redis: RedisConfig::default(),
             sinks: BTreeMap::new(),
+            simulator: None,
         }
     }
 }
@@ -695,6 +702,9 @@ impl Config {
         if let Some(v) = &o.audio {
             self.audio = v.clone();
         }
+        if let Some(v) = o.simulator {
+            self.simulator = Some(v);
+        }
         if let Some(v) = &o.redis_key_prefix {
             self.redis.key_prefix = v.clone();
         }
@@ -720,6 +730,12 @@ impl Config {
         if let Ok(key) = std::env::var("SAUTI_PSEUDONYM_KEY") {
             self.pseudonym_key = Some(key);
         }
+    }
+
+    /// Whether `/simulator` is served: as configured, else only in the dev profile (a
+    /// production server shows nothing it was not told to).
+    pub fn simulator_enabled(&self) -> bool {
+        self.simulator.unwrap_or(self.profile == Profile::Dev)
     }
 
     /// Whether responses go through Redis (sessions and outbox) rather than this machine.

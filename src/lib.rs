@@ -11,8 +11,9 @@
 //! - [`question`]: one file per question kind; each parses an input into an answer.
 //! - [`i18n`]: Fluent translations per language, language tags and fallback chains.
 //! - [`gsm7`]: GSM 03.38 accounting (what a text costs on a screen or in an SMS).
-//! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do; [`xlsform`]:
-//!   `sauti import-xlsform`, an XLSForm workbook imported as a flow.
+//! - [`check`] and [`simulate`]: what `sauti check` and `sauti simulate` do; [`simulator`]:
+//!   the same walk in a browser, at `GET /simulator` of `sauti serve` (nothing recorded);
+//!   [`xlsform`]: `sauti import-xlsform`, an XLSForm workbook imported as a flow.
 //! - [`recorder`]: a finished survey made durable; [`response`]: its record; [`journal`]: the
 //!   embedded outbox file; [`outbox`] and [`sink`]: delivery to collectors.
 //! - [`session`]: live sessions between hops (memory or Redis), and their locks.
@@ -57,6 +58,7 @@ pub mod service;
 pub mod session;
 pub mod shutdown;
 pub mod simulate;
+pub mod simulator;
 pub mod sink;
 pub mod skeleton;
 pub mod survey;

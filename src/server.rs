@@ -62,6 +62,8 @@ pub struct App {
     /// The recorded prompts served at `/audio/`.
     pub audio: Arc<AudioCatalogue>,
     pub limits: Limits,
+    /// The browser simulator at `/simulator`, when it is served.
+    pub simulator: Option<crate::simulator::Simulator>,
     /// Hops being served now: past `Limits::max_in_flight`, requests are shed with 503.
     in_flight: Arc<tokio::sync::Semaphore>,
 }
@@ -86,7 +88,14 @@ impl App {
             audio,
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
             limits,
+            simulator: None,
         }
+    }
+
+    /// Serves the browser simulator at `/simulator` too.
+    pub fn with_simulator(mut self, simulator: crate::simulator::Simulator) -> App {
+        self.simulator = Some(simulator);
+        self
     }
 
     /// A gateway served at its own `path` (and the voice callbacks below it).
@@ -343,6 +352,8 @@ enum Route<'a> {
     Metrics,
     /// A recorded prompt (`/audio/<lang>/<file>`).
     Audio(&'a str),
+    /// The browser simulator's page and endpoints (`/simulator`, `/simulator/...`).
+    Simulator,
     /// A hop of gateway `name` on `channel`; `action` is what follows in the path (voice
     /// callbacks: `gather`, `recording`, `no-input`).
     Hop {
@@ -376,6 +387,9 @@ fn route(path: &str) -> Route<'_> {
     }
     if let Some(file) = path.strip_prefix("/audio/") {
         return Route::Audio(file);
+    }
+    if path == "/simulator" || path.starts_with("/simulator/") {
+        return Route::Simulator;
     }
     // `/<channel>/<gateway>[/<action>]`, and `/gateways/<gateway>/<channel>[/<action>]` as
     // an alias; the gateway must be of that channel. `/gateways/<gateway>/status` is a
@@ -477,6 +491,10 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             crate::audio::http::serve(&app.audio, file, &parts.headers, method == Method::HEAD)
                 .await
         }
+        Route::Simulator => match &app.simulator {
+            Some(simulator) => crate::simulator::serve(app, simulator, &parts, body).await,
+            None => text(StatusCode::NOT_FOUND, "not found\n"),
+        },
         Route::Health | Route::Ready | Route::Audio(_) => method_not_allowed("GET, HEAD"),
         Route::Metrics => method_not_allowed("GET"),
         Route::Hop { channel, name, .. }
@@ -601,7 +619,7 @@ async fn ready(app: &App) -> Reply {
 
 /// The body of a gateway's request, within the size and time limits, of the `content_type` it
 /// sends (when it says).
-async fn read_body(
+pub(crate) async fn read_body(
     app: &App,
     headers: &hyper::HeaderMap,
     body: Incoming,

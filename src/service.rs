@@ -118,7 +118,13 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
                 tracing::warn!(gateway = %g.name, channel = g.channel().name(), "gateway without authentication (the prod profile refuses this; docs/security.md)");
             }
         }
-        let app = Arc::new(App::new(survey, gateways, audio.clone(), limits));
+        let mut app = App::new(survey, gateways, audio.clone(), limits);
+        if c.simulator_enabled() {
+            let simulator =
+                crate::simulator::Simulator::new(app.gateways.values().flat_map(|g| g.values()));
+            app = app.with_simulator(simulator);
+        }
+        let app = Arc::new(app);
         // Before anyone can send a signal (whose default action would end the process).
         let hup = reload::hangup();
         let signal = shutdown::signal();
@@ -150,6 +156,9 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             c.audio.display()
         );
         println!("  sessions: {store_name}");
+        if app.simulator.is_some() {
+            println!("  simulator: {public_url}/simulator (in memory: nothing is recorded)");
+        }
         match app.survey.journal() {
             Some(j) => println!("  outbox: {} (fsynced before END)", j.path().display()),
             None => println!(

@@ -4,7 +4,7 @@
 use std::io::{self, BufRead, Write};
 
 use crate::channel::ussd;
-use crate::engine::{self, At, HopContext, View};
+use crate::engine::{self, At, HopContext, SessionState, View};
 use crate::flow::CompiledFlow;
 use crate::render::{self, Budget, Measure, Screen};
 use crate::response::{Response, SCHEMA_VERSION, answers_json};
@@ -51,24 +51,87 @@ impl Inputs<'_> {
     }
 }
 
+/// What a screen costs against the budget, as `148/182 GSM-7`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct ScreenCost {
+    /// Septets in GSM-7, characters (UTF-16 units) in UCS-2.
+    pub cost: u32,
+    /// The budget's limit for that encoding.
+    pub limit: u32,
+    pub encoding: &'static str,
+}
+
+impl ScreenCost {
+    pub fn of(text: &str, budget: Budget) -> ScreenCost {
+        let m = Measure::of(text);
+        ScreenCost {
+            cost: m.cost(),
+            limit: budget.limit(m),
+            encoding: m.encoding(),
+        }
+    }
+
+    fn unit(&self) -> &'static str {
+        if self.encoding == "GSM-7" {
+            "septets"
+        } else {
+            "chars"
+        }
+    }
+}
+
 fn show(out: &mut dyn Write, screen: &Screen, budget: Budget) -> io::Result<()> {
-    let m = Measure::of(&screen.text);
-    let unit = if m.gsm { "septets" } else { "chars" };
+    let c = ScreenCost::of(&screen.text, budget);
+    let marker = if screen.end { "END" } else { "CON" };
     writeln!(
         out,
-        "--- {} · {}/{} {unit} ({}) ---",
-        if screen.end { "END" } else { "CON" },
-        m.cost(),
-        budget.limit(m),
-        m.encoding()
+        "--- {marker} · {}/{} {} ({}) ---",
+        c.cost,
+        c.limit,
+        c.unit(),
+        c.encoding
     )?;
-    writeln!(
-        out,
-        "{} {}",
-        if screen.end { "END" } else { "CON" },
-        screen.text
-    )?;
+    writeln!(out, "{marker} {}", screen.text)?;
     Ok(())
+}
+
+/// What a finished conversation records, as the real engine would: `None` for a refusal
+/// when the flow counts none. Simulated: no respondent or network; `gateway` names the tool.
+pub fn response(
+    gateway: &str,
+    flow: &CompiledFlow,
+    state: &SessionState,
+    id: &uuid::Uuid,
+    started_at: &str,
+    completed_at: &str,
+) -> Option<Response> {
+    let declined = flow.consent.filter(|c| c.declined(state));
+    if declined.is_some_and(|c| !c.count_refusals) {
+        return None;
+    }
+    Some(Response {
+        schema: SCHEMA_VERSION,
+        id: id.to_string(),
+        flow: flow.id.clone(),
+        flow_version: flow.version,
+        status: if declined.is_some() {
+            "declined"
+        } else {
+            "complete"
+        }
+        .into(),
+        channel: "simulator".into(),
+        gateway: gateway.into(),
+        language: flow.languages[state.lang as usize].clone(),
+        respondent: "simulator".into(),
+        network: None,
+        started_at: started_at.to_owned(),
+        completed_at: completed_at.to_owned(),
+        answers: match declined {
+            Some(_) => Default::default(),
+            None => answers_json(flow, state),
+        },
+    })
 }
 
 /// Runs a whole conversation; returns the response when the survey was completed.
@@ -121,34 +184,10 @@ pub fn run(
         writeln!(out, "(the session was closed before the end of the survey)")?;
         return Ok(None);
     };
-    let declined = flow.consent.filter(|c| c.declined(&hop.state));
-    let response = Response {
-        schema: SCHEMA_VERSION,
-        id: id.to_string(),
-        flow: flow.id.clone(),
-        flow_version: flow.version,
-        status: if declined.is_some() {
-            "declined"
-        } else {
-            "complete"
-        }
-        .into(),
-        channel: "simulator".into(),
-        gateway: "simulate".into(),
-        language: flow.languages[hop.state.lang as usize].clone(),
-        respondent: "simulator".into(),
-        network: None,
-        started_at: now.to_owned(),
-        completed_at: now.to_owned(),
-        answers: match declined {
-            Some(_) => Default::default(),
-            None => answers_json(flow, &hop.state),
-        },
-    };
-    if declined.is_some_and(|c| !c.count_refusals) {
+    let Some(response) = response("simulate", flow, &hop.state, &id, now, now) else {
         writeln!(out, "(declined: nothing is recorded)")?;
         return Ok(None);
-    }
+    };
     writeln!(out, "--- response ---")?;
     writeln!(
         out,

@@ -358,7 +358,7 @@ impl Survey {
                     &record,
                     expected,
                     gateway.session_ttl,
-                    resume_write(&hop, &record),
+                    resume_write(&hop),
                     enqueue.as_ref(),
                     Ownership {
                         tag: owner_tag,
@@ -574,9 +574,10 @@ fn heard<'h>(inbound: &'h Inbound, keys: &'h str) -> Input<'h> {
 }
 
 /// What a save does to the resume record: it follows the answers; a re-ask or a page turn
-/// changes nothing worth resuming and is not written again.
-fn resume_write(hop: &Hop, record: &SessionRecord) -> ResumeWrite {
-    let completed = matches!(record.state.at, At::Done(_));
+/// changes nothing worth resuming and is not written again. (The browser simulator keeps
+/// its resume state by the same rule.)
+pub(crate) fn resume_write(hop: &Hop) -> ResumeWrite {
+    let completed = matches!(hop.state.at, At::Done(_));
     let answered = hop.events.iter().any(|e| {
         matches!(
             e,
@@ -585,7 +586,7 @@ fn resume_write(hop: &Hop, record: &SessionRecord) -> ResumeWrite {
     });
     if completed || hop.events.contains(&Event::Restarted) {
         ResumeWrite::Clear
-    } else if answered && record.state.resume_point().is_some() {
+    } else if answered && hop.state.resume_point().is_some() {
         ResumeWrite::Keep
     } else {
         ResumeWrite::Untouched
