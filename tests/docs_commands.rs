@@ -29,8 +29,8 @@ fn shown_commands() -> Vec<Shown> {
         let mut in_shell = false;
         for line in text.lines() {
             let trimmed = line.trim();
-            if trimmed.starts_with("```") {
-                in_shell = !in_shell && matches!(&trimmed[3..], "sh" | "bash" | "shell");
+            if let Some(lang) = trimmed.strip_prefix("```") {
+                in_shell = !in_shell && matches!(lang, "sh" | "bash" | "shell");
                 continue;
             }
             if !in_shell {
