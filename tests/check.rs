@@ -38,18 +38,7 @@ fn project(case: &str) -> tempfile::TempDir {
 
 /// The problems `check` reports for a case, with paths relative to the project.
 fn problems(case: &str) -> Vec<String> {
-    let dir = project(case);
-    let report = check::check(
-        &[dir.path().join("flows")],
-        &dir.path().join("locales"),
-        Budget::default(),
-    );
-    let prefix = format!("{}/", dir.path().display());
-    report
-        .problems
-        .iter()
-        .map(|p| p.to_string().replace(&prefix, ""))
-        .collect()
+    everything(case).0
 }
 
 #[track_caller]
