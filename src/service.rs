@@ -119,6 +119,9 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             }
         }
         let mut app = App::new(survey, gateways, audio.clone(), limits);
+        if app.gateways.contains_key(&crate::channel::Channel::Sms) {
+            app.sms_outbox = Some(crate::sms_outbox::SmsOutbox::open(&c.data_dir)?);
+        }
         if c.simulator_enabled() {
             let simulator =
                 crate::simulator::Simulator::new(app.gateways.values().flat_map(|g| g.values()));

@@ -143,6 +143,7 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
             w.u8(page);
             w.u8(silences);
         }
+        ChannelMemory::Sms => w.u8(2),
     }
     let s = &r.state;
     w.u8(s.lang);
@@ -316,6 +317,7 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
                 page: r.u8()?,
                 silences: r.u8()?,
             },
+            2 => ChannelMemory::Sms,
             _ => return Err(DecodeError("channel")),
         },
     };
