@@ -63,8 +63,9 @@ pub enum ChannelMemory {
     Ussd { page: u8 },
     /// The page of a long menu read out, and how many times in a row the caller said nothing.
     Voice { page: u8, silences: u8 },
-    /// Nothing of its own: the whole question goes out, duplicates are known by the cursor.
-    Sms,
+    /// Whether the respondent stopped the conversation (a stop word): it takes no answer
+    /// more. The whole question goes out (no pages); duplicates are known by the cursor.
+    Sms { stopped: bool },
 }
 
 /// One input as the channel receives it.
@@ -85,7 +86,7 @@ impl ChannelMemory {
                 page: 0,
                 silences: 0,
             },
-            Channel::Sms => ChannelMemory::Sms,
+            Channel::Sms => ChannelMemory::Sms { stopped: false },
         }
     }
 
@@ -93,7 +94,7 @@ impl ChannelMemory {
         match self {
             ChannelMemory::Ussd { .. } => Channel::Ussd,
             ChannelMemory::Voice { .. } => Channel::Voice,
-            ChannelMemory::Sms => Channel::Sms,
+            ChannelMemory::Sms { .. } => Channel::Sms,
         }
     }
 }
@@ -158,12 +159,15 @@ impl ChannelMemory {
                     },
                 )
             }
-            ChannelMemory::Sms => {
+            ChannelMemory::Sms { stopped } => {
                 let text = match input {
                     Input::Keys(k) => k.trim(),
                     Input::Recording(_) => "",
                 };
-                (engine::step(flow, state, text, ctx), ChannelMemory::Sms)
+                (
+                    engine::step(flow, state, text, ctx),
+                    ChannelMemory::Sms { stopped },
+                )
             }
         }
     }
@@ -177,7 +181,7 @@ impl ChannelMemory {
         settings: &RenderSettings,
     ) -> Option<String> {
         match self {
-            ChannelMemory::Ussd { .. } | ChannelMemory::Sms => None,
+            ChannelMemory::Ussd { .. } | ChannelMemory::Sms { .. } => None,
             ChannelMemory::Voice { .. } => voice::opening(flow, state, &settings.voice),
         }
     }
@@ -204,7 +208,7 @@ impl ChannelMemory {
                 };
                 Rendered::Voice(voice::render(flow, &view, memory, turn, &settings.voice))
             }
-            ChannelMemory::Sms => Rendered::Sms(render::sms::render(&view)),
+            ChannelMemory::Sms { .. } => Rendered::Sms(render::sms::render(&view)),
         }
     }
 }

@@ -14,10 +14,6 @@ use crate::session::{
     Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, address_tag,
 };
 
-/// How long a stopped conversation's record lingers: the stores have no delete, so it is
-/// saved to expire at once (and its resume record cleared).
-const ENDED_NOW: std::time::Duration = std::time::Duration::from_millis(1);
-
 impl Survey {
     /// Serves one inbound SMS; `None` when there is nothing to send (a duplicate delivery).
     pub async fn sms(
@@ -45,7 +41,11 @@ impl Survey {
                 return Ok(None);
             }
             let expected = current.as_ref().map_or(0, |v| v.version);
-            let live = current.filter(|v| !v.record.state.is_finished());
+            // A finished or stopped conversation takes no answer: only a keyword starts anew.
+            let live = current.filter(|v| {
+                !v.record.state.is_finished()
+                    && v.record.channel != (ChannelMemory::Sms { stopped: true })
+            });
             match what {
                 SmsText::Start(target) => {
                     return self
@@ -60,12 +60,15 @@ impl Survey {
                     if let Some(v) = &live {
                         let mut record = v.record.clone();
                         record.cursor = gateway.adapter.cursor(&record.cursor, inbound);
+                        // Kept (the stores have no delete) but stopped, its resume record
+                        // cleared: nothing of it is offered again.
+                        record.channel = ChannelMemory::Sms { stopped: true };
                         self.sessions
                             .save(
                                 &key,
                                 &record,
                                 expected,
-                                ENDED_NOW,
+                                gateway.session_ttl,
                                 ResumeWrite::Clear,
                                 None,
                                 Ownership::hold(key.owner_tag()),

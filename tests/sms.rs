@@ -1,0 +1,157 @@
+//! Conversations by SMS against a real server, as Africa's Talking calls it: each inbound
+//! message a form POST acknowledged empty, each reply read back from the SMS outbox.
+
+mod common;
+
+use common::server::Server;
+use serde_json::Value;
+
+const SHORT_CODE: &str = "20880";
+
+/// A respondent texting the short code; every message gets a new id unless resent.
+struct Texter<'s> {
+    server: &'s Server,
+    number: &'s str,
+    sent: u32,
+    read: usize,
+}
+
+impl<'s> Texter<'s> {
+    fn new(server: &'s Server, number: &'s str) -> Texter<'s> {
+        Texter {
+            server,
+            number,
+            sent: 0,
+            read: 0,
+        }
+    }
+
+    /// Posts `text` with message id `id`; the callback is acknowledged `200` and empty.
+    fn post(&self, text: &str, id: &str) {
+        let reply = self.server.post_form(
+            "/sms/africastalking",
+            &[
+                ("from", self.number),
+                ("to", SHORT_CODE),
+                ("text", text),
+                ("date", "2026-01-01 10:00:00"),
+                ("id", id),
+                ("linkId", "link-1"),
+            ],
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body, "");
+    }
+
+    /// Texts `text`; returns what the respondent receives (the next queued message).
+    fn text(&mut self, text: &str) -> String {
+        self.sent += 1;
+        self.post(text, &format!("{}-{}", self.number, self.sent));
+        self.received().expect("a reply was queued")
+    }
+
+    /// The next message queued for this respondent, parts joined, if any.
+    fn received(&mut self) -> Option<String> {
+        let queued: Vec<Value> = outbox(self.server)
+            .into_iter()
+            .filter(|m| m["to"] == self.number)
+            .collect();
+        let next = queued.get(self.read)?;
+        self.read += 1;
+        assert_eq!(next["from"], SHORT_CODE);
+        let parts = next["parts"].as_array().expect("parts");
+        Some(parts.iter().map(|p| p.as_str().unwrap()).collect())
+    }
+}
+
+fn outbox(server: &Server) -> Vec<Value> {
+    std::fs::read_to_string(server.data_dir.join("sms-outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect()
+}
+
+#[test]
+fn a_whole_report_by_sms_with_a_wrong_answer_and_a_back() {
+    let server = Server::start();
+    let mut phone = Texter::new(&server, "+243810000101");
+    let languages = phone.text("Kufatilia");
+    assert!(languages.contains("Langue"), "{languages}");
+    assert!(languages.contains("1. "), "{languages}");
+    let consent = phone.text("1");
+    assert!(consent.contains("Acceptez-vous?"), "{consent}");
+    assert!(consent.contains("1. Oui"), "{consent}");
+    let incident = phone.text("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+    // The whole question goes out: all nine options, no pages.
+    assert!(incident.contains("9. Autre"), "{incident}");
+    let wrong = phone.text("42");
+    assert!(wrong.contains("Choix invalide."), "{wrong}");
+    assert!(wrong.contains("Que voulez-vous signaler?"), "{wrong}");
+    let when = phone.text("1");
+    assert!(when.contains("Quand cela s'est-il passé?"), "{when}");
+    assert!(when.contains("0. Retour"), "{when}");
+    let back = phone.text("0");
+    assert!(back.contains("Que voulez-vous signaler?"), "{back}");
+    phone.text("2");
+    let province = phone.text("1");
+    assert!(province.contains("Dans quelle province?"), "{province}");
+    phone.text("1");
+    phone.text("Kalehe");
+    phone.text("Nyabibwe");
+    phone.text("3");
+    let thanks = phone.text("2");
+    assert!(server.responses().len() == 1, "{thanks}");
+    let response = &server.responses()[0];
+    assert_eq!(response["channel"], "sms");
+    assert_eq!(response["status"], "complete", "{response}");
+    assert_eq!(response["answers"]["incident"]["value"], "violence");
+    assert_eq!(response["answers"]["site"]["value"], "Nyabibwe");
+    // The raw number is in the outbox only (it is needed to send), never in a response.
+    assert!(!response.to_string().contains("810000101"));
+}
+
+#[test]
+fn ripoti_starts_in_swahili_and_stop_ends_the_conversation() {
+    let server = Server::start();
+    let mut phone = Texter::new(&server, "+243810000102");
+    let consent = phone.text("RIPOTI");
+    assert!(consent.contains("Unakubali?"), "{consent}");
+    let stopped = phone.text("acha");
+    assert!(stopped.contains("Imesimamishwa"), "{stopped}");
+    let not_started = phone.text("1");
+    assert!(
+        not_started.contains("Envoyez KUFATILIA pour commencer."),
+        "{not_started}"
+    );
+    assert!(
+        not_started.contains("Tuma KUFATILIA kuanza."),
+        "{not_started}"
+    );
+    // A keyword starts again, whatever was before.
+    let consent = phone.text("alerte");
+    assert!(consent.contains("Acceptez-vous?"), "{consent}");
+    assert!(server.responses().is_empty());
+}
+
+#[test]
+fn a_message_delivered_twice_is_taken_once() {
+    let server = Server::start();
+    let mut phone = Texter::new(&server, "+243810000103");
+    phone.text("ALERTE");
+    let incident = phone.text("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+    // The gateway delivers the same message (same id) again: nothing advances, nothing sent.
+    phone.post("1", &format!("{}-{}", phone.number, phone.sent));
+    assert_eq!(phone.received(), None);
+    let when = phone.text("1");
+    assert!(when.contains("Quand cela s'est-il passé?"), "{when}");
+    // A keyword delivered twice does not start the survey again on the second delivery.
+    let consent = phone.text("ALERTE");
+    assert!(consent.contains("Acceptez-vous?"), "{consent}");
+    phone.post("ALERTE", &format!("{}-{}", phone.number, phone.sent));
+    assert_eq!(phone.received(), None);
+    let incident = phone.text("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+}
