@@ -138,3 +138,25 @@ mod tests {
         assert_eq!(s.keyword_of("kufatilia"), Some("KUFATILIA"));
     }
 }
+
+#[cfg(test)]
+mod config_tests {
+    use crate::config::Config;
+
+    #[test]
+    fn keywords_configured_replace_the_shipped_ones() {
+        let c: Config = toml::from_str(
+            "[sms]\nsession_ttl_secs = 3600\n[sms.keywords]\n\"Habari\" = { flow = \"connectivity\", lang = \"sw\" }\n",
+        )
+        .unwrap();
+        assert_eq!(c.sms.session_ttl_secs, 3600);
+        let s = super::SmsSettings::new(c.sms.keywords);
+        assert!(
+            matches!(s.classify("habari"), super::SmsText::Start(t) if t.flow == "connectivity")
+        );
+        assert!(matches!(s.classify("KUFATILIA"), super::SmsText::Answer(_)));
+        let shipped: Config = toml::from_str("").unwrap();
+        assert_eq!(shipped.sms.session_ttl_secs, 24 * 60 * 60);
+        assert_eq!(shipped.sms.keywords.len(), 3);
+    }
+}
