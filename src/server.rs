@@ -748,11 +748,13 @@ async fn sms(
         tracing::error!(gateway = %gateway.name, error = %e, "SMS reply could not be queued");
         return text(StatusCode::SERVICE_UNAVAILABLE, "retry later\n");
     }
-    let _ = rendered;
-    reply(gateway.adapter.encode_for(
-        request,
-        &crate::channel::Rendered::Sms(crate::render::sms::SmsMessage::of("", true)),
-    ))
+    // The acknowledgement is empty whatever was queued.
+    let ack = crate::channel::Rendered::Sms(crate::render::sms::SmsMessage::of("", true));
+    reply(
+        gateway
+            .adapter
+            .encode_for(request, rendered.as_ref().unwrap_or(&ack)),
+    )
 }
 
 fn log_ended(gateway: &ConfiguredGateway, ended: &crate::gateway::SessionEnded) {

@@ -155,3 +155,77 @@ fn a_message_delivered_twice_is_taken_once() {
     let incident = phone.text("1");
     assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
 }
+
+/// A stand-in for Africa's Talking's send API: refuses the first request (`500`), accepts
+/// the others (`201`); hands each request's head and body to the test.
+fn send_api() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/version1/messaging",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, stream) in listener.incoming().enumerate() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let status = if n == 0 { "500 Oops" } else { "201 Created" };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+            let _ = tx.send((head, String::from_utf8_lossy(&body).into_owned()));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn queued_replies_are_sent_through_the_api_and_retried_until_accepted() {
+    let (url, requests) = send_api();
+    let mut opts = common::server::Options::default();
+    opts.env.push(("SAUTI_AT_SMS_URL".into(), url));
+    opts.env.push(("SAUTI_AT_USERNAME".into(), "sauti-test".into()));
+    opts.env.push(("SAUTI_AT_API_KEY".into(), "at-key-123".into()));
+    let server = Server::start_with(opts);
+    let mut phone = Texter::new(&server, "+243810000104");
+    let consent = phone.text("ALERTE");
+    let wait = std::time::Duration::from_secs(20);
+    let (refused_head, _) = requests.recv_timeout(wait).expect("a first attempt");
+    assert!(refused_head.starts_with("POST /version1/messaging"));
+    // Refused once, then sent again.
+    let (head, body) = requests.recv_timeout(wait).expect("a retry");
+    assert!(head.to_ascii_lowercase().contains("apikey: at-key-123"), "{head}");
+    let fields: Vec<(String, String)> = serde_html_form::from_str(&body).unwrap();
+    let field = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(field("username"), "sauti-test");
+    assert_eq!(field("to"), "+243810000104");
+    assert_eq!(field("from"), SHORT_CODE);
+    assert_eq!(field("message"), consent);
+    // Accepted: not sent again; the next reply is the next request.
+    let incident = phone.text("1");
+    let (_, body) = requests.recv_timeout(wait).expect("the next message");
+    let fields: Vec<(String, String)> = serde_html_form::from_str(&body).unwrap();
+    assert!(fields.contains(&("message".to_owned(), incident)), "{body}");
+}
