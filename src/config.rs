@@ -228,11 +228,8 @@ pub const DEFAULT_GATEWAYS: &[(&str, GatewayKind, &str)] = &[
         "africastalking",
     ),
     ("twilio", GatewayKind::Twilio, "twilio"),
-    (
-        "africastalking-sms",
-        GatewayKind::AfricastalkingSms,
-        "africastalking",
-    ),
+    // No SMS gateway by default: existing deployments would have to authenticate a route
+    // they never asked for (and replies cost money). It is declared with `[[gateway]]`.
 ];
 
 /// The name of the USSD gateway that exists unless the configuration defines it otherwise.

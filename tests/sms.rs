@@ -8,6 +8,19 @@ use serde_json::Value;
 
 const SHORT_CODE: &str = "20880";
 
+/// The SMS gateway is declared, never there by default.
+const CONFIG: &str = "[[gateway]]\nname = \"africastalking\"\nadapter = \"africastalking-sms\"\n";
+
+fn start(env: &[(&str, &str)]) -> Server {
+    let mut opts = common::server::Options {
+        config: Some(CONFIG.into()),
+        ..Default::default()
+    };
+    opts.env
+        .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Server::start_with(opts)
+}
+
 /// A respondent texting the short code; every message gets a new id unless resent.
 struct Texter<'s> {
     server: &'s Server,
@@ -73,8 +86,16 @@ fn outbox(server: &Server) -> Vec<Value> {
 }
 
 #[test]
-fn a_whole_report_by_sms_with_a_wrong_answer_and_a_back() {
+fn no_sms_gateway_unless_declared() {
     let server = Server::start();
+    let reply = server.post_form("/sms/africastalking", &[("from", "+243810000100")]);
+    assert_eq!(reply.status, 404, "{}", reply.body);
+    assert!(!server.data_dir.join("sms-outbox.jsonl").exists());
+}
+
+#[test]
+fn a_whole_report_by_sms_with_a_wrong_answer_and_a_back() {
+    let server = start(&[]);
     let mut phone = Texter::new(&server, "+243810000101");
     let languages = phone.text("Kufatilia");
     assert!(languages.contains("Langue"), "{languages}");
@@ -114,7 +135,7 @@ fn a_whole_report_by_sms_with_a_wrong_answer_and_a_back() {
 
 #[test]
 fn ripoti_starts_in_swahili_and_stop_ends_the_conversation() {
-    let server = Server::start();
+    let server = start(&[]);
     let mut phone = Texter::new(&server, "+243810000102");
     let consent = phone.text("RIPOTI");
     assert!(consent.contains("Unakubali?"), "{consent}");
@@ -137,7 +158,7 @@ fn ripoti_starts_in_swahili_and_stop_ends_the_conversation() {
 
 #[test]
 fn a_message_delivered_twice_is_taken_once() {
-    let server = Server::start();
+    let server = start(&[]);
     let mut phone = Texter::new(&server, "+243810000103");
     phone.text("ALERTE");
     let incident = phone.text("1");
@@ -198,11 +219,11 @@ fn send_api() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
 #[test]
 fn queued_replies_are_sent_through_the_api_and_retried_until_accepted() {
     let (url, requests) = send_api();
-    let mut opts = common::server::Options::default();
-    opts.env.push(("SAUTI_AT_SMS_URL".into(), url));
-    opts.env.push(("SAUTI_AT_USERNAME".into(), "sauti-test".into()));
-    opts.env.push(("SAUTI_AT_API_KEY".into(), "at-key-123".into()));
-    let server = Server::start_with(opts);
+    let server = start(&[
+        ("SAUTI_AT_SMS_URL", &url),
+        ("SAUTI_AT_USERNAME", "sauti-test"),
+        ("SAUTI_AT_API_KEY", "at-key-123"),
+    ]);
     let mut phone = Texter::new(&server, "+243810000104");
     let consent = phone.text("ALERTE");
     let wait = std::time::Duration::from_secs(20);
@@ -210,7 +231,10 @@ fn queued_replies_are_sent_through_the_api_and_retried_until_accepted() {
     assert!(refused_head.starts_with("POST /version1/messaging"));
     // Refused once, then sent again.
     let (head, body) = requests.recv_timeout(wait).expect("a retry");
-    assert!(head.to_ascii_lowercase().contains("apikey: at-key-123"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("apikey: at-key-123"),
+        "{head}"
+    );
     let fields: Vec<(String, String)> = serde_html_form::from_str(&body).unwrap();
     let field = |k: &str| {
         fields
