@@ -52,11 +52,15 @@ impl SmsSettings {
     /// The keyword a respondent is told to text to start `flow` (the first that leads to it
     /// with its language screen, else any), for the "text … to start" notice.
     pub fn keyword_of(&self, flow: &str) -> Option<&str> {
-        let mut leading = self.keywords.iter().filter(|(_, t)| t.flow == flow);
-        let all: Vec<_> = leading.by_ref().collect();
-        all.iter()
+        let leading: Vec<_> = self
+            .keywords
+            .iter()
+            .filter(|(_, t)| t.flow == flow)
+            .collect();
+        leading
+            .iter()
             .find(|(_, t)| t.lang.is_none())
-            .or(all.first())
+            .or(leading.first())
             .map(|(k, _)| k.as_str())
     }
 }
