@@ -133,6 +133,8 @@ pub enum GatewayKind {
     AfricastalkingVoice,
     /// Twilio Programmable Voice.
     Twilio,
+    /// Africa's Talking inbound SMS.
+    AfricastalkingSms,
 }
 
 /// A gateway instance, served at `POST /<channel>/<name>`.
@@ -226,6 +228,8 @@ pub const DEFAULT_GATEWAYS: &[(&str, GatewayKind, &str)] = &[
         "africastalking",
     ),
     ("twilio", GatewayKind::Twilio, "twilio"),
+    // No SMS gateway by default: existing deployments would have to authenticate a route
+    // they never asked for (and replies cost money). It is declared with `[[gateway]]`.
 ];
 
 /// The name of the USSD gateway that exists unless the configuration defines it otherwise.
@@ -290,6 +294,26 @@ impl Default for VoiceConfig {
             record_timeout_secs: d.record_timeout_secs,
             no_input_retries: d.no_input_retries,
             session_ttl_secs: 600,
+        }
+    }
+}
+
+/// `[sms]`: how conversations by text message start and how long they wait for an answer.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsConfig {
+    /// Life of an SMS conversation after its last message (a day: people answer later).
+    pub session_ttl_secs: u64,
+    /// `[sms.keywords]`: `KUFATILIA = { flow = "kufatilia" }`, `RIPOTI = { flow = "kufatilia",
+    /// lang = "sw" }`; matched whatever the case, accents and blanks.
+    pub keywords: BTreeMap<String, crate::channel::sms::KeywordTarget>,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            session_ttl_secs: 24 * 60 * 60,
+            keywords: crate::channel::sms::default_keywords(),
         }
     }
 }
@@ -415,6 +439,8 @@ pub struct Config {
     /// Directory of recorded voice prompts.
     pub audio: PathBuf,
     pub voice: VoiceConfig,
+    /// `[sms]`: conversations by text message.
+    pub sms: SmsConfig,
     pub otlp: OtlpConfig,
     /// Sessions in Redis when `redis.url` is set; in memory otherwise.
     pub redis: RedisConfig,
@@ -459,6 +485,7 @@ impl Default for Config {
             public_url: None,
             audio: "audio".into(),
             voice: VoiceConfig::default(),
+            sms: SmsConfig::default(),
             otlp: OtlpConfig::default(),
             redis: RedisConfig::default(),
             sinks: BTreeMap::new(),
@@ -620,6 +647,7 @@ impl Config {
                 let default_ttl = match adapter.channel() {
                     Channel::Ussd => Duration::from_secs(self.session_ttl_secs),
                     Channel::Voice => Duration::from_secs(self.voice.session_ttl_secs),
+                    Channel::Sms => Duration::from_secs(self.sms.session_ttl_secs),
                 };
                 let tts = g.tts.as_ref().unwrap_or(&self.voice.tts);
                 let country = g.country.as_deref().unwrap_or(&self.country);
@@ -639,6 +667,9 @@ impl Config {
                     render: RenderSettings {
                         budget: g.budget,
                         voice: Arc::new(self.voice_settings(tts, catalogue.clone())),
+                        sms: Arc::new(crate::channel::sms::SmsSettings::new(
+                            self.sms.keywords.clone(),
+                        )),
                     },
                     session_ttl: g.session_ttl_secs.map_or(default_ttl, Duration::from_secs),
                 })
@@ -654,6 +685,7 @@ impl Config {
                 let default = match channel_of(g.adapter) {
                     Channel::Ussd => self.session_ttl_secs,
                     Channel::Voice => self.voice.session_ttl_secs,
+                    Channel::Sms => self.sms.session_ttl_secs,
                 };
                 Duration::from_secs(g.session_ttl_secs.unwrap_or(default))
             })
@@ -755,5 +787,6 @@ pub fn channel_of(kind: GatewayKind) -> Channel {
         | GatewayKind::Infobip
         | GatewayKind::Nalo => Channel::Ussd,
         GatewayKind::AfricastalkingVoice | GatewayKind::Twilio => Channel::Voice,
+        GatewayKind::AfricastalkingSms => Channel::Sms,
     }
 }

@@ -61,6 +61,8 @@ pub mod simulate;
 pub mod simulator;
 pub mod sink;
 pub mod skeleton;
+pub mod sms_outbox;
+pub mod sms_sender;
 pub mod survey;
 pub mod telemetry;
 pub mod text_file;

@@ -64,6 +64,8 @@ pub struct App {
     pub limits: Limits,
     /// The browser simulator at `/simulator`, when it is served.
     pub simulator: Option<crate::simulator::Simulator>,
+    /// Where replies to SMS are queued for sending (none: SMS gateways answer 503).
+    pub sms_outbox: Option<crate::sms_outbox::SmsOutbox>,
     /// Hops being served now: past `Limits::max_in_flight`, requests are shed with 503.
     in_flight: Arc<tokio::sync::Semaphore>,
 }
@@ -89,6 +91,7 @@ impl App {
             in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight.max(1))),
             limits,
             simulator: None,
+            sms_outbox: None,
         }
     }
 
@@ -696,6 +699,9 @@ async fn hop(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) 
         Err(e) => return bad_request(&e),
     };
     let now = time::OffsetDateTime::now_utc();
+    if gateway.channel() == Channel::Sms {
+        return sms(app, gateway, request, &inbound, now).await;
+    }
     let rendered = match app.survey.hop(gateway, &inbound, now).await {
         Ok(r) => r,
         Err(e @ HopError::WrongAddress(_)) => {
@@ -710,6 +716,45 @@ async fn hop(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) 
         }
     };
     reply(gateway.adapter.encode_for(request, &rendered))
+}
+
+/// An inbound SMS: the reply is queued (durably) before the callback is acknowledged, so a
+/// gateway that gets no `200` delivers the message again, and the duplicate is taken once.
+async fn sms(
+    app: &App,
+    gateway: &ConfiguredGateway,
+    request: &WireRequest<'_>,
+    inbound: &crate::gateway::Inbound,
+    now: time::OffsetDateTime,
+) -> Reply {
+    let Some(outbox) = &app.sms_outbox else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "no SMS outbox\n");
+    };
+    let rendered = match app.survey.sms(gateway, inbound, now).await {
+        Ok(r) => r,
+        Err(e @ HopError::BadNumber(_)) => {
+            return text(StatusCode::BAD_REQUEST, format!("{e}\n"));
+        }
+        Err(e) => {
+            tracing::error!(gateway = %gateway.name, error = %e, "SMS hop failed");
+            return text(StatusCode::SERVICE_UNAVAILABLE, "retry later\n");
+        }
+    };
+    if let Some(crate::channel::Rendered::Sms(message)) = &rendered
+        && let Err(e) = outbox
+            .queue(&inbound.phone_number, &inbound.address, message)
+            .await
+    {
+        tracing::error!(gateway = %gateway.name, error = %e, "SMS reply could not be queued");
+        return text(StatusCode::SERVICE_UNAVAILABLE, "retry later\n");
+    }
+    // The acknowledgement is empty whatever was queued.
+    let ack = crate::channel::Rendered::Sms(crate::render::sms::SmsMessage::of("", true));
+    reply(
+        gateway
+            .adapter
+            .encode_for(request, rendered.as_ref().unwrap_or(&ack)),
+    )
 }
 
 fn log_ended(gateway: &ConfiguredGateway, ended: &crate::gateway::SessionEnded) {

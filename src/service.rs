@@ -119,6 +119,9 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             }
         }
         let mut app = App::new(survey, gateways, audio.clone(), limits);
+        if app.gateways.contains_key(&crate::channel::Channel::Sms) {
+            app.sms_outbox = Some(crate::sms_outbox::SmsOutbox::open(&c.data_dir)?);
+        }
         if c.simulator_enabled() {
             let simulator =
                 crate::simulator::Simulator::new(app.gateways.values().flat_map(|g| g.values()));
@@ -186,6 +189,15 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
         let mut background = vec![watcher, sweeper];
+        if app.sms_outbox.is_some()
+            && let Some(api) = crate::sms_sender::SmsApi::from_env()
+        {
+            background.push(tokio::spawn(crate::sms_sender::run(
+                api,
+                c.data_dir.join("sms-outbox.jsonl"),
+                shutdown.clone(),
+            )));
+        }
         // The journal is only a queue unless a file sink writes it (then it is the data).
         let journal_is_data = c
             .sinks

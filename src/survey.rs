@@ -2,6 +2,8 @@
 //! loaded (or a resume offered), the input read as the gateway sends it, the channel and the
 //! pure engine step, a finished survey recorded, the session saved, the view rendered.
 
+mod sms;
+
 use std::sync::Arc;
 
 use time::OffsetDateTime;

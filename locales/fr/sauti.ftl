@@ -75,3 +75,7 @@ voice-letter-w = W
 voice-letter-x = X
 voice-letter-y = Y
 voice-letter-z = Z
+
+## SMS
+sms-stopped = C'est arrêté : vous ne recevrez plus de questions. Merci.
+sms-not-started = Envoyez { $keyword } pour commencer.

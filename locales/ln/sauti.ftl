@@ -74,3 +74,7 @@ voice-letter-w = W
 voice-letter-x = X
 voice-letter-y = Y
 voice-letter-z = Z
+
+## SMS
+sms-stopped = Esili: okozwa mituna lisusu te. Matondi.
+sms-not-started = Tinda { $keyword } mpo na kobanda.

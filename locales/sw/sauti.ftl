@@ -74,3 +74,7 @@ voice-letter-w = W
 voice-letter-x = X
 voice-letter-y = Y
 voice-letter-z = Z
+
+## SMS
+sms-stopped = Imesimamishwa: hutapokea maswali tena. Asante.
+sms-not-started = Tuma { $keyword } kuanza.

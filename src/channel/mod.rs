@@ -1,16 +1,18 @@
-//! Channels: how respondents reach a flow (USSD menus, voice calls). A channel names the
+//! Channels: how respondents reach a flow (USSD menus, voice calls, SMS). A channel names the
 //! addresses flows are routed by, keeps its own part of a session, and renders views.
 
+pub mod sms;
 pub mod ussd;
 pub mod voice;
 
 use std::sync::Arc;
 
-use crate::engine::{Hop, HopContext, SessionState};
+use crate::engine::{self, Hop, HopContext, SessionState};
 use crate::flow::CompiledFlow;
 use crate::gateway::Recording;
 use crate::gsm7::Budget;
 use crate::question::Invalid;
+use crate::render::sms::SmsMessage;
 use crate::render::voice::{VoicePrompt, VoiceSettings};
 use crate::render::{self, Screen};
 
@@ -21,10 +23,12 @@ pub enum Channel {
     Ussd,
     /// A phone call to a number: prompts heard, answers on the keypad or spoken.
     Voice,
+    /// Text messages to a short code: a question per message, answers any time within a day.
+    Sms,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 2] = [Channel::Ussd, Channel::Voice];
+    pub const ALL: [Channel; 3] = [Channel::Ussd, Channel::Voice, Channel::Sms];
 
     /// The channel called `name` (as in `/ussd/<gateway>`).
     pub fn named(name: &str) -> Option<Channel> {
@@ -36,6 +40,7 @@ impl Channel {
         match self {
             Channel::Ussd => "ussd",
             Channel::Voice => "voice",
+            Channel::Sms => "sms",
         }
     }
 
@@ -45,6 +50,8 @@ impl Channel {
         match self {
             Channel::Ussd => address.trim().into(),
             Channel::Voice => crate::channel::voice::normalize_number(address),
+            // SMS sessions are routed by the flow id a keyword named.
+            Channel::Sms => address.trim().into(),
         }
     }
 }
@@ -56,6 +63,9 @@ pub enum ChannelMemory {
     Ussd { page: u8 },
     /// The page of a long menu read out, and how many times in a row the caller said nothing.
     Voice { page: u8, silences: u8 },
+    /// Whether the respondent stopped the conversation (a stop word): it takes no answer
+    /// more. The whole question goes out (no pages); duplicates are known by the cursor.
+    Sms { stopped: bool },
 }
 
 /// One input as the channel receives it.
@@ -76,6 +86,7 @@ impl ChannelMemory {
                 page: 0,
                 silences: 0,
             },
+            Channel::Sms => ChannelMemory::Sms { stopped: false },
         }
     }
 
@@ -83,6 +94,7 @@ impl ChannelMemory {
         match self {
             ChannelMemory::Ussd { .. } => Channel::Ussd,
             ChannelMemory::Voice { .. } => Channel::Voice,
+            ChannelMemory::Sms { .. } => Channel::Sms,
         }
     }
 }
@@ -92,14 +104,16 @@ impl ChannelMemory {
 pub enum Rendered {
     Ussd(Screen),
     Voice(VoicePrompt),
+    Sms(SmsMessage),
 }
 
 /// How a gateway's channel renders: the screen budget of its networks (USSD), the
-/// recordings and voices it speaks with (voice).
+/// recordings and voices it speaks with (voice), its keywords (SMS).
 #[derive(Debug, Clone)]
 pub struct RenderSettings {
     pub budget: Budget,
     pub voice: Arc<VoiceSettings>,
+    pub sms: Arc<sms::SmsSettings>,
 }
 
 impl Default for RenderSettings {
@@ -107,6 +121,7 @@ impl Default for RenderSettings {
         RenderSettings {
             budget: Budget::default(),
             voice: Arc::new(VoiceSettings::default()),
+            sms: Arc::new(sms::SmsSettings::default()),
         }
     }
 }
@@ -144,6 +159,16 @@ impl ChannelMemory {
                     },
                 )
             }
+            ChannelMemory::Sms { stopped } => {
+                let text = match input {
+                    Input::Keys(k) => k.trim(),
+                    Input::Recording(_) => "",
+                };
+                (
+                    engine::step(flow, state, text, ctx),
+                    ChannelMemory::Sms { stopped },
+                )
+            }
         }
     }
 
@@ -156,7 +181,7 @@ impl ChannelMemory {
         settings: &RenderSettings,
     ) -> Option<String> {
         match self {
-            ChannelMemory::Ussd { .. } => None,
+            ChannelMemory::Ussd { .. } | ChannelMemory::Sms { .. } => None,
             ChannelMemory::Voice { .. } => voice::opening(flow, state, &settings.voice),
         }
     }
@@ -183,6 +208,7 @@ impl ChannelMemory {
                 };
                 Rendered::Voice(voice::render(flow, &view, memory, turn, &settings.voice))
             }
+            ChannelMemory::Sms { .. } => Rendered::Sms(render::sms::render(&view)),
         }
     }
 }
@@ -192,5 +218,6 @@ pub fn notice(channel: Channel, text: &str, settings: &RenderSettings) -> Render
     match channel {
         Channel::Ussd => Rendered::Ussd(render::ussd::notice(text, settings.budget)),
         Channel::Voice => Rendered::Voice(VoicePrompt::reject()),
+        Channel::Sms => Rendered::Sms(SmsMessage::of(text, true)),
     }
 }

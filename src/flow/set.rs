@@ -53,6 +53,8 @@ fn addresses(flow: &CompiledFlow) -> impl Iterator<Item = (Channel, String)> + '
         .iter()
         .map(|code| (Channel::Ussd, code.clone()))
         .chain(flow.voice.iter().map(|n| (Channel::Voice, n.clone())))
+        // Every flow can be reached by SMS: a keyword names it by id.
+        .chain(std::iter::once((Channel::Sms, flow.id.clone())))
 }
 
 /// What a reload did.

@@ -55,6 +55,7 @@ impl Gateway for AfricasTalking {
             input: form.text.unwrap_or_default(),
             recording: None,
             turn: None,
+            message_id: None,
         }))
     }
 
@@ -131,6 +132,7 @@ mod tests {
             input: text.into(),
             recording: None,
             turn: None,
+            message_id: None,
         }
     }
 

@@ -116,6 +116,7 @@ impl Gateway for AfricasTalkingVoice {
             input,
             recording,
             turn,
+            message_id: None,
         }))
     }
 

@@ -85,6 +85,7 @@ impl Gateway for ComvivaFreeflow {
             input: typed,
             recording: None,
             turn: None,
+            message_id: None,
         }))
     }
 
@@ -197,6 +198,7 @@ mod tests {
             input: "384*7788".into(),
             recording: None,
             turn: None,
+            message_id: None,
         };
         assert_eq!(hop("01-begin.request.http"), first);
         assert_eq!(
@@ -225,6 +227,7 @@ mod tests {
                 input: "384*7788".into(),
                 recording: None,
                 turn: None,
+                message_id: None,
             }
         );
         let cleanup = SessionEnded {

@@ -325,6 +325,7 @@ impl Gateway for GenericUssd {
             input,
             recording: None,
             turn: None,
+            message_id: None,
         }))
     }
 
@@ -441,6 +442,7 @@ mod tests {
             input: String::new(),
             recording: None,
             turn: None,
+            message_id: None,
         };
         assert_eq!(hop(&gw, "01-begin.request.http"), first);
         assert_eq!(
@@ -545,6 +547,7 @@ mod tests {
                 input: "2".into(),
                 recording: None,
                 turn: None,
+                message_id: None,
             }
         );
         assert_eq!(hop_input(&kenya, &ours), "1*2");

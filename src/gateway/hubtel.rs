@@ -104,6 +104,7 @@ pub(super) fn decode_hubtel(request: &WireRequest<'_>) -> Result<Decoded, Gatewa
         input,
         recording: None,
         turn,
+        message_id: None,
     }))
 }
 
@@ -253,6 +254,7 @@ mod tests {
             input: String::new(),
             recording: None,
             turn: Some(1),
+            message_id: None,
         };
         assert_eq!(hop("01-initiation.request.http"), first);
         assert_eq!(
@@ -260,6 +262,7 @@ mod tests {
             Inbound {
                 input: "1".into(),
                 turn: Some(2),
+                message_id: None,
                 ..first
             }
         );

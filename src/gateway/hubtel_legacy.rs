@@ -123,6 +123,7 @@ mod tests {
             input: String::new(),
             recording: None,
             turn: Some(1),
+            message_id: None,
         };
         assert_eq!(hop("01-initiation.request.http"), first);
         assert_eq!(
@@ -130,6 +131,7 @@ mod tests {
             Inbound {
                 input: "1".into(),
                 turn: Some(2),
+                message_id: None,
                 ..first.clone()
             }
         );
@@ -138,6 +140,7 @@ mod tests {
             Inbound {
                 input: "2".into(),
                 turn: Some(3),
+                message_id: None,
                 ..first
             }
         );

@@ -133,6 +133,7 @@ impl Gateway for InfobipUssd {
             input,
             recording: None,
             turn: opening.then_some(OPENING),
+            message_id: None,
         }))
     }
 
@@ -276,6 +277,7 @@ mod tests {
             input: String::new(),
             recording: None,
             turn: Some(OPENING),
+            message_id: None,
         };
         assert_eq!(hop("01-start.request.http"), start);
         assert_eq!(
@@ -283,6 +285,7 @@ mod tests {
             Inbound {
                 input: "1".into(),
                 turn: None,
+                message_id: None,
                 ..start
             }
         );

@@ -2,6 +2,7 @@
 //! [`Inbound`] hop and encodes a [`Rendered`] reply; the hop logic never sees a wire format.
 
 pub mod africastalking;
+pub mod africastalking_sms;
 pub mod africastalking_voice;
 pub mod auth;
 pub mod comviva;
@@ -47,6 +48,8 @@ pub struct Inbound {
     /// place in the session as the gateway numbers it (Hubtel's `Sequence`), [`OPENING`] for
     /// the request that opens a session when the gateway says which one it is, else `None`.
     pub turn: Option<u32>,
+    /// SMS: the gateway's id of the message (a message delivered twice carries the same one).
+    pub message_id: Option<String>,
 }
 
 /// A spoken answer, as the gateway keeps it.
@@ -434,6 +437,7 @@ pub fn adapter(kind: GatewayKind, settings: &AdapterSettings) -> Arc<dyn Gateway
         GatewayKind::AfricastalkingVoice => Arc::new(
             africastalking_voice::AfricasTalkingVoice::new(&settings.public_url, &settings.name),
         ),
+        GatewayKind::AfricastalkingSms => Arc::new(africastalking_sms::AfricasTalkingSms),
         GatewayKind::Twilio => Arc::new(twilio::Twilio::new(
             &settings.public_url,
             &settings.name,
@@ -680,6 +684,7 @@ mod helper_tests {
             input: input.into(),
             recording: None,
             turn,
+            message_id: None,
         }
     }
 

@@ -136,6 +136,7 @@ impl Gateway for NaloUssd {
             input,
             recording: None,
             turn,
+            message_id: None,
         }))
     }
 
@@ -220,6 +221,7 @@ mod tests {
             input: String::new(),
             recording: None,
             turn: Some(OPENING),
+            message_id: None,
         };
         assert_eq!(hop("01-dial.request.http"), dial);
         assert_eq!(
@@ -228,6 +230,7 @@ mod tests {
                 address: String::new(),
                 input: "1".into(),
                 turn: None,
+                message_id: None,
                 ..dial
             }
         );

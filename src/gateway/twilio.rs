@@ -141,6 +141,7 @@ impl Gateway for Twilio {
             input,
             recording,
             turn,
+            message_id: None,
         }))
     }
 

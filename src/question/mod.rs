@@ -233,4 +233,5 @@ pub const ENGINE_MESSAGE_ARGS: &[(&str, &[&str])] = &[
     ("invalid-date-range", &["min", "max"]),
     ("invalid-date-min", &["min"]),
     ("invalid-date-max", &["max"]),
+    ("sms-not-started", &["keyword"]),
 ];

@@ -4,6 +4,7 @@
 
 pub mod page;
 pub mod plain;
+pub mod sms;
 pub mod ussd;
 pub mod voice;
 

@@ -143,6 +143,10 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
             w.u8(page);
             w.u8(silences);
         }
+        ChannelMemory::Sms { stopped } => {
+            w.u8(2);
+            w.u8(u8::from(stopped));
+        }
     }
     let s = &r.state;
     w.u8(s.lang);
@@ -315,6 +319,9 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
             1 => ChannelMemory::Voice {
                 page: r.u8()?,
                 silences: r.u8()?,
+            },
+            2 => ChannelMemory::Sms {
+                stopped: r.u8()? != 0,
             },
             _ => return Err(DecodeError("channel")),
         },

@@ -1,0 +1,192 @@
+//! The SMS hop: a keyword (re)starts its survey, a stop word ends the conversation, a
+//! message delivered twice is taken once; any other text is an answer, served as any hop.
+
+use time::OffsetDateTime;
+
+use super::{HopError, Survey, unix_ms};
+use crate::channel::sms::{KeywordTarget, SmsText};
+use crate::channel::{self, ChannelMemory, Rendered};
+use crate::engine;
+use crate::gateway::{ConfiguredGateway, Inbound, InputCursor};
+use crate::hash::fnv1a;
+use crate::response::receipt_of;
+use crate::session::{
+    Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, address_tag,
+};
+
+impl Survey {
+    /// Serves one inbound SMS; `None` when there is nothing to send (a duplicate delivery).
+    pub async fn sms(
+        &self,
+        gateway: &ConfiguredGateway,
+        inbound: &Inbound,
+        now: OffsetDateTime,
+    ) -> Result<Option<Rendered>, HopError> {
+        let settings = gateway.render.sms.clone();
+        let number = gateway.numbers.e164(&inbound.phone_number)?;
+        let key = SessionKey {
+            respondent: self.pseudonyms.of(&number),
+            gateway: gateway.name.clone(),
+            session_id: inbound.session_id.clone(),
+        };
+        let message = fnv1a(inbound.message_id.as_deref().unwrap_or_default().as_bytes());
+        let what = settings.classify(&inbound.input);
+        {
+            let _serial = self.locks.serialise(&key).await;
+            let current = self.sessions.load(&key, true).await?;
+            if let Some(v) = &current
+                && v.record.cursor.len > 0
+                && v.record.cursor.hash == message
+            {
+                return Ok(None);
+            }
+            let expected = current.as_ref().map_or(0, |v| v.version);
+            // A finished or stopped conversation takes no answer: only a keyword starts anew.
+            let live = current.filter(|v| {
+                !v.record.state.is_finished()
+                    && v.record.channel != (ChannelMemory::Sms { stopped: true })
+            });
+            match what {
+                SmsText::Start(target) => {
+                    return self
+                        .start(gateway, &key, inbound, target, expected, now)
+                        .await;
+                }
+                SmsText::Stop => {
+                    let lang_text = |id: &str| match &live {
+                        Some(v) => self.text_in(&v.record, id),
+                        None => None,
+                    };
+                    if let Some(v) = &live {
+                        let mut record = v.record.clone();
+                        record.cursor = gateway.adapter.cursor(&record.cursor, inbound);
+                        // Kept (the stores have no delete) but stopped, its resume record
+                        // cleared: nothing of it is offered again.
+                        record.channel = ChannelMemory::Sms { stopped: true };
+                        self.sessions
+                            .save(
+                                &key,
+                                &record,
+                                expected,
+                                gateway.session_ttl,
+                                ResumeWrite::Clear,
+                                None,
+                                Ownership::hold(key.owner_tag()),
+                            )
+                            .await?;
+                        tracing::info!(gateway = %gateway.name, flow = %record.flow_id, "conversation stopped by the respondent");
+                    }
+                    let text = lang_text("sms-stopped")
+                        .unwrap_or_else(|| self.multilingual("sms-stopped"));
+                    return Ok(Some(channel::notice(
+                        gateway.channel(),
+                        &text,
+                        &gateway.render,
+                    )));
+                }
+                SmsText::Answer(_) if live.is_none() => {
+                    let keyword = settings.keywords.keys().next().map_or("", String::as_str);
+                    let keyword = self
+                        .flows()
+                        .current()
+                        .find_map(|f| settings.keyword_of(&f.id))
+                        .unwrap_or(keyword)
+                        .to_owned();
+                    let text = self.multilingual_with("sms-not-started", "keyword", &keyword);
+                    return Ok(Some(channel::notice(
+                        gateway.channel(),
+                        &text,
+                        &gateway.render,
+                    )));
+                }
+                SmsText::Answer(_) => {}
+            }
+        }
+        self.hop(gateway, inbound, now).await.map(Some)
+    }
+
+    /// A new survey on the flow a keyword names, replacing whatever the conversation held.
+    async fn start(
+        &self,
+        gateway: &ConfiguredGateway,
+        key: &SessionKey,
+        inbound: &Inbound,
+        target: &KeywordTarget,
+        expected: u64,
+        now: OffsetDateTime,
+    ) -> Result<Option<Rendered>, HopError> {
+        let flows = self.flows();
+        let Some(flow) = flows.route(gateway.channel(), &target.flow) else {
+            tracing::error!(flow = %target.flow, "an SMS keyword names a flow that is not served");
+            return Ok(Some(self.notice(gateway, "unknown-service")));
+        };
+        let lang = target.lang.as_deref().and_then(|l| flow.language_index(l));
+        let response_id = uuid::Uuid::now_v7();
+        let hop = engine::start(flow, lang, &receipt_of(&response_id));
+        let record = SessionRecord {
+            flow_id: flow.id.clone(),
+            flow_version: flow.version,
+            response_id,
+            respondent: key.respondent.clone(),
+            network: inbound.network.clone(),
+            started_at_ms: unix_ms(now),
+            address: address_tag(&flow.id),
+            cursor: gateway.adapter.cursor(&InputCursor::START, inbound),
+            channel: ChannelMemory::fresh(gateway.channel()),
+            reason: None,
+            state: hop.state.clone(),
+            gateway: gateway.name.clone(),
+            last_hop_ms: unix_ms(now),
+        };
+        let saved = self
+            .sessions
+            .save(
+                key,
+                &record,
+                expected,
+                gateway.session_ttl,
+                ResumeWrite::Clear,
+                None,
+                Ownership::hold(key.owner_tag()),
+            )
+            .await?;
+        if saved != Saved::Stored {
+            return Err(HopError::Contended);
+        }
+        self.metrics.session_started(&gateway.name, &flow.id);
+        tracing::debug!(gateway = %gateway.name, flow = %flow.id, "survey started by keyword");
+        Ok(Some(record.channel.render(
+            flow,
+            &record.state,
+            None,
+            record.cursor.len,
+            &gateway.render,
+        )))
+    }
+
+    /// Engine text `id` in the language of a conversation's survey.
+    fn text_in(&self, record: &SessionRecord, id: &str) -> Option<String> {
+        let flows = self.flows();
+        let flow = flows.version(&record.flow_id, record.flow_version)?;
+        let locale = flow.locales.get(record.state.lang as usize)?;
+        Some(locale.engine_text(id, None))
+    }
+
+    /// Engine text `id` with one argument, in every language (one per line).
+    fn multilingual_with(&self, id: &str, arg: &str, value: &str) -> String {
+        let mut args = fluent_bundle::FluentArgs::new();
+        args.set(arg, value.to_owned());
+        let flows = self.flows();
+        let mut seen: Vec<&str> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        for f in flows.current() {
+            for loc in &f.locales {
+                if !seen.contains(&loc.lang.as_str()) {
+                    seen.push(&loc.lang);
+                    lines.push(loc.engine_text(id, Some(&args)));
+                }
+            }
+        }
+        lines.join("\n")
+    }
+}
