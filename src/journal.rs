@@ -43,6 +43,14 @@ enum Command {
     },
 }
 
+/// `SAUTI_FAILPOINT_COMPACTION_PAUSE_MS`: how long a compaction waits between writing the new
+/// journal and renaming it over the old one (crash tests only; unset in production).
+static COMPACTION_PAUSE_MS: std::sync::LazyLock<Option<u64>> = std::sync::LazyLock::new(|| {
+    std::env::var("SAUTI_FAILPOINT_COMPACTION_PAUSE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+});
+
 /// What a compaction did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Compacted {
@@ -370,7 +378,13 @@ fn compact<F: JournalFile>(
         }
     }
     stats.bytes_after = kept.len() as u64;
-    crate::private_fs::replace(path, &kept)?;
+    crate::private_fs::replace_then(path, &kept, || {
+        // A failpoint for crash tests (tests/compaction.rs): a compaction that lasts, so that
+        // `kill -9` can land between the new file and the rename.
+        if let Some(ms) = *COMPACTION_PAUSE_MS {
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    })?;
     file.reopen(path)?;
     Ok(stats)
 }

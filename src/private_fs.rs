@@ -81,6 +81,11 @@ pub fn create_new(path: &Path) -> io::Result<File> {
 /// Replaces `path` with `data` so that a crash leaves either the old or the new content:
 /// written to a temporary file beside it, fsynced, renamed over it, directory fsynced.
 pub fn replace(path: &Path, data: &[u8]) -> io::Result<()> {
+    replace_then(path, data, || {})
+}
+
+/// [`replace`], running `before_rename` once the new content is durable beside the old.
+pub fn replace_then(path: &Path, data: &[u8], before_rename: impl FnOnce()) -> io::Result<()> {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".tmp");
     let tmp = path.with_file_name(name);
@@ -89,6 +94,7 @@ pub fn replace(path: &Path, data: &[u8]) -> io::Result<()> {
     io::Write::write_all(&mut f, data)?;
     f.sync_all()?;
     drop(f);
+    before_rename();
     std::fs::rename(&tmp, path)?;
     sync_parent(path)
 }

@@ -96,10 +96,15 @@ fn delivered_responses_leave_the_journal_and_the_acknowledgements() {
 #[test]
 fn kill_9_in_the_middle_of_compactions_loses_no_survey() {
     let collector = Collector::start(Mode::Status(200));
-    let mut server = Server::start_with(Options {
+    let mut opts = Options {
         config: Some(config(&collector)),
         ..Options::default()
-    });
+    };
+    // Each compaction waits 200 ms between its new file and the rename (a failpoint), so that
+    // kills land there, not only by chance.
+    opts.env
+        .push(("SAUTI_FAILPOINT_COMPACTION_PAUSE_MS".into(), "200".into()));
+    let mut server = Server::start_with(opts);
     let mut ended = 0;
     let mut mid_compaction = 0;
     let mut n = 710_000;
@@ -110,7 +115,7 @@ fn kill_9_in_the_middle_of_compactions_loses_no_survey() {
             n += 1;
             ended += 1;
         }
-        std::thread::sleep(Duration::from_millis(20 + (round * 7) % 60));
+        std::thread::sleep(Duration::from_millis(100 + (round * 37) % 200));
         server.kill9();
         // A compaction cut off half-way leaves its new file beside the old one.
         let leftovers = std::fs::read_dir(&server.data_dir)
