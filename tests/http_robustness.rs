@@ -356,7 +356,7 @@ fn wrong_paths_and_methods_get_404_and_405(server: &Server) {
         "/ussd/../healthz",
         "/ussd/africa%20stalking",
         "/gateways/africastalking",
-        "/gateways/africastalking/sms",
+        "/gateways/africastalking/fax",
         "/healthz/",
         "/favicon.ico",
         "/wp-login.php",
@@ -373,6 +373,9 @@ fn wrong_paths_and_methods_get_404_and_405(server: &Server) {
         let reply = server.post_form(path, &hop_fields("ATUid_nope"));
         assert_refused(&reply, 404, "unknown gateway `nope`");
     }
+    // SMS is a channel, but this server declares no SMS gateway.
+    let reply = post_bytes(server, "/gateways/africastalking/sms", b"");
+    assert_refused(&reply, 404, "unknown gateway `africastalking` on sms");
 
     for path in [HOP, EVENTS, "/gateways/africastalking/ussd"] {
         for method in ["GET", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"] {
