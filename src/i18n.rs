@@ -47,6 +47,8 @@ pub const ENGINE_MESSAGES: &[&str] = &[
     "resume-continue",
     "resume-restart",
     "survey-superseded",
+    "sms-stopped",
+    "sms-not-started",
 ];
 
 /// The language every chain ends with: the engine's texts are complete in it.

@@ -77,5 +77,5 @@ voice-letter-y = Y
 voice-letter-z = Z
 
 ## SMS
-sms-stopped = C'est arrêté : vous ne recevrez plus de questions. Merci.
+sms-stopped = Terminé : vous ne recevrez plus de questions. Merci.
 sms-not-started = Envoyez { $keyword } pour commencer.
