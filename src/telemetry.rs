@@ -149,10 +149,18 @@ impl HttpClient for ExportClient {
         let sent = runtime
             .spawn(async move {
                 let request = reqwest::Request::try_from(request)?;
-                let mut response = client.execute(request).await?;
+                // Errors are logged: not with the URL, which may hold a token.
+                let mut response = client
+                    .execute(request)
+                    .await
+                    .map_err(reqwest::Error::without_url)?;
                 let answer = Response::builder().status(response.status());
                 let mut body = Vec::new();
-                while let Some(chunk) = response.chunk().await? {
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(reqwest::Error::without_url)?
+                {
                     if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                         break;
                     }

@@ -118,7 +118,7 @@ fn a_collector_that_is_down_never_stops_a_survey() {
         .port();
     let mut server = Server::start_with(Options {
         config: Some(format!(
-            "[otlp]\nendpoint = \"http://127.0.0.1:{port}\"\ntimeout_ms = 500\n"
+            "[otlp]\nendpoint = \"http://127.0.0.1:{port}/v1/traces?token=otlp-query-s3cret\"\ntimeout_ms = 500\n"
         )),
         ..Options::default()
     });
@@ -133,6 +133,12 @@ fn a_collector_that_is_down_never_stops_a_survey() {
     assert!(server.terminate(), "{}", server.logs());
     assert!(
         server.logs_eventually_contain("OTLP export failed", 5),
+        "{}",
+        server.logs()
+    );
+    // The failure is logged without the URL and the token in it.
+    assert!(
+        !server.logs().contains("otlp-query-s3cret"),
         "{}",
         server.logs()
     );
