@@ -742,7 +742,12 @@ async fn sms(
     };
     if let Some(crate::channel::Rendered::Sms(message)) = &rendered
         && let Err(e) = outbox
-            .queue(&inbound.phone_number, &inbound.address, message)
+            .queue(
+                &uuid::Uuid::now_v7().to_string(),
+                &inbound.phone_number,
+                &inbound.address,
+                message,
+            )
             .await
     {
         tracing::error!(gateway = %gateway.name, error = %e, "SMS reply could not be queued");

@@ -38,15 +38,17 @@ impl SmsOutbox {
         })
     }
 
-    /// Queues `message` for `to` from short code `from`; returns once it is on disk.
+    /// Queues `message` for `to` from short code `from` as message `id`; returns once it is
+    /// on disk. The same `id` queued twice is sent once.
     pub async fn queue(
         &self,
+        id: &str,
         to: &str,
         from: &str,
         message: &SmsMessage,
     ) -> Result<(), JournalError> {
         let queued = QueuedSms {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: id.to_owned(),
             to: to.to_owned(),
             from: from.to_owned(),
             parts: message.parts.clone(),

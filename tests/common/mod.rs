@@ -102,4 +102,5 @@ impl<'f> Phone<'f> {
 pub mod collector;
 pub mod redis;
 pub mod server;
+pub mod sms_api;
 pub mod voice;
