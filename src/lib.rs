@@ -66,6 +66,7 @@ pub mod sms_sender;
 pub mod survey;
 pub mod telemetry;
 pub mod text_file;
+pub mod vault;
 pub mod xform;
 pub mod xlsform;
 
