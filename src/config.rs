@@ -307,6 +307,8 @@ pub struct SmsConfig {
     /// `[sms.keywords]`: `KUFATILIA = { flow = "kufatilia" }`, `RIPOTI = { flow = "kufatilia",
     /// lang = "sw" }`; matched whatever the case, accents and blanks.
     pub keywords: BTreeMap<String, crate::channel::sms::KeywordTarget>,
+    /// `[sms.send]`: the API replies are sent through, and how.
+    pub send: SmsSendConfig,
 }
 
 impl Default for SmsConfig {
@@ -314,7 +316,80 @@ impl Default for SmsConfig {
         SmsConfig {
             session_ttl_secs: 24 * 60 * 60,
             keywords: crate::channel::sms::default_keywords(),
+            send: SmsSendConfig::default(),
         }
+    }
+}
+
+/// `[sms.send]`: Africa's Talking's messaging API (each value may come from the
+/// environment instead: `SAUTI_AT_SMS_URL`, `SAUTI_AT_USERNAME`, `SAUTI_AT_API_KEY`), and
+/// the delivery settings of the SMS outbox.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmsSendConfig {
+    /// e.g. `https://api.africastalking.com/version1/messaging` (none: nothing is sent,
+    /// replies wait in the outbox).
+    pub url: Option<String>,
+    pub username: Option<String>,
+    /// A secret: prefer `SAUTI_AT_API_KEY`.
+    pub api_key: Option<String>,
+    /// Messages in flight at once.
+    pub concurrency: usize,
+    /// Most messages started per second (0: no limit).
+    pub rate_per_sec: u32,
+    /// First retry delay, doubling up to `backoff_max_ms`.
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+    /// A message still failing this long after it was queued goes to the dead letters (a
+    /// question a day late is still worth sending; older, it would only confuse).
+    pub max_age_secs: u64,
+    pub timeout_ms: u64,
+    /// The outbox file is compacted (sent messages dropped) past this size.
+    pub compact_bytes: u64,
+}
+
+impl Default for SmsSendConfig {
+    fn default() -> Self {
+        SmsSendConfig {
+            url: None,
+            username: None,
+            api_key: None,
+            concurrency: 4,
+            rate_per_sec: 0,
+            backoff_ms: 200,
+            backoff_max_ms: 60_000,
+            max_age_secs: 24 * 60 * 60,
+            timeout_ms: 10_000,
+            compact_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl SmsSendConfig {
+    /// The API to send through, when a URL is configured.
+    pub fn api(&self) -> Option<crate::sms_sender::SmsApi> {
+        Some(crate::sms_sender::SmsApi {
+            url: self.url.clone()?,
+            username: self.username.clone().unwrap_or_else(|| "sandbox".into()),
+            api_key: self.api_key.clone().unwrap_or_default(),
+        })
+    }
+
+    /// The outbox worker's settings (a webhook to the API, for what the worker needs of it:
+    /// its pacing, retries, and the secrets to mask in its errors).
+    pub fn delivery(&self) -> SinkConfig {
+        let mut sink = SinkConfig::new(SinkKind::Webhook {
+            url: self.url.clone().unwrap_or_default(),
+            secret: self.api_key.clone(),
+            secret_env: None,
+        });
+        sink.concurrency = self.concurrency.max(1);
+        sink.rate_per_sec = self.rate_per_sec;
+        sink.backoff_ms = self.backoff_ms;
+        sink.backoff_max_ms = self.backoff_max_ms;
+        sink.max_age_secs = self.max_age_secs;
+        sink.timeout_ms = self.timeout_ms;
+        sink
     }
 }
 
@@ -761,6 +836,16 @@ impl Config {
         }
         if let Ok(key) = std::env::var("SAUTI_PSEUDONYM_KEY") {
             self.pseudonym_key = Some(key);
+        }
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        if let Some(url) = env("SAUTI_AT_SMS_URL") {
+            self.sms.send.url = Some(url);
+        }
+        if let Some(username) = env("SAUTI_AT_USERNAME") {
+            self.sms.send.username = Some(username);
+        }
+        if let Some(key) = env("SAUTI_AT_API_KEY") {
+            self.sms.send.api_key = Some(key);
         }
     }
 

@@ -743,8 +743,12 @@ async fn sms(
     if let Some(crate::channel::Rendered::Sms(message)) = &rendered
         && let Err(e) = outbox
             .queue(
-                &uuid::Uuid::now_v7().to_string(),
-                &inbound.phone_number,
+                &crate::sms_outbox::reply_id(&gateway.name, inbound.message_id.as_deref())
+                    .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+                &gateway
+                    .numbers
+                    .e164(&inbound.phone_number)
+                    .unwrap_or_else(|_| inbound.phone_number.clone()),
                 &inbound.address,
                 message,
             )

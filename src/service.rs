@@ -43,6 +43,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
     };
     let key = pseudonym_key(&c)?;
     let pseudonyms = Pseudonymizer::new(&key)?;
+    let vault = Arc::new(crate::vault::NumberVault::from_env_or(&key)?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -81,7 +82,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
         survey.limit_respondents(c.respondent_rate, c.max_sessions);
         let stop_workers = Shutdown::new();
-        let workers = start_workers(&c, appended, &metrics, &stop_workers).await?;
+        let mut workers = start_workers(&c, appended, &metrics, &stop_workers).await?;
         let limits = Limits {
             max_body_bytes: c.max_body_bytes,
             header_timeout: Duration::from_secs(c.header_timeout_secs),
@@ -119,8 +120,18 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             }
         }
         let mut app = App::new(survey, gateways, audio.clone(), limits);
+        let mut sms_compactor = None;
         if app.gateways.contains_key(&crate::channel::Channel::Sms) {
-            app.sms_outbox = Some(crate::sms_outbox::SmsOutbox::open(&c.data_dir)?);
+            let outbox = crate::sms_outbox::SmsOutbox::open(&c.data_dir, vault.clone())?;
+            if let Some((handle, queue)) = start_sms_sender(&c, &outbox, &metrics, &stop_workers)? {
+                workers.handles.push(handle);
+                sms_compactor = Some(crate::outbox::compact::Compactor {
+                    journal: outbox.journal().clone(),
+                    queues: vec![queue],
+                    threshold: c.sms.send.compact_bytes,
+                });
+            }
+            app.sms_outbox = Some(outbox);
         }
         if c.simulator_enabled() {
             let simulator =
@@ -189,14 +200,10 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
         let mut background = vec![watcher, sweeper];
-        if app.sms_outbox.is_some()
-            && let Some(api) = crate::sms_sender::SmsApi::from_env()
-        {
-            background.push(tokio::spawn(crate::sms_sender::run(
-                api,
-                c.data_dir.join("sms-outbox.jsonl"),
-                shutdown.clone(),
-            )));
+        if let Some(compactor) = sms_compactor {
+            background.push(tokio::spawn(
+                compactor.run(Duration::from_millis(500), shutdown.clone()),
+            ));
         }
         // The journal is only a queue unless a file sink writes it (then it is the data).
         let journal_is_data = c
@@ -448,6 +455,53 @@ pub async fn start_workers(
         handles,
         disk_queues,
     })
+}
+
+/// The SMS outbox's worker, and its queue (which compaction holds still).
+type SmsSender = (
+    tokio::task::JoinHandle<()>,
+    Arc<DiskQueue<crate::sms_outbox::QueuedSms>>,
+);
+
+/// The SMS outbox's sender, when an API to send through is configured: its worker and queue
+/// (for compaction). Without one, replies wait in the outbox (and a warning says so).
+fn start_sms_sender(
+    c: &Config,
+    outbox: &crate::sms_outbox::SmsOutbox,
+    metrics: &Metrics,
+    stop: &Shutdown,
+) -> anyhow::Result<Option<SmsSender>> {
+    use crate::sms_outbox::{FILE, QUEUE};
+    let Some(api) = c.sms.send.api() else {
+        tracing::warn!(
+            "no SMS API configured ([sms.send] url or SAUTI_AT_SMS_URL): replies wait in the SMS outbox"
+        );
+        return Ok(None);
+    };
+    if c.sinks.contains_key(QUEUE) {
+        bail!("a sink may not be named `{QUEUE}`: the SMS outbox uses that name for its files");
+    }
+    let delivery = c.sms.send.delivery();
+    let sender = crate::sms_sender::AfricasTalkingSms::new(
+        api,
+        outbox.vault(),
+        Duration::from_millis(delivery.timeout_ms),
+    )
+    .map_err(|e| anyhow::anyhow!("SMS sender: {}", delivery.redactor().text(&e)))?;
+    let queue = Arc::new(
+        DiskQueue::open_log(&c.data_dir, FILE, QUEUE, &[], outbox.progress())
+            .context("SMS outbox")?,
+    );
+    let handle = tokio::spawn(run_worker(
+        QUEUE.to_owned(),
+        queue.clone(),
+        Arc::new(sender),
+        delivery,
+        metrics.sink(QUEUE),
+        stop.receiver(),
+    ));
+    tracing::info!(sink = QUEUE, "sending SMS replies");
+    Ok(Some((handle, queue)))
 }
 
 /// The delivery workers started, and (embedded mode) the queues they read.

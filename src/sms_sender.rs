@@ -1,15 +1,17 @@
-//! Sends the SMS outbox through Africa's Talking's messaging API: each queued line in order,
-//! retried with backoff until accepted; how far it got is kept in `sms-outbox.sent`.
+//! Sends queued SMS through Africa's Talking's messaging API: a [`Sink`] of the SMS outbox,
+//! so the outbox worker retries, pauses on outages and buries what can never be sent.
 
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::outbox::worker::backoff;
-use crate::shutdown::Shutdown;
-use crate::sms_outbox::QueuedSms;
+use serde::Deserialize;
 
-/// Where and as whom messages are sent (`SAUTI_AT_SMS_URL`, `SAUTI_AT_USERNAME`,
-/// `SAUTI_AT_API_KEY`).
+use crate::sink::{Delivery, Sink};
+use crate::sms_outbox::QueuedSms;
+use crate::vault::NumberVault;
+
+/// Where and as whom messages are sent: `[sms.send]`, or `SAUTI_AT_SMS_URL`,
+/// `SAUTI_AT_USERNAME`, `SAUTI_AT_API_KEY`.
 #[derive(Clone)]
 pub struct SmsApi {
     pub url: String,
@@ -18,157 +20,253 @@ pub struct SmsApi {
     pub api_key: String,
 }
 
-impl SmsApi {
-    /// The API from the environment, when `SAUTI_AT_SMS_URL` is set.
-    pub fn from_env() -> Option<SmsApi> {
-        let url = std::env::var("SAUTI_AT_SMS_URL").ok()?;
-        Some(SmsApi {
-            url,
-            username: std::env::var("SAUTI_AT_USERNAME").unwrap_or_else(|_| "sandbox".into()),
-            api_key: std::env::var("SAUTI_AT_API_KEY").unwrap_or_default(),
-        })
+impl std::fmt::Debug for SmsApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsApi")
+            .field("url", &crate::redact::url(&self.url))
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
 /// The form Africa's Talking's send API takes for one message (parts joined: the API splits
 /// them again as the networks need).
-pub fn form(api: &SmsApi, sms: &QueuedSms) -> String {
+pub fn form(api: &SmsApi, to: &str, sms: &QueuedSms) -> String {
     let message = sms.parts.concat();
     serde_html_form::to_string([
         ("username", api.username.as_str()),
-        ("to", sms.to.as_str()),
+        ("to", to),
         ("message", message.as_str()),
         ("from", sms.from.as_str()),
     ])
     .unwrap_or_default()
 }
 
-/// The next complete line of `outbox` at or after byte `from`: the message and where the
-/// line after it starts. A torn last line (being written) waits.
-fn next_line(outbox: &[u8], from: u64) -> Option<(Option<QueuedSms>, u64)> {
-    let rest = outbox.get(from as usize..)?;
-    let end = rest.iter().position(|&b| b == b'\n')?;
-    // An unreadable line cannot be sent whatever the retries: skipped (and said).
-    let sms = serde_json::from_slice(&rest[..end]).ok();
-    Some((sms, from + end as u64 + 1))
+/// The body of a `201`: `SMSMessageData.Recipients[]`, one per number sent to.
+#[derive(Deserialize)]
+struct Reply {
+    #[serde(rename = "SMSMessageData")]
+    data: ReplyData,
 }
 
-fn progress_path(outbox: &Path) -> PathBuf {
-    outbox.with_extension("sent")
+#[derive(Deserialize)]
+struct ReplyData {
+    #[serde(rename = "Recipients", default)]
+    recipients: Vec<Recipient>,
+    #[serde(rename = "Message", default)]
+    message: String,
 }
 
-fn read_progress(outbox: &Path) -> u64 {
-    std::fs::read_to_string(progress_path(outbox))
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0)
+#[derive(Deserialize)]
+struct Recipient {
+    #[serde(rename = "statusCode")]
+    status_code: u16,
+    #[serde(default)]
+    status: String,
 }
 
-/// Written beside and renamed over, so that a crash leaves the old offset or the new one
-/// (at worst one message sent twice, never one skipped).
-fn write_progress(outbox: &Path, sent: u64) -> std::io::Result<()> {
-    let path = progress_path(outbox);
-    let tmp = path.with_extension("sent.tmp");
-    std::fs::write(&tmp, format!("{sent}\n"))?;
-    std::fs::rename(&tmp, &path)
+/// What a recipient's status code means for the message: Africa's Talking accepts the request
+/// (`201`) and reports each number apart. 100-102 are taken (processed, sent, queued); a
+/// number that can never receive (invalid, unsupported, blacklisted, do-not-disturb, bad
+/// sender id) is permanent; the rest (no balance, risk hold, routing, gateway errors) may pass
+/// later.
+pub fn recipient_outcome(code: u16, status: &str) -> Delivery {
+    let status: String = status
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .take(40)
+        .collect();
+    match code {
+        100..=102 => Delivery::Delivered,
+        402 | 403 | 404 | 406 | 409 => Delivery::Permanent {
+            error: format!("Africa's Talking refused the recipient: {code} {status}"),
+        },
+        _ => Delivery::Retry {
+            after: None,
+            error: format!("Africa's Talking did not send to the recipient: {code} {status}"),
+        },
+    }
 }
 
-/// Sends what `outbox` holds, in order, until `shutdown`.
-pub async fn run(api: SmsApi, outbox: PathBuf, shutdown: Shutdown) {
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            tracing::error!(error = %e, "SMS sender could not start");
-            return;
-        }
-    };
-    let mut sent = read_progress(&outbox);
-    let mut attempts: u32 = 0;
-    while !shutdown.is_shutdown() {
-        let bytes = tokio::fs::read(&outbox).await.unwrap_or_default();
-        let Some((sms, next)) = next_line(&bytes, sent) else {
-            // Nothing new: look again shortly.
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
-                _ = shutdown.recv() => return,
-            }
-            continue;
+/// The outcome of one answer of the API.
+pub fn outcome(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Delivery {
+    match status {
+        200..=299 => match serde_json::from_slice::<Reply>(body) {
+            Ok(reply) => match reply.data.recipients.first() {
+                Some(r) => recipient_outcome(r.status_code, &r.status),
+                // No recipient: the API says why in `Message` (e.g. an invalid number).
+                None => Delivery::Permanent {
+                    error: format!(
+                        "Africa's Talking sent to nobody: {}",
+                        reply.data.message.chars().take(120).collect::<String>()
+                    ),
+                },
+            },
+            Err(_) => Delivery::Retry {
+                after: None,
+                error: format!("Africa's Talking answered {status} with an unreadable body"),
+            },
+        },
+        // Bad credentials are the operator's to fix: keep the message meanwhile.
+        401 | 403 | 408 | 429 | 500..=599 => Delivery::Retry {
+            after: retry_after,
+            error: format!("Africa's Talking answered {status}"),
+        },
+        _ => Delivery::Permanent {
+            error: format!("Africa's Talking refused the message: {status}"),
+        },
+    }
+}
+
+/// Africa's Talking's send API as the SMS outbox's sink.
+pub struct AfricasTalkingSms {
+    api: SmsApi,
+    client: reqwest::Client,
+    vault: Arc<NumberVault>,
+}
+
+impl AfricasTalkingSms {
+    pub fn new(
+        api: SmsApi,
+        vault: Arc<NumberVault>,
+        timeout: Duration,
+    ) -> Result<AfricasTalkingSms, String> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(AfricasTalkingSms { api, client, vault })
+    }
+}
+
+impl Sink<QueuedSms> for AfricasTalkingSms {
+    async fn deliver(&self, sms: &QueuedSms, _body: &[u8]) -> Delivery {
+        let Some(to) = self.vault.open(&sms.to) else {
+            // Sealed under another key (SAUTI_NUMBER_KEY or the pseudonym key changed), or
+            // altered: no retry can send it.
+            return Delivery::Permanent {
+                error: "the number does not open with this key".into(),
+            };
         };
-        let accepted = match &sms {
-            None => {
-                tracing::error!(offset = sent, "unreadable line in the SMS outbox: skipped");
-                true
+        let sent = self
+            .client
+            .post(&self.api.url)
+            .header("apiKey", &self.api.api_key)
+            .header("Accept", "application/json")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(form(&self.api, &to, sms))
+            .send()
+            .await;
+        match sent {
+            Ok(reply) => {
+                let status = reply.status().as_u16();
+                let retry_after = reply
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok())
+                    .map(Duration::from_secs);
+                // Bounded: a hostile or broken API cannot make us hold a large body.
+                let body = read_at_most(reply, 64 * 1024).await;
+                outcome(status, retry_after, &body)
             }
-            Some(sms) => {
-                let reply = client
-                    .post(&api.url)
-                    .header("apiKey", &api.api_key)
-                    .header("Accept", "application/json")
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .body(form(&api, sms))
-                    .send()
-                    .await;
-                match reply {
-                    Ok(r) if r.status().is_success() => true,
-                    Ok(r) => {
-                        tracing::warn!(status = r.status().as_u16(), message = %sms.id, attempts, "SMS not accepted; retrying");
-                        false
-                    }
-                    Err(e) => {
-                        // Without the URL: it may carry credentials.
-                        tracing::warn!(error = %e.without_url(), message = %sms.id, attempts, "SMS not sent; retrying");
-                        false
-                    }
-                }
-            }
-        };
-        if accepted {
-            sent = next;
-            attempts = 0;
-            if let Err(e) = write_progress(&outbox, sent) {
-                tracing::error!(error = %e, "could not record SMS sending progress");
-            }
-            continue;
-        }
-        attempts += 1;
-        let delay = backoff(
-            attempts,
-            Duration::from_millis(200),
-            Duration::from_secs(60),
-            0.5,
-        );
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = shutdown.recv() => return,
+            // Without the URL: it may carry credentials.
+            Err(e) => Delivery::Retry {
+                after: None,
+                error: format!("SMS API unreachable: {}", e.without_url()),
+            },
         }
     }
+}
+
+async fn read_at_most(mut reply: reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = reply.chunk().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > limit {
+            break;
+        }
+    }
+    body
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn sms() -> QueuedSms {
+        QueuedSms {
+            id: "a".into(),
+            to: "v1:sealed".into(),
+            from: "20880".into(),
+            parts: vec!["Bon".into(), "jour".into()],
+            flow: String::new(),
+            at: 0,
+        }
+    }
+
     #[test]
-    fn lines_are_taken_whole_and_in_order() {
-        let line = r#"{"id":"a","to":"+243810000001","from":"20880","parts":["Bon","jour"]}"#;
-        let outbox = format!("{line}\n{line}\n{{\"torn");
-        let (first, next) = next_line(outbox.as_bytes(), 0).unwrap();
-        assert_eq!(first.unwrap().parts.concat(), "Bonjour");
-        let (_, after) = next_line(outbox.as_bytes(), next).unwrap();
-        assert_eq!(next_line(outbox.as_bytes(), after), None);
+    fn the_form_joins_the_parts() {
         let api = SmsApi {
             url: String::new(),
             username: "sandbox".into(),
             api_key: "k".into(),
         };
-        let (sms, _) = next_line(outbox.as_bytes(), 0).unwrap();
         assert_eq!(
-            form(&api, &sms.unwrap()),
+            form(&api, "+243810000001", &sms()),
             "username=sandbox&to=%2B243810000001&message=Bonjour&from=20880"
+        );
+        assert!(!format!("{api:?}").contains("api_key"));
+    }
+
+    #[test]
+    fn each_recipient_status_is_read() {
+        let body = |code: u16, status: &str| {
+            format!(
+                r#"{{"SMSMessageData":{{"Message":"Sent to 1/1","Recipients":[{{"statusCode":{code},"number":"+243810000001","status":"{status}","cost":"KES 0.8","messageId":"ATXid_1"}}]}}}}"#
+            )
+        };
+        assert_eq!(
+            outcome(201, None, body(101, "Success").as_bytes()),
+            Delivery::Delivered
+        );
+        assert_eq!(
+            outcome(201, None, body(102, "Queued").as_bytes()),
+            Delivery::Delivered
+        );
+        assert!(matches!(
+            outcome(201, None, body(403, "InvalidPhoneNumber").as_bytes()),
+            Delivery::Permanent { .. }
+        ));
+        assert!(matches!(
+            outcome(201, None, body(405, "InsufficientBalance").as_bytes()),
+            Delivery::Retry { .. }
+        ));
+        assert!(matches!(
+            outcome(
+                201,
+                None,
+                br#"{"SMSMessageData":{"Message":"InvalidPhoneNumber","Recipients":[]}}"#
+            ),
+            Delivery::Permanent { .. }
+        ));
+        assert!(matches!(
+            outcome(201, None, b"<html>"),
+            Delivery::Retry { .. }
+        ));
+        assert!(matches!(outcome(503, None, b""), Delivery::Retry { .. }));
+        assert!(matches!(outcome(401, None, b""), Delivery::Retry { .. }));
+        assert!(matches!(
+            outcome(400, None, b""),
+            Delivery::Permanent { .. }
+        ));
+        assert_eq!(
+            outcome(429, Some(Duration::from_secs(7)), b""),
+            Delivery::Retry {
+                after: Some(Duration::from_secs(7)),
+                error: "Africa's Talking answered 429".into()
+            }
         );
     }
 }

@@ -75,7 +75,7 @@ fn delivered_responses_leave_the_journal_and_the_acknowledgements() {
     }
     wait_delivered(&collector, n, 30);
     assert!(
-        server.logs_eventually_contain("responses.jsonl compacted", 10),
+        server.logs_eventually_contain("journal compacted", 10),
         "{}",
         server.logs()
     );

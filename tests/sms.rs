@@ -1,38 +1,50 @@
 //! Conversations by SMS against a real server, as Africa's Talking calls it: each inbound
-//! message a form POST acknowledged empty, each reply read back from the SMS outbox.
+//! message a form POST acknowledged empty, each reply read at a fake Africa's Talking SMS API
+//! (a real local HTTP server) as the respondent's phone would receive it.
 
 mod common;
 
+use std::time::Duration;
+
 use common::server::Server;
-use serde_json::Value;
+use common::sms_api::{ApiMode, SmsApi};
 
 const SHORT_CODE: &str = "20880";
 
 /// The SMS gateway is declared, never there by default.
 const CONFIG: &str = "[[gateway]]\nname = \"africastalking\"\nadapter = \"africastalking-sms\"\n";
 
-fn start(env: &[(&str, &str)]) -> Server {
-    let mut opts = common::server::Options {
-        config: Some(CONFIG.into()),
-        ..Default::default()
-    };
-    opts.env
-        .extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+/// A server whose replies go to `api`, with a short backoff so that an outage test is quick.
+fn start(api: &SmsApi) -> Server {
+    start_with(api, common::server::Options::default())
+}
+
+fn start_with(api: &SmsApi, mut opts: common::server::Options) -> Server {
+    opts.config = Some(format!(
+        "{CONFIG}\n[sms.send]\nbackoff_ms = 50\nbackoff_max_ms = 400\n"
+    ));
+    opts.env.extend([
+        ("SAUTI_AT_SMS_URL".to_owned(), api.url()),
+        ("SAUTI_AT_USERNAME".to_owned(), "sauti-test".to_owned()),
+        ("SAUTI_AT_API_KEY".to_owned(), "at-key-123".to_owned()),
+    ]);
     Server::start_with(opts)
 }
 
 /// A respondent texting the short code; every message gets a new id unless resent.
 struct Texter<'s> {
     server: &'s Server,
+    api: &'s SmsApi,
     number: &'s str,
     sent: u32,
     read: usize,
 }
 
 impl<'s> Texter<'s> {
-    fn new(server: &'s Server, number: &'s str) -> Texter<'s> {
+    fn new(server: &'s Server, api: &'s SmsApi, number: &'s str) -> Texter<'s> {
         Texter {
             server,
+            api,
             number,
             sent: 0,
             read: 0,
@@ -56,33 +68,69 @@ impl<'s> Texter<'s> {
         assert_eq!(reply.body, "");
     }
 
-    /// Texts `text`; returns what the respondent receives (the next queued message).
+    /// Texts `text`; returns what the respondent receives.
     fn text(&mut self, text: &str) -> String {
         self.sent += 1;
         self.post(text, &format!("{}-{}", self.number, self.sent));
-        self.received().expect("a reply was queued")
+        self.received()
     }
 
-    /// The next message queued for this respondent, parts joined, if any.
-    fn received(&mut self) -> Option<String> {
-        let queued: Vec<Value> = outbox(self.server)
-            .into_iter()
-            .filter(|m| m["to"] == self.number)
-            .collect();
-        let next = queued.get(self.read)?;
+    /// Texts the last message again, as a gateway retrying its callback would (same id).
+    fn resend(&self, text: &str) {
+        self.post(text, &format!("{}-{}", self.number, self.sent));
+    }
+
+    /// The next message the API took for this respondent (waits for it).
+    fn received(&mut self) -> String {
         self.read += 1;
-        assert_eq!(next["from"], SHORT_CODE);
-        let parts = next["parts"].as_array().expect("parts");
-        Some(parts.iter().map(|p| p.as_str().unwrap()).collect())
+        let message = self.api.nth_to(self.number, self.read);
+        let last = self
+            .api
+            .accepted()
+            .into_iter()
+            .rfind(|s| s.to == self.number)
+            .unwrap();
+        assert_eq!(last.from, SHORT_CODE);
+        assert_eq!(last.username, "sauti-test");
+        assert_eq!(last.api_key, "at-key-123");
+        message
+    }
+
+    /// Every message received so far is the one expected: nothing more arrives.
+    fn received_nothing_more(&self) {
+        std::thread::sleep(Duration::from_millis(400));
+        assert_eq!(
+            self.api.accepted_to(self.number).len(),
+            self.read,
+            "{:?}",
+            self.api.accepted_to(self.number)
+        );
     }
 }
 
-fn outbox(server: &Server) -> Vec<Value> {
-    std::fs::read_to_string(server.data_dir.join("sms-outbox.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-        .collect()
+/// No file of the data directory holds the raw number (the outbox seals it).
+fn assert_no_raw_number(server: &Server, digits: &str) {
+    for entry in walk(&server.data_dir) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(digits),
+            "{} holds the raw number",
+            entry.display()
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = e.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }
 
 #[test]
@@ -95,8 +143,9 @@ fn no_sms_gateway_unless_declared() {
 
 #[test]
 fn a_whole_report_by_sms_with_a_wrong_answer_and_a_back() {
-    let server = start(&[]);
-    let mut phone = Texter::new(&server, "+243810000101");
+    let api = SmsApi::start();
+    let server = start(&api);
+    let mut phone = Texter::new(&server, &api, "+243810000101");
     let languages = phone.text("Kufatilia");
     assert!(languages.contains("Langue"), "{languages}");
     assert!(languages.contains("1. "), "{languages}");
@@ -123,20 +172,73 @@ fn a_whole_report_by_sms_with_a_wrong_answer_and_a_back() {
     phone.text("Nyabibwe");
     phone.text("3");
     let thanks = phone.text("2");
-    assert!(server.responses().len() == 1, "{thanks}");
+    assert!(thanks.starts_with("Merci"), "{thanks}");
     let response = &server.responses()[0];
+    assert_eq!(server.responses().len(), 1);
     assert_eq!(response["channel"], "sms");
     assert_eq!(response["status"], "complete", "{response}");
     assert_eq!(response["answers"]["incident"]["value"], "violence");
     assert_eq!(response["answers"]["site"]["value"], "Nyabibwe");
-    // The raw number is in the outbox only (it is needed to send), never in a response.
+    // The receipt the respondent got is the response's.
+    let id = uuid::Uuid::parse_str(response["id"].as_str().unwrap()).unwrap();
+    let receipt = sauti::response::receipt_of(&id);
+    assert!(thanks.contains(&receipt), "{thanks} / {receipt}");
+    phone.received_nothing_more();
+    // The number reached the API, and nothing kept on disk: the outbox holds it sealed.
     assert!(!response.to_string().contains("810000101"));
+    assert_no_raw_number(&server, "810000101");
+}
+
+#[test]
+fn a_whole_report_in_swahili_and_one_in_lingala() {
+    let api = SmsApi::start();
+    let server = start(&api);
+    let mut sw = Texter::new(&server, &api, "+243810000111");
+    let mut ln = Texter::new(&server, &api, "+243810000112");
+    assert!(sw.text("ripoti").contains("Unakubali?"));
+    let languages = ln.text("KUFATILIA");
+    assert!(languages.contains("3. "), "{languages}");
+    assert!(ln.text("3").contains("Ondimi?"));
+    // Two conversations at once, each in its own language.
+    assert!(sw.text("1").contains("Unataka kuripoti nini?"));
+    assert!(ln.text("1").contains("Olingi koyebisa nini?"));
+    let wrong = sw.text("x");
+    assert!(wrong.contains("Unataka kuripoti nini?"), "{wrong}");
+    assert_ne!(wrong, "Unataka kuripoti nini?", "the reason comes first");
+    assert!(sw.text("3").contains("Tukio lilitokea lini?"));
+    assert!(ln.text("8").contains("Likambo esalemaki ntango nini?"));
+    assert!(sw.text("0").contains("Unataka kuripoti nini?"), "back");
+    assert!(sw.text("3").contains("Tukio lilitokea lini?"));
+    assert!(sw.text("1").contains("Katika jimbo gani?"));
+    assert!(ln.text("1").contains("Na etuka (province) nini?"));
+    assert!(sw.text("2").contains("Eneo (territoire) au mji gani?"));
+    assert!(ln.text("3").contains("Teritware to engumba nini?"));
+    assert!(sw.text("Masisi").contains("Jina la mgodi?"));
+    assert!(ln.text("Mambasa").contains("Nkombo ya esika ya mine?"));
+    sw.text("Rubaya");
+    ln.text("Mungbere");
+    sw.text("2");
+    ln.text("4");
+    let asante = sw.text("2");
+    assert!(asante.starts_with("Asante."), "{asante}");
+    let matondi = ln.text("2");
+    assert!(matondi.starts_with("Matondi."), "{matondi}");
+    let responses = server.responses();
+    assert_eq!(responses.len(), 2);
+    let of = |lang: &str| responses.iter().find(|r| r["language"] == lang).unwrap();
+    assert_eq!(of("sw")["answers"]["incident"]["value"], "illegal_tax");
+    assert_eq!(of("sw")["answers"]["site"]["value"], "Rubaya");
+    assert_eq!(of("ln")["answers"]["incident"]["value"], "roadblock");
+    assert_eq!(of("ln")["answers"]["people"]["value"], 4);
+    sw.received_nothing_more();
+    ln.received_nothing_more();
 }
 
 #[test]
 fn ripoti_starts_in_swahili_and_stop_ends_the_conversation() {
-    let server = start(&[]);
-    let mut phone = Texter::new(&server, "+243810000102");
+    let api = SmsApi::start();
+    let server = start(&api);
+    let mut phone = Texter::new(&server, &api, "+243810000102");
     let consent = phone.text("RIPOTI");
     assert!(consent.contains("Unakubali?"), "{consent}");
     let stopped = phone.text("acha");
@@ -153,103 +255,141 @@ fn ripoti_starts_in_swahili_and_stop_ends_the_conversation() {
     // A keyword starts again, whatever was before.
     let consent = phone.text("alerte");
     assert!(consent.contains("Acceptez-vous?"), "{consent}");
+    let stopped = phone.text("Arrêt");
+    assert!(stopped.contains("vous ne recevrez plus"), "{stopped}");
     assert!(server.responses().is_empty());
 }
 
 #[test]
 fn a_message_delivered_twice_is_taken_once() {
-    let server = start(&[]);
-    let mut phone = Texter::new(&server, "+243810000103");
+    let api = SmsApi::start();
+    let server = start(&api);
+    let mut phone = Texter::new(&server, &api, "+243810000103");
     phone.text("ALERTE");
     let incident = phone.text("1");
     assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
-    // The gateway delivers the same message (same id) again: nothing advances, nothing sent.
-    phone.post("1", &format!("{}-{}", phone.number, phone.sent));
-    assert_eq!(phone.received(), None);
+    // The gateway delivers the same message (same id) again: nothing advances, and its reply
+    // (queued again under the same id) is not sent twice.
+    phone.resend("1");
+    phone.received_nothing_more();
     let when = phone.text("1");
     assert!(when.contains("Quand cela s'est-il passé?"), "{when}");
     // A keyword delivered twice does not start the survey again on the second delivery.
     let consent = phone.text("ALERTE");
     assert!(consent.contains("Acceptez-vous?"), "{consent}");
-    phone.post("ALERTE", &format!("{}-{}", phone.number, phone.sent));
-    assert_eq!(phone.received(), None);
+    phone.resend("ALERTE");
+    phone.received_nothing_more();
     let incident = phone.text("1");
     assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
 }
 
-/// A stand-in for Africa's Talking's send API: refuses the first request (`500`), accepts
-/// the others (`201`); hands each request's head and body to the test.
-fn send_api() -> (String, std::sync::mpsc::Receiver<(String, String)>) {
-    use std::io::{BufRead, BufReader, Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}/version1/messaging",
-        listener.local_addr().unwrap()
-    );
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for (n, stream) in listener.incoming().enumerate() {
-            let Ok(mut stream) = stream else { return };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut head = String::new();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap_or(0);
-                }
-                head.push_str(&line);
-            }
-            let mut body = vec![0; length];
-            let _ = reader.read_exact(&mut body);
-            let status = if n == 0 { "500 Oops" } else { "201 Created" };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
-            );
-            let _ = tx.send((head, String::from_utf8_lossy(&body).into_owned()));
-        }
-    });
-    (url, rx)
+#[test]
+fn replies_wait_out_an_api_outage_and_a_crash_and_are_sent_once_each() {
+    let api = SmsApi::start();
+    // Sessions in Redis, so that the conversation outlives the crash (embedded mode keeps
+    // them in memory); the replies' outbox is the data directory's in both modes.
+    let mut server = start_with(&api, common::redis::options());
+    api.set_mode(ApiMode::Status(503));
+    let number = "+243810000104";
+    Texter::new(&server, &api, number).post("ALERTE", "down-1");
+    // Refused, retried...
+    api.wait_for("retries while down", 20, |r| r.len() >= 3);
+    // ...and the API drops connections for a while, then the process is killed.
+    api.set_mode(ApiMode::Drop);
+    api.wait_for("attempts while dropping", 20, |r| r.len() >= 5);
+    server.kill9();
+    server.restart();
+    let mut phone = Texter::new(&server, &api, number);
+    phone.sent = 1;
+    api.set_mode(ApiMode::Up);
+    let consent = phone.received();
+    assert!(consent.contains("Acceptez-vous?"), "{consent}");
+    // The respondent goes on; each reply goes out once.
+    let incident = phone.text("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+    phone.received_nothing_more();
+    assert_eq!(api.accepted_to(number).len(), 2);
+    // Every attempt carried the same message.
+    let attempts: Vec<_> = api
+        .received()
+        .into_iter()
+        .filter(|s| s.message == consent)
+        .collect();
+    assert!(attempts.len() >= 6, "{}", attempts.len());
+    assert_eq!(attempts.iter().filter(|s| s.accepted).count(), 1);
 }
 
 #[test]
-fn queued_replies_are_sent_through_the_api_and_retried_until_accepted() {
-    let (url, requests) = send_api();
-    let server = start(&[
-        ("SAUTI_AT_SMS_URL", &url),
-        ("SAUTI_AT_USERNAME", "sauti-test"),
-        ("SAUTI_AT_API_KEY", "at-key-123"),
-    ]);
-    let mut phone = Texter::new(&server, "+243810000104");
-    let consent = phone.text("ALERTE");
-    let wait = std::time::Duration::from_secs(20);
-    let (refused_head, _) = requests.recv_timeout(wait).expect("a first attempt");
-    assert!(refused_head.starts_with("POST /version1/messaging"));
-    // Refused once, then sent again.
-    let (head, body) = requests.recv_timeout(wait).expect("a retry");
-    assert!(
-        head.to_ascii_lowercase().contains("apikey: at-key-123"),
-        "{head}"
-    );
-    let fields: Vec<(String, String)> = serde_html_form::from_str(&body).unwrap();
-    let field = |k: &str| {
-        fields
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
+fn a_number_the_api_refuses_for_good_is_a_dead_letter_not_a_retry_loop() {
+    let api = SmsApi::start();
+    let server = start(&api);
+    let number = "+243810000105";
+    api.refuse_number(number, 403, "InvalidPhoneNumber");
+    let phone = Texter::new(&server, &api, number);
+    phone.post("ALERTE", "refused-1");
+    api.wait_for("the attempt", 20, |r| !r.is_empty());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(api.received().len(), 1, "not retried");
+    let dead = std::fs::read_to_string(server.data_dir.join("outbox/sms-outbox.dead"))
+        .expect("a dead letter");
+    assert!(dead.contains("InvalidPhoneNumber"), "{dead}");
+    assert!(!dead.contains("810000105"), "{dead}");
+    // The operator sees it with the other queues, and can put it back once fixed.
+    let outbox = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_sauti"))
+            .current_dir(server.dir.path())
+            .arg("outbox")
+            .args(args)
+            .arg("--data-dir")
+            .arg(&server.data_dir)
+            .arg("--listen")
+            .arg(server.addr.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    assert_eq!(field("username"), "sauti-test");
-    assert_eq!(field("to"), "+243810000104");
-    assert_eq!(field("from"), SHORT_CODE);
-    assert_eq!(field("message"), consent);
-    // Accepted: not sent again; the next reply is the next request.
-    let incident = phone.text("1");
-    let (_, body) = requests.recv_timeout(wait).expect("the next message");
-    let fields: Vec<(String, String)> = serde_html_form::from_str(&body).unwrap();
-    assert!(fields.contains(&("message".to_owned(), incident)), "{body}");
+    let status = outbox(&["status", "--sink", "sms-outbox"]);
+    assert!(status.contains("sms-outbox"), "{status}");
+    assert!(status.contains("dead 1"), "{status}");
+    let listed = outbox(&["dead"]);
+    assert!(listed.contains("InvalidPhoneNumber"), "{listed}");
+    assert!(!listed.contains("810000105"), "{listed}");
+}
+
+#[test]
+fn sent_messages_leave_the_outbox_file_and_are_not_sent_again_after_a_restart() {
+    let api = SmsApi::start();
+    let mut opts = common::server::Options::default();
+    opts.env.extend([
+        ("SAUTI_AT_SMS_URL".to_owned(), api.url()),
+        ("SAUTI_AT_API_KEY".to_owned(), "at-key-123".to_owned()),
+    ]);
+    // Compacted as soon as anything was sent.
+    opts.config = Some(format!("{CONFIG}\n[sms.send]\ncompact_bytes = 1\n"));
+    let mut server = Server::start_with(opts);
+    let numbers: Vec<String> = (0..5).map(|i| format!("+24381000020{i}")).collect();
+    for (i, n) in numbers.iter().enumerate() {
+        let phone = Texter::new(&server, &api, n);
+        phone.post("ALERTE", &format!("c-{i}"));
+    }
+    api.wait_for("five replies", 20, |r| {
+        r.iter().filter(|s| s.accepted).count() == 5
+    });
+    assert!(server.logs_eventually_contain("sms-outbox.jsonl", 10));
+    let file = server.data_dir.join("sms-outbox.jsonl");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&file).map_or(1, |m| m.len()) > 0 {
+        assert!(std::time::Instant::now() < deadline, "never compacted");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server.kill9();
+    server.restart();
+    let phone = Texter::new(&server, &api, &numbers[0]);
+    phone.post("1", "c-next");
+    api.wait_for("the next reply", 20, |r| {
+        r.iter().filter(|s| s.accepted).count() >= 6
+    });
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(api.accepted().len(), 6, "nothing sent twice");
 }

@@ -47,8 +47,10 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
             sink.clone()
         }
     };
+    let sms_outbox = c.data_dir.join(crate::sms_outbox::FILE).exists();
     if let Some(s) = &chosen
         && !c.sinks.contains_key(s)
+        && !(sms_outbox && s == crate::sms_outbox::QUEUE)
     {
         bail!(
             "no sink named `{s}` (configured: {})",
@@ -76,14 +78,7 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
                 apply(action, &q, &redactor).await
             } else {
                 let q = DiskQueue::admin(&c.data_dir, name, &cfg.flows);
-                if let Action::Status { .. } = action {
-                    // Deliveries in progress are in the serving process's memory: ask it.
-                    let mut status = q.status().await?;
-                    status.in_flight = serving_in_flight(c, name).await;
-                    print!("{}", status_text(&status));
-                    return Ok(0);
-                }
-                apply(action, &q, &redactor).await
+                apply_on_disk(action, c, name, &q, &redactor).await
             }
         };
         match run.await {
@@ -97,6 +92,25 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
             }
         }
     }
+    // SMS replies waiting to be sent: the data directory's own queue, in both modes.
+    if sms_outbox
+        && chosen
+            .as_deref()
+            .is_none_or(|s| s == crate::sms_outbox::QUEUE)
+    {
+        let name = crate::sms_outbox::QUEUE;
+        let redactor = c.sms.send.delivery().redactor();
+        let q: DiskQueue<crate::sms_outbox::QueuedSms> =
+            DiskQueue::admin_of(&c.data_dir, crate::sms_outbox::FILE, name, &[]);
+        let run = apply_on_disk(action, c, name, &q, &redactor);
+        match run.await {
+            Ok(n) => replayed += n,
+            Err(OutboxError::NoSuchDeadLetter(_)) if chosen.is_none() => {}
+            Err(e) => {
+                return Err(anyhow::anyhow!("{name}: {}", redactor.text(&e.to_string())));
+            }
+        }
+    }
     if let Action::Replay { id, .. } = action {
         if replayed == 0 && id.is_some() {
             bail!("no dead letter with that id");
@@ -104,6 +118,25 @@ async fn run_async(action: &Action, c: &Config) -> anyhow::Result<()> {
         println!("replayed {replayed}");
     }
     Ok(())
+}
+
+/// `action` on a queue in the data directory; its status asks the serving process what it
+/// has in progress.
+async fn apply_on_disk<P: super::Item>(
+    action: &Action,
+    c: &Config,
+    name: &str,
+    q: &DiskQueue<P>,
+    redactor: &Redactor,
+) -> Result<usize, OutboxError> {
+    if let Action::Status { .. } = action {
+        // Deliveries in progress are in the serving process's memory: ask it.
+        let mut status = q.status().await?;
+        status.in_flight = serving_in_flight(c, name).await;
+        print!("{}", status_text(&status));
+        return Ok(0);
+    }
+    apply(action, q, redactor).await
 }
 
 /// Embedded mode: how many deliveries of `sink` the serving process has in progress (in

@@ -12,9 +12,9 @@ use crate::journal::{Compacted, Journal};
 use crate::shutdown::Shutdown;
 
 /// The journal and the queues that read it.
-pub struct Compactor {
+pub struct Compactor<P = crate::response::Response> {
     pub journal: Journal,
-    pub queues: Vec<Arc<DiskQueue>>,
+    pub queues: Vec<Arc<DiskQueue<P>>>,
     /// Compact once the journal holds this many bytes.
     pub threshold: u64,
 }
@@ -23,10 +23,11 @@ pub struct Compactor {
 #[derive(Deserialize)]
 struct Head {
     id: String,
+    #[serde(default)]
     flow: String,
 }
 
-impl Compactor {
+impl<P: super::Item> Compactor<P> {
     /// Compacts now: every queue is held still (no read, acknowledgement or burial) while
     /// the journal is rewritten with the responses some sink has not delivered (dead letters
     /// included: a replay needs their body); then each sink's acknowledgements are cut to the
@@ -78,19 +79,21 @@ impl Compactor {
     /// `shutdown`. While the collectors are down nothing can be dropped: the next attempt
     /// waits until the journal has doubled.
     pub async fn run(self, every: Duration, shutdown: Shutdown) {
+        let journal = self.journal.path().display().to_string();
         let report = |c: &Compacted| {
             tracing::info!(
+                %journal,
                 kept = c.kept,
                 dropped = c.dropped,
                 bytes_before = c.bytes_before,
                 bytes_after = c.bytes_after,
-                "responses.jsonl compacted"
+                "journal compacted"
             );
         };
         let mut threshold = self.threshold;
         match self.compact(true).await {
             Ok(c) => report(&c),
-            Err(e) => tracing::error!(error = %e, "responses.jsonl not compacted"),
+            Err(e) => tracing::error!(%journal, error = %e, "journal not compacted"),
         }
         loop {
             tokio::select! {
@@ -105,7 +108,7 @@ impl Compactor {
                     report(&c);
                     threshold = self.threshold.max(c.bytes_after.saturating_mul(2));
                 }
-                Err(e) => tracing::error!(error = %e, "responses.jsonl not compacted"),
+                Err(e) => tracing::error!(%journal, error = %e, "journal not compacted"),
             }
         }
     }

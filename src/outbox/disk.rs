@@ -14,9 +14,10 @@ use tokio::sync::Mutex;
 use crate::journal::JournalProgress;
 
 use super::{
-    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, age_secs, now_rfc3339, now_unix_ms,
-    parse, unix_ms,
+    Admin, DeadLetter, Entry, Item, OutboxError, Queue, SinkStatus, now_rfc3339, now_unix_ms,
+    unix_ms,
 };
+use crate::response::Response;
 
 /// A line of `<sink>.dead`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -26,7 +27,7 @@ enum DeadEvent {
     Replayed { id: String, at: String },
 }
 
-struct State {
+struct State<P> {
     /// Bytes of the queue file already read.
     offset: u64,
     /// Bytes of the dead file already read (replays are written there by `sauti outbox`).
@@ -35,14 +36,14 @@ struct State {
     done: HashSet<String>,
     /// Handed to the worker, not yet acknowledged.
     taken: HashSet<String>,
-    pending: VecDeque<Entry>,
+    pending: VecDeque<Entry<P>>,
     queued_ids: HashSet<String>,
     /// When dead letters were put back (unix ms): their retries count from then.
     replayed_at: HashMap<String, i64>,
 }
 
-impl State {
-    fn new(dead_offset: u64, done: HashSet<String>, replayed_at: HashMap<String, i64>) -> State {
+impl<P> State<P> {
+    fn new(dead_offset: u64, done: HashSet<String>, replayed_at: HashMap<String, i64>) -> State<P> {
         State {
             offset: 0,
             dead_offset,
@@ -55,13 +56,13 @@ impl State {
     }
 }
 
-pub struct DiskQueue {
+pub struct DiskQueue<P = Response> {
     sink: String,
     flows: Vec<String>,
     log: PathBuf,
     acks: PathBuf,
     dead: PathBuf,
-    state: Mutex<State>,
+    state: Mutex<State<P>>,
     /// How far `responses.jsonl` is durable: nothing past it is read (a failed write is being
     /// cut back there).
     journal: Arc<JournalProgress>,
@@ -141,7 +142,7 @@ fn current_dead(events: &[String]) -> Vec<DeadLetter> {
     dead
 }
 
-impl DiskQueue {
+impl DiskQueue<Response> {
     /// The queue of `sink` over `data_dir/responses.jsonl`, read as far as `journal` says
     /// it is durable (and woken by it after each append).
     pub fn open(
@@ -150,7 +151,31 @@ impl DiskQueue {
         flows: &[String],
         journal: Arc<JournalProgress>,
     ) -> Result<DiskQueue, OutboxError> {
-        let q = DiskQueue::paths(data_dir, sink, flows, journal);
+        DiskQueue::open_log(data_dir, "responses.jsonl", sink, flows, journal)
+    }
+
+    /// For `sauti outbox`: reads the files, runs no worker.
+    pub fn admin(data_dir: &Path, sink: &str, flows: &[String]) -> DiskQueue {
+        DiskQueue::paths(
+            data_dir,
+            "responses.jsonl",
+            sink,
+            flows,
+            JournalProgress::whole_file(),
+        )
+    }
+}
+
+impl<P: Item> DiskQueue<P> {
+    /// The queue of `sink` over the journal `data_dir/<log>`.
+    pub fn open_log(
+        data_dir: &Path,
+        log: &str,
+        sink: &str,
+        flows: &[String],
+        journal: Arc<JournalProgress>,
+    ) -> Result<DiskQueue<P>, OutboxError> {
+        let q = DiskQueue::paths(data_dir, log, sink, flows, journal);
         let mut done = read_acks(&q.acks)?;
         let (events, dead_offset) = read_lines(&q.dead, 0)?;
         for d in current_dead(&events) {
@@ -163,14 +188,15 @@ impl DiskQueue {
 
     fn paths(
         data_dir: &Path,
+        log: &str,
         sink: &str,
         flows: &[String],
         journal: Arc<JournalProgress>,
-    ) -> DiskQueue {
+    ) -> DiskQueue<P> {
         DiskQueue {
             sink: sink.to_owned(),
             flows: flows.to_vec(),
-            log: data_dir.join("responses.jsonl"),
+            log: data_dir.join(log),
             acks: data_dir.join("outbox").join(format!("{sink}.acks")),
             dead: data_dir.join("outbox").join(format!("{sink}.dead")),
             state: Mutex::new(State::new(0, HashSet::new(), HashMap::new())),
@@ -178,16 +204,16 @@ impl DiskQueue {
         }
     }
 
-    /// For `sauti outbox`: reads the files, runs no worker.
-    pub fn admin(data_dir: &Path, sink: &str, flows: &[String]) -> DiskQueue {
-        DiskQueue::paths(data_dir, sink, flows, JournalProgress::whole_file())
+    /// For `sauti outbox`: reads the files of the journal `log`, runs no worker.
+    pub fn admin_of(data_dir: &Path, log: &str, sink: &str, flows: &[String]) -> DiskQueue<P> {
+        DiskQueue::paths(data_dir, log, sink, flows, JournalProgress::whole_file())
     }
 
     fn wants(&self, flow: &str) -> bool {
         self.flows.is_empty() || self.flows.iter().any(|f| f == flow)
     }
 
-    fn refill(&self, st: &mut State) -> Result<(), OutboxError> {
+    fn refill(&self, st: &mut State<P>) -> Result<(), OutboxError> {
         // Replays written by `sauti outbox replay` since the last look: hand them out again.
         let (events, dead_offset) = read_lines(&self.dead, st.dead_offset)?;
         st.dead_offset = dead_offset;
@@ -203,12 +229,12 @@ impl DiskQueue {
         let (lines, offset) = read_lines_until(&self.log, st.offset, self.journal.durable_len())?;
         st.offset = offset;
         for line in lines {
-            let Some(response) = parse(line.as_bytes()) else {
-                tracing::warn!(sink = %self.sink, "skipping an unreadable line of responses.jsonl");
+            let Some(item) = P::parse(line.as_bytes()) else {
+                tracing::warn!(sink = %self.sink, journal = %self.log.display(), "skipping an unreadable line of the journal");
                 continue;
             };
-            let id = response.id.clone();
-            if !self.wants(&response.flow)
+            let id = item.id().to_owned();
+            if !self.wants(item.flow())
                 || st.done.contains(&id)
                 || st.taken.contains(&id)
                 || st.queued_ids.contains(&id)
@@ -220,11 +246,11 @@ impl DiskQueue {
                 .replayed_at
                 .get(&id)
                 .copied()
-                .or_else(|| unix_ms(&response.completed_at))
+                .or_else(|| item.queued_at_ms())
                 .unwrap_or_else(now_unix_ms);
             st.pending.push_back(Entry {
                 key: id,
-                response,
+                item,
                 body: line.into_bytes(),
                 queued_at_ms,
             });
@@ -233,8 +259,8 @@ impl DiskQueue {
     }
 }
 
-impl Queue for DiskQueue {
-    async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry>, OutboxError> {
+impl<P: Item> Queue<P> for DiskQueue<P> {
+    async fn next_batch(&self, max: usize, wait: Duration) -> Result<Vec<Entry<P>>, OutboxError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             // Registered before looking, so an append between the look and the wait is seen.
@@ -246,7 +272,7 @@ impl Queue for DiskQueue {
                 self.refill(&mut st)?;
                 let n = st.pending.len().min(max);
                 if n > 0 {
-                    let batch: Vec<Entry> = st.pending.drain(..n).collect();
+                    let batch: Vec<Entry<P>> = st.pending.drain(..n).collect();
                     for e in &batch {
                         st.queued_ids.remove(&e.key);
                         st.taken.insert(e.key.clone());
@@ -264,7 +290,7 @@ impl Queue for DiskQueue {
         }
     }
 
-    async fn ack_many(&self, entries: &[Entry]) -> Result<(), OutboxError> {
+    async fn ack_many(&self, entries: &[Entry<P>]) -> Result<(), OutboxError> {
         let path = self.acks.clone();
         let ids: Vec<u8> = entries
             .iter()
@@ -284,10 +310,10 @@ impl Queue for DiskQueue {
         Ok(())
     }
 
-    async fn bury(&self, entry: &Entry, error: &str, attempts: u32) -> Result<(), OutboxError> {
+    async fn bury(&self, entry: &Entry<P>, error: &str, attempts: u32) -> Result<(), OutboxError> {
         let event = DeadEvent::Dead(DeadLetter {
             id: entry.key.clone(),
-            flow: entry.response.flow.clone(),
+            flow: entry.item.flow().to_owned(),
             error: error.to_owned(),
             attempts,
             at: now_rfc3339(),
@@ -306,21 +332,21 @@ impl Queue for DiskQueue {
         Ok(())
     }
 
-    async fn keep(&self, _entries: &[Entry]) -> Result<(), OutboxError> {
+    async fn keep(&self, _entries: &[Entry<P>]) -> Result<(), OutboxError> {
         Ok(())
     }
 }
 
 /// A queue held still while the journal is compacted: no read, acknowledgement or burial
 /// happens until it is dropped.
-pub struct Held<'a> {
-    queue: &'a DiskQueue,
-    state: tokio::sync::MutexGuard<'a, State>,
+pub struct Held<'a, P> {
+    queue: &'a DiskQueue<P>,
+    state: tokio::sync::MutexGuard<'a, State<P>>,
 }
 
-impl DiskQueue {
+impl<P> DiskQueue<P> {
     /// Holds the queue still (see [`Held`]).
-    pub async fn hold(&self) -> Held<'_> {
+    pub async fn hold(&self) -> Held<'_, P> {
         Held {
             queue: self,
             state: self.state.lock().await,
@@ -328,7 +354,7 @@ impl DiskQueue {
     }
 }
 
-impl Held<'_> {
+impl<P> Held<'_, P> {
     /// The flows this sink takes (empty: every flow).
     pub fn flows(&self) -> Vec<String> {
         self.queue.flows.clone()
@@ -392,7 +418,7 @@ impl Held<'_> {
     }
 }
 
-impl Admin for DiskQueue {
+impl<P: Item> Admin for DiskQueue<P> {
     async fn status(&self) -> Result<SinkStatus, OutboxError> {
         let acks = read_acks(&self.acks)?;
         let dead: HashSet<String> = current_dead(&read_lines(&self.dead, 0)?.0)
@@ -406,17 +432,19 @@ impl Admin for DiskQueue {
         };
         let mut seen = HashSet::new();
         for line in read_lines(&self.log, 0)?.0 {
-            let Some(r) = parse(line.as_bytes()) else {
+            let Some(r) = P::parse(line.as_bytes()) else {
                 continue;
             };
-            if !self.wants(&r.flow) || !seen.insert(r.id.clone()) {
+            if !self.wants(r.flow()) || !seen.insert(r.id().to_owned()) {
                 continue;
             }
-            if acks.contains(&r.id) {
+            if acks.contains(r.id()) {
                 status.delivered += 1;
-            } else if !dead.contains(&r.id) {
+            } else if !dead.contains(r.id()) {
                 status.queued += 1;
-                let age = age_secs(&r.completed_at);
+                let age = r.queued_at_ms().map_or(0, |at| {
+                    (now_unix_ms().saturating_sub(at) / 1000).max(0) as u64
+                });
                 status.oldest_age_secs = Some(status.oldest_age_secs.map_or(age, |a| a.max(age)));
             }
         }

@@ -22,12 +22,39 @@ pub use disk::DiskQueue;
 pub use redis::RedisQueue;
 pub use worker::run_worker;
 
-/// A queued response, as a worker sees it.
+/// What an outbox carries: a completed survey's response to a collector, or an SMS to a
+/// respondent. Each is a JSON line (or stream entry) with an id unique to it.
+pub trait Item: Clone + Send + Sync + 'static {
+    fn parse(body: &[u8]) -> Option<Self>;
+    /// Unique: the queue takes an id once, however many times it is queued.
+    fn id(&self) -> &str;
+    /// The flow it belongs to (a sink may take only some flows).
+    fn flow(&self) -> &str;
+    /// When it was queued or completed (unix ms), when it says.
+    fn queued_at_ms(&self) -> Option<i64>;
+}
+
+impl Item for Response {
+    fn parse(body: &[u8]) -> Option<Response> {
+        parse(body)
+    }
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn flow(&self) -> &str {
+        &self.flow
+    }
+    fn queued_at_ms(&self) -> Option<i64> {
+        unix_ms(&self.completed_at)
+    }
+}
+
+/// A queued item, as a worker sees it.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    /// Where the queue keeps it (a stream entry id, or the response id on disk).
+pub struct Entry<P = Response> {
+    /// Where the queue keeps it (a stream entry id, or the item's id on disk).
     pub key: String,
-    pub response: Response,
+    pub item: P,
     /// The JSON exactly as queued (what webhooks sign and send).
     pub body: Vec<u8>,
     /// When it was queued (or replayed), in unix milliseconds: its retries stop
@@ -84,25 +111,28 @@ pub enum OutboxError {
 }
 
 /// One sink's queue.
-pub trait Queue: Send + Sync {
+pub trait Queue<P: Item = Response>: Send + Sync {
     /// Up to `max` responses to deliver: new ones, and ones a dead worker left behind.
     /// Waits up to `wait` when there are none.
     fn next_batch(
         &self,
         max: usize,
         wait: Duration,
-    ) -> impl Future<Output = Result<Vec<Entry>, OutboxError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Entry<P>>, OutboxError>> + Send;
     /// Delivered: never hand them out again (one write or round trip for all of them).
-    fn ack_many(&self, entries: &[Entry]) -> impl Future<Output = Result<(), OutboxError>> + Send;
+    fn ack_many(
+        &self,
+        entries: &[Entry<P>],
+    ) -> impl Future<Output = Result<(), OutboxError>> + Send;
     /// Refused for good: into the dead letters.
     fn bury(
         &self,
-        entry: &Entry,
+        entry: &Entry<P>,
         error: &str,
         attempts: u32,
     ) -> impl Future<Output = Result<(), OutboxError>> + Send;
     /// Still being retried by this worker: keep other workers from reclaiming it.
-    fn keep(&self, entries: &[Entry]) -> impl Future<Output = Result<(), OutboxError>> + Send;
+    fn keep(&self, entries: &[Entry<P>]) -> impl Future<Output = Result<(), OutboxError>> + Send;
 }
 
 /// Operator views and actions, for `sauti outbox ...` (from any process).

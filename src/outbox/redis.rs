@@ -234,10 +234,10 @@ impl RedisQueue {
                 .get("body")
                 .and_then(|b| parse(b).map(|r| (r, b.clone())))
             {
-                Some((response, body)) => out.push(Entry {
+                Some((item, body)) => out.push(Entry {
                     queued_at_ms: queued_at_ms(&key),
                     key,
-                    response,
+                    item,
                     body,
                 }),
                 None => bad.push(key),
@@ -475,8 +475,8 @@ impl Queue for RedisQueue {
         let mut inv = BURY.key(&self.stream);
         inv.key(&self.dead)
             .arg(&entry.key)
-            .arg(&entry.response.id)
-            .arg(&entry.response.flow)
+            .arg(&entry.item.id)
+            .arg(&entry.item.flow)
             .arg(error)
             .arg(attempts)
             .arg(now_rfc3339())

@@ -9,7 +9,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use super::health::{HealthEvent, SinkHealth};
-use super::{Admin, Entry, Queue};
+use super::{Admin, Entry, Item, Queue};
 use crate::metrics::SinkCounters;
 use crate::sink::{Delivery, Sink, SinkConfig};
 
@@ -33,7 +33,7 @@ const GAUGE_EVERY: Duration = Duration::from_secs(15);
 const KEEP_EVERY: Duration = Duration::from_secs(20);
 
 /// The outcome of one attempt, with what the worker needs to act on it.
-type Attempted = (Entry, u32, Delivery);
+type Attempted<P> = (Entry<P>, u32, Delivery);
 
 /// The gauges of one sink's worker (handles made once: they are set on every turn).
 struct Gauges {
@@ -69,7 +69,7 @@ fn log_health(sink: &str, event: HealthEvent) {
 }
 
 /// Runs until `stop` turns true, then lets deliveries in flight finish.
-pub async fn run_worker<Q, S>(
+pub async fn run_worker<Q, S, P>(
     name: String,
     queue: Arc<Q>,
     sink: Arc<S>,
@@ -77,8 +77,9 @@ pub async fn run_worker<Q, S>(
     counters: &'static SinkCounters,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) where
-    Q: Queue + Admin + Sync + 'static,
-    S: Sink + 'static,
+    Q: Queue<P> + Admin + Sync + 'static,
+    S: Sink<P> + 'static,
+    P: Item,
 {
     let concurrency = config.concurrency.max(1);
     let interval = (config.rate_per_sec > 0).then(|| Duration::from_secs(1) / config.rate_per_sec);
@@ -93,22 +94,20 @@ pub async fn run_worker<Q, S>(
         Duration::from_secs(config.failing_warn_secs),
     );
     let mut next_start = Instant::now();
-    let mut in_flight: JoinSet<Attempted> = JoinSet::new();
+    let mut in_flight: JoinSet<Attempted<P>> = JoinSet::new();
     // Failed entries waiting for their next attempt: (when, sequence) -> (entry, attempts).
-    let mut retries: BTreeMap<(Instant, u64), (Entry, u32)> = BTreeMap::new();
+    let mut retries: BTreeMap<(Instant, u64), (Entry<P>, u32)> = BTreeMap::new();
     let mut seq = 0u64;
     let mut last_keep = Instant::now();
     let mut backoff_on_error = Duration::from_millis(200);
 
-    let start = |entry: Entry, attempts: u32, in_flight: &mut JoinSet<Attempted>| {
+    let start = |entry: Entry<P>, attempts: u32, in_flight: &mut JoinSet<Attempted<P>>| {
         let sink = sink.clone();
         let redactor = redactor.clone();
         let timeout = Duration::from_millis(config.timeout_ms) + Duration::from_secs(1);
         in_flight.spawn(async move {
             let outcome =
-                match tokio::time::timeout(timeout, sink.deliver(&entry.response, &entry.body))
-                    .await
-                {
+                match tokio::time::timeout(timeout, sink.deliver(&entry.item, &entry.body)).await {
                     Ok(d) => d,
                     Err(_) => Delivery::Retry {
                         after: None,
@@ -156,14 +155,14 @@ pub async fn run_worker<Q, S>(
         while let Some(done) = in_flight.try_join_next() {
             finished.push(done);
         }
-        let mut delivered: Vec<Entry> = Vec::new();
+        let mut delivered: Vec<Entry<P>> = Vec::new();
         for done in finished.drain(..) {
             let Ok((entry, attempts, outcome)) = done else {
                 continue;
             };
             let result = match outcome {
                 Delivery::Delivered => {
-                    tracing::debug!(sink = %name, response = %entry.response.id, attempts, "delivered");
+                    tracing::debug!(sink = %name, id = %entry.item.id(), attempts, "delivered");
                     if let Some(event) = health.answered(Instant::now()) {
                         log_health(&name, event);
                     }
@@ -176,7 +175,7 @@ pub async fn run_worker<Q, S>(
                         log_health(&name, event);
                     }
                     counters.dead.increment(1);
-                    tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, "refused: moved to the dead letters");
+                    tracing::warn!(sink = %name, id = %entry.item.id(), attempts, %error, "refused: moved to the dead letters");
                     queue.bury(&entry, &error, attempts).await
                 }
                 Delivery::Retry { after, error } => {
@@ -184,7 +183,7 @@ pub async fn run_worker<Q, S>(
                     health.failed(Instant::now(), after, random_unit());
                     if too_old(entry.queued_at_ms, super::now_unix_ms(), max_age) {
                         counters.dead.increment(1);
-                        tracing::warn!(sink = %name, response = %entry.response.id, attempts, %error, max_age_secs = max_age.as_secs(), "still failing at its maximum age: moved to the dead letters");
+                        tracing::warn!(sink = %name, id = %entry.item.id(), attempts, %error, max_age_secs = max_age.as_secs(), "still failing at its maximum age: moved to the dead letters");
                         let error = format!(
                             "still failing {}s after it was queued ({attempts} attempts by this process): {error}",
                             max_age.as_secs()
@@ -193,7 +192,7 @@ pub async fn run_worker<Q, S>(
                     } else {
                         let delay = backoff(attempts, base, max_backoff, random_unit())
                             .max(after.unwrap_or_default());
-                        tracing::info!(sink = %name, response = %entry.response.id, attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
+                        tracing::info!(sink = %name, id = %entry.item.id(), attempts, %error, retry_in_ms = delay.as_millis() as u64, "delivery failed; will retry");
                         seq += 1;
                         retries.insert((Instant::now() + delay, seq), (entry, attempts));
                         Ok(())
@@ -222,7 +221,7 @@ pub async fn run_worker<Q, S>(
         }
         // Keep retried entries ours (Redis: not reclaimed by another process meanwhile).
         if last_keep.elapsed() > KEEP_EVERY && !retries.is_empty() {
-            let waiting: Vec<Entry> = retries.values().map(|(e, _)| e.clone()).collect();
+            let waiting: Vec<Entry<P>> = retries.values().map(|(e, _)| e.clone()).collect();
             let _ = queue.keep(&waiting).await;
             last_keep = Instant::now();
         }

@@ -42,10 +42,10 @@ impl Delivery {
     }
 }
 
-/// A destination for completed surveys.
-pub trait Sink: Send + Sync {
-    /// Delivers one response. `body` is the response's JSON exactly as queued.
-    fn deliver(&self, response: &Response, body: &[u8]) -> impl Future<Output = Delivery> + Send;
+/// A destination for what an outbox carries (completed surveys, by default).
+pub trait Sink<P = Response>: Send + Sync {
+    /// Delivers one item. `body` is its JSON exactly as queued.
+    fn deliver(&self, item: &P, body: &[u8]) -> impl Future<Output = Delivery> + Send;
 }
 
 /// `[sinks.<name>]` in sauti.toml.

@@ -15,7 +15,9 @@ use crate::session::{
 };
 
 impl Survey {
-    /// Serves one inbound SMS; `None` when there is nothing to send (a duplicate delivery).
+    /// Serves one inbound SMS; `None` when there is nothing to send. A message delivered again
+    /// (same id) changes nothing and gets the reply it already caused, again: queued under the
+    /// same reply id, it is sent once, and sent at all if the first queueing failed.
     pub async fn sms(
         &self,
         gateway: &ConfiguredGateway,
@@ -38,7 +40,7 @@ impl Survey {
                 && v.record.cursor.len > 0
                 && v.record.cursor.hash == message
             {
-                return Ok(None);
+                return Ok(self.current_reply(gateway, &v.record));
             }
             let expected = current.as_ref().map_or(0, |v| v.version);
             // A finished or stopped conversation takes no answer: only a keyword starts anew.
@@ -162,6 +164,30 @@ impl Survey {
             record.cursor.len,
             &gateway.render,
         )))
+    }
+
+    /// What the conversation shows now: its question (or closing message), or the stop
+    /// confirmation once stopped.
+    fn current_reply(
+        &self,
+        gateway: &ConfiguredGateway,
+        record: &SessionRecord,
+    ) -> Option<Rendered> {
+        if record.channel == (ChannelMemory::Sms { stopped: true }) {
+            let text = self
+                .text_in(record, "sms-stopped")
+                .unwrap_or_else(|| self.multilingual("sms-stopped"));
+            return Some(channel::notice(gateway.channel(), &text, &gateway.render));
+        }
+        let flows = self.flows();
+        let flow = flows.version(&record.flow_id, record.flow_version)?;
+        Some(record.channel.render(
+            flow,
+            &record.state,
+            record.reason.as_ref(),
+            record.cursor.len,
+            &gateway.render,
+        ))
     }
 
     /// Engine text `id` in the language of a conversation's survey.
