@@ -8,8 +8,12 @@
 #
 # Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (50), DURATION (10 s), WARMUP (2 s),
 #      PEER_WORKERS (2: node cluster workers / gunicorn workers), TARGETS (all, in this order:
-#      limit-null limit-redis sauti-embedded sauti-redis ussd-menu-builder ussd_airflow),
-#      BENCH_LOG (sauti's log filter, default info as shipped; the peers log warnings only).
+#      limit-null limit-redis limit-sauti limit-sauti-deliver sauti-embedded sauti-embedded-warn
+#      sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow).
+# Sauti runs as shipped (no configuration file: log level info, resume on, the file sink
+# delivering in the same process); the *-warn rows are the same with `log = "warn"`.
+# limit-sauti is examples/limit_sauti.rs: a bare hyper server sending exactly Sauti's Redis
+# traffic per hop; limit-sauti-deliver adds the file sink's delivery work (BENCHMARKS.md).
 # Builds sauti and limit/ in release mode, installs the peers if missing (peerctl.sh install),
 # runs a dedicated redis-server on a free loopback port for the run (every Redis-backed target
 # uses it, flushed between targets), starts each target alone, waits until it answers, drives
@@ -24,8 +28,7 @@ CONCURRENCY=${CONCURRENCY:-50}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 PEER_WORKERS=${PEER_WORKERS:-2}
-BENCH_LOG=${BENCH_LOG:-info}
-ALL_TARGETS="limit-null limit-redis sauti-embedded sauti-redis ussd-menu-builder ussd_airflow"
+ALL_TARGETS="limit-null limit-redis limit-sauti limit-sauti-deliver sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow"
 TARGETS=${TARGETS:-$ALL_TARGETS}
 # A fixed key for the benchmark only (pseudonyms of synthetic phone numbers).
 PSEUDONYM_KEY=bench-key-0123456789abcdef
@@ -90,11 +93,12 @@ busy() {  # what else is using the CPU (another build halves the figures)
 }
 
 # --- builds and installs ---------------------------------------------------------------------
-log "building sauti (release)"
-(cd "$ROOT" && cargo build --release --locked --bin sauti)
+log "building sauti and limit-sauti (release)"
+(cd "$ROOT" && cargo build --release --locked --bin sauti --example limit_sauti)
 log "building limit-null / limit-redis (release) in $BENCH_DIR/limit"
 (cd "$BENCH_DIR/limit" && cargo build --release --locked)
 SAUTI="$ROOT/target/release/sauti"
+LIMIT_SAUTI="$ROOT/target/release/examples/limit_sauti"
 LIMIT_BIN="$BENCH_DIR/limit/target/release"
 
 umb_installed() { [[ -d $BENCH_DIR/ussd-menu-builder/node_modules/ussd-menu-builder ]]; }
@@ -146,16 +150,12 @@ REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 flush_redis() { [[ -z $REDIS_PORT ]] || redis-cli -h 127.0.0.1 -p "$REDIS_PORT" flushall >/dev/null; }
 
 # --- sauti's configuration -------------------------------------------------------------------
-# The load driver reuses phone numbers across its warmup and measured runs (+24381<thread><n>),
-# so a respondent whose warmup session was cut off would be offered to *resume* it (Sauti keeps
-# unfinished surveys per respondent for 48 h), which the driver counts as bad responses.
-# resume_window_secs = 0 keeps the resume bookkeeping (a record per unfinished survey, a lookup
-# per new session) but never offers it: every session is a fresh respondent, as for the peers.
-cat >"$RUN/sauti.toml" <<EOF
-# Written by benches/compare.sh for one run.
-resume_window_secs = 0
-log = "$BENCH_LOG"
-EOF
+# As shipped: no configuration file at all (log = "info", resume on for 48 h, the file sink
+# delivering in the same process). The driver gives the warm-up and the measured run their own
+# phone numbers, so no respondent of the measured run is offered a resume. The -warn variant
+# differs by its log level only.
+printf '# Written by benches/compare.sh: the shipped defaults but for the log level.\nlog = "warn"\n' \
+  >"$RUN/sauti-warn.toml"
 
 # --- targets ---------------------------------------------------------------------------------
 wait_http() {  # pid url: until a hop is answered with HTTP 200 (or the process dies), 15 s
@@ -207,17 +207,20 @@ run_own() {  # name url cmd...: start, wait, measure, stop one of our servers
     skip "$name" "did not answer on $url: $(tail -n 3 "$RUN/$name.log" | tr '\n' ' ')"
   fi
   if [[ $name == sauti-* ]]; then sauti_after "$name"; fi
+  if [[ $name == limit-sauti-deliver ]]; then
+    note "$name: lines in responses.jsonl right after the run: $(wc -l <"$RUN/data-$name/responses.jsonl" 2>/dev/null || echo 0)"
+  fi
   stop_ours "$pid"
 }
 
 sauti_after() {  # what became of the completed surveys (before the server stops)
   local name=$1 dir="$RUN/data-$1" status
-  if [[ $name == sauti-redis ]]; then
-    status=$(SAUTI_PSEUDONYM_KEY=$PSEUDONYM_KEY timeout 20 "$SAUTI" outbox status --config "$RUN/sauti.toml" \
+  if [[ $name == sauti-redis* ]]; then
+    status=$(SAUTI_PSEUDONYM_KEY=$PSEUDONYM_KEY timeout 20 "$SAUTI" outbox status \
       --data-dir "$dir" --redis "$REDIS_URL" --redis-key-prefix sauti-bench 2>&1 | tail -n 1 || true)
-    note "sauti-redis: outbox right after the run: ${status:-?}; lines in responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (the file sink keeps delivering from the Redis stream)"
+    note "$name: outbox right after the run: ${status:-?}; lines in responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (the file sink keeps delivering from the Redis stream)"
   else
-    note "sauti-embedded: responses fsynced to responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (warmup included)"
+    note "$name: responses fsynced to responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (warmup included)"
   fi
 }
 
@@ -249,17 +252,25 @@ for t in $TARGETS; do
     limit-redis)
       port=$(free_port)
       run_own "$t" "http://127.0.0.1:$port/ussd" env PORT="$port" REDIS_URL="$REDIS_URL" "$LIMIT_BIN/limit-redis" ;;
-    sauti-embedded)
+    limit-sauti|limit-sauti-deliver)
       port=$(free_port)
+      deliver=0; [[ $t == limit-sauti-deliver ]] && deliver=1
+      run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
+        env PORT="$port" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_DATA_DIR="$RUN/data-$t" \
+        "$LIMIT_SAUTI" ;;
+    sauti-embedded|sauti-embedded-warn)
+      port=$(free_port)
+      config=(); [[ $t == *-warn ]] && config=(--config "$RUN/sauti-warn.toml")
       run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
         env -u SAUTI_REDIS_URL -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
-        --config "$RUN/sauti.toml" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
+        "${config[@]}" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
         --locales "$ROOT/benches/locales" --data-dir "$RUN/data-$t" ;;
-    sauti-redis)
+    sauti-redis|sauti-redis-warn)
       port=$(free_port)
+      config=(); [[ $t == *-warn ]] && config=(--config "$RUN/sauti-warn.toml")
       run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
         env -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
-        --config "$RUN/sauti.toml" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
+        "${config[@]}" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
         --locales "$ROOT/benches/locales" --data-dir "$RUN/data-$t" \
         --redis "$REDIS_URL" --redis-key-prefix sauti-bench ;;
     ussd-menu-builder) run_peer "$t" umb 8081 ;;
@@ -281,16 +292,17 @@ def ratio(r, ref):
     if not base or not base["hops_per_s"]:
         return "n/a"
     return f'{r["hops_per_s"] / base["hops_per_s"]:.2f}'
-print("| target | hops/s | p50 ms | p90 ms | p99 ms | bad responses | transport errors | / ussd-menu-builder | / limit-redis |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| target | hops/s | p50 ms | p90 ms | p99 ms | bad responses | transport errors | / ussd-menu-builder | / limit-redis | / limit-sauti-deliver | / limit-null |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, rest in rows:
     r = res.get(name)
     if r is None:
-        print(f"| {name} | not run | | | | | | | |")
+        print(f"| {name} | not run | | | | | | | | | |")
         continue
     l = r["latency_ms"]
     print(f'| {name} | {r["hops_per_s"]:,.0f} | {l["p50"]:.2f} | {l["p90"]:.2f} | {l["p99"]:.2f} '
-          f'| {r["bad_responses"]} | {r["transport_errors"]} | {ratio(r, "ussd-menu-builder")} | {ratio(r, "limit-redis")} |')
+          f'| {r["bad_responses"]} | {r["transport_errors"]} | {ratio(r, "ussd-menu-builder")} | {ratio(r, "limit-redis")} '
+          f'| {ratio(r, "limit-sauti-deliver")} | {ratio(r, "limit-null")} |')
 EOF
 )
 
@@ -301,10 +313,12 @@ EOF
   echo "$table"
   echo
   echo "Targets: limit-null / limit-redis are the harness's minimal hyper servers (no engine; limit-redis does one"
-  echo "\`SET ... EX 180 GET\` per hop); sauti-embedded keeps sessions in memory and fsyncs each completed survey to"
-  echo "responses.jsonl; sauti-redis keeps sessions and the outbox stream in Redis and a file sink delivers from it;"
-  echo "the peers keep sessions in Redis. All Redis-backed targets share one dedicated redis-server (flushed between"
-  echo "targets). Sauti runs with \`resume_window_secs = 0\` and \`log = \"$BENCH_LOG\"\` (see benches/README.md)."
+  echo "\`SET ... EX 180 GET\` per hop); limit-sauti sends exactly Sauti's Redis traffic per hop (examples/limit_sauti.rs)"
+  echo "and limit-sauti-deliver adds the file sink delivering from the stream; sauti-embedded keeps sessions in memory"
+  echo "and fsyncs each completed survey to responses.jsonl; sauti-redis keeps sessions and the outbox stream in Redis"
+  echo "and a file sink delivers from it; the peers keep sessions in Redis. All Redis-backed targets share one"
+  echo "dedicated redis-server (flushed between targets). Sauti runs as shipped (no configuration file); the -warn rows"
+  echo "set \`log = \"warn\"\` only (see benches/README.md)."
   if [[ -s $NOTES ]]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
   echo
   echo "Raw driver lines:"

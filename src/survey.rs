@@ -198,9 +198,15 @@ impl Survey {
         let _serial = self.locks.serialise(&key).await;
         let ctx = HopContext { today: now.date() };
         let mut fresh = false;
+        // The flow a new session would open, so that its resume record is read with the
+        // session (one round trip to Redis on a dial-in).
+        let dialled = flows
+            .route(gateway.channel(), address)
+            .map(|f| f.id.as_str());
         // A conflict means another process saved this session first: redo from its record.
         for _ in 0..4 {
-            let current = self.sessions.load(&key, fresh).await?;
+            let opening = self.sessions.load_opening(&key, fresh, dialled).await?;
+            let current = opening.session;
             let expected = current.as_ref().map_or(0, |v| v.version);
             // A session opened from a resume record takes the survey over with its first save.
             let mut claim = Claim::Hold;
@@ -224,7 +230,17 @@ impl Survey {
                         ));
                     };
                     let (record, hop, resumed) = self
-                        .open(&flows, flow, &key, gateway, inbound, address, &ctx, now)
+                        .open(
+                            &flows,
+                            flow,
+                            &key,
+                            gateway,
+                            inbound,
+                            address,
+                            &ctx,
+                            now,
+                            opening.resume,
+                        )
                         .await?;
                     if resumed {
                         claim = Claim::TakeOver;
@@ -496,8 +512,12 @@ impl Survey {
         address: &str,
         ctx: &HopContext,
         now: OffsetDateTime,
+        prefetched: Option<Option<SessionRecord>>,
     ) -> Result<(SessionRecord, Hop, bool), HopError> {
-        let saved = self.sessions.load_resume(&key.respondent, &flow.id).await?;
+        let saved = match prefetched {
+            Some(saved) => saved.filter(|s| s.flow_id == flow.id),
+            None => self.sessions.load_resume(&key.respondent, &flow.id).await?,
+        };
         let resumed = saved.and_then(|saved| {
             let pinned = flows.version(&saved.flow_id, saved.flow_version)?;
             if !saved.state.fits(pinned) {
@@ -578,7 +598,7 @@ fn heard<'h>(inbound: &'h Inbound, keys: &'h str) -> Input<'h> {
 /// What a save does to the resume record: it follows the answers; a re-ask or a page turn
 /// changes nothing worth resuming and is not written again. (The browser simulator keeps
 /// its resume state by the same rule.)
-pub(crate) fn resume_write(hop: &Hop) -> ResumeWrite {
+pub fn resume_write(hop: &Hop) -> ResumeWrite {
     let completed = matches!(hop.state.at, At::Done(_));
     let answered = hop.events.iter().any(|e| {
         matches!(

@@ -21,6 +21,23 @@ impl AnyStore {
         matches!(self, AnyStore::Redis(_))
     }
 
+    /// A hop's session and, when there is none, the resume record of `flow_id` (in one
+    /// round trip with Redis).
+    pub async fn load_opening(
+        &self,
+        key: &SessionKey,
+        fresh: bool,
+        flow_id: Option<&str>,
+    ) -> Result<super::Opening, StoreError> {
+        match self {
+            AnyStore::Memory(s) => Ok(super::Opening {
+                session: s.load(key, fresh).await?,
+                resume: None,
+            }),
+            AnyStore::Redis(s) => s.load_opening(key, fresh, flow_id).await,
+        }
+    }
+
     /// On a Redis Cluster a response is queued before the save, not inside it.
     pub fn queues_apart(&self) -> bool {
         matches!(self, AnyStore::Redis(r) if r.is_cluster())

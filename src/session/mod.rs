@@ -105,6 +105,14 @@ pub enum ResumeWrite {
     Untouched,
 }
 
+/// What a hop finds when it opens: its session, and when there is none, the resume record
+/// of the flow it dialled if the store read it in the same step (`None`: not read).
+#[derive(Debug, Clone)]
+pub struct Opening {
+    pub session: Option<Versioned>,
+    pub resume: Option<Option<SessionRecord>>,
+}
+
 /// A completed survey to queue for delivery in the same step as the save (Redis mode: the
 /// stream entries are added by the save script itself, only if the save wins).
 #[derive(Debug, Clone, Copy)]

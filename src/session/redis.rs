@@ -284,6 +284,78 @@ fn versioned(value: &[u8]) -> Result<(u64, &[u8]), StoreError> {
     Ok((version, &value[colon + 1..]))
 }
 
+/// A resume record read with its PTTL, if it may still be offered.
+fn resumable(data: Option<Vec<u8>>, pttl: i64, flow_id: &str) -> Option<SessionRecord> {
+    // Past its resume window, the record only waits to be delivered as a partial.
+    let data = data.filter(|_| pttl > super::ABANDONED_GRACE.as_millis() as i64)?;
+    match codec::decode(&data) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            // An unreadable resume record only costs the respondent the offer.
+            tracing::warn!(error = %e, flow = flow_id, "ignoring an unreadable resume record");
+            None
+        }
+    }
+}
+
+impl RedisStore {
+    /// [`SessionStore::load`], and when there is no session and `flow_id` is given, the
+    /// respondent's resume record of that flow read in the same round trip (one pipeline:
+    /// both keys share the respondent's hash slot), so that a dial-in costs one round trip
+    /// before its save, not two.
+    pub async fn load_opening(
+        &self,
+        key: &SessionKey,
+        fresh: bool,
+        flow_id: Option<&str>,
+    ) -> Result<super::Opening, StoreError> {
+        let Some(flow_id) = flow_id else {
+            return Ok(super::Opening {
+                session: self.load(key, fresh).await?,
+                resume: None,
+            });
+        };
+        if !fresh && let Some(v) = self.near.get(key) {
+            return Ok(super::Opening {
+                session: Some(v),
+                resume: None,
+            });
+        }
+        let resume_key = self.resume_key(&key.respondent, flow_id);
+        let mut pipe = redis::pipe();
+        pipe.cmd("GET")
+            .arg(self.session_key(key))
+            .cmd("GET")
+            .arg(&resume_key)
+            .cmd("PTTL")
+            .arg(&resume_key);
+        let (value, data, pttl): (Option<Vec<u8>>, Option<Vec<u8>>, i64) =
+            within(self.deadline, self.connection.query_pipe(&pipe))
+                .await
+                .map_err(unavailable)?;
+        match value.as_deref().map(versioned).transpose()? {
+            Some((version, bytes)) => {
+                let v = Versioned {
+                    record: codec::decode(bytes)?,
+                    version,
+                };
+                self.near.put(key, v.clone());
+                Ok(super::Opening {
+                    session: Some(v),
+                    resume: None,
+                })
+            }
+            None => {
+                self.near.forget(key);
+                Ok(super::Opening {
+                    session: None,
+                    resume: Some(resumable(data, pttl, flow_id)),
+                })
+            }
+        }
+    }
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis().max(1) as u64
 }
@@ -453,19 +525,7 @@ impl SessionStore for RedisStore {
             within(self.deadline, self.connection.query_pipe(&pipe))
                 .await
                 .map_err(unavailable)?;
-        // Past its resume window, the record only waits to be delivered as a partial.
-        let data = data.filter(|_| pttl > super::ABANDONED_GRACE.as_millis() as i64);
-        match data {
-            Some(d) => match codec::decode(&d) {
-                Ok(r) => Ok(Some(r)),
-                Err(e) => {
-                    // An unreadable resume record only costs the respondent the offer.
-                    tracing::warn!(error = %e, flow = flow_id, "ignoring an unreadable resume record");
-                    Ok(None)
-                }
-            },
-            None => Ok(None),
-        }
+        Ok(resumable(data, pttl, flow_id))
     }
 
     async fn find_abandoned(&self, max: usize) -> Result<Vec<SessionRecord>, StoreError> {

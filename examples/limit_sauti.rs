@@ -1,0 +1,290 @@
+//! limit-sauti: a bare hyper server that sends exactly Sauti's Redis traffic per hop, for the
+//! benchmark breakdown (benches/compare.sh, BENCHMARKS.md); not a product.
+//!
+//! Per hop it does what `sauti serve` asks of Redis and nothing else: the same store
+//! (`RedisStore`: near cache, load, resume lookup on dial-in, the save script with its keys,
+//! record sizes, resume writes and owner), and on the last hop the same completion write
+//! (the response queued on the sink's stream inside the save). The records are the real
+//! engine's, computed once at start for the benchmark survey; no gateway decoding beyond the
+//! three form fields, no engine, rendering, metrics, limits or logging on the hop.
+//!
+//! With `LIMIT_DELIVER=1` it also runs the delivery work of Sauti's default sink: the file
+//! sink's worker reading the Redis stream and appending each response to a file, fsynced.
+//!
+//!   cargo run --release --example limit_sauti            # 127.0.0.1:8093
+//! Env: PORT, REDIS_URL (loopback), REDIS_KEY_PREFIX (default sauti-limit), LIMIT_DELIVER,
+//!      LIMIT_DATA_DIR (where the file sink writes; default a temporary directory).
+
+use std::convert::Infallible;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+use sauti::channel::{ChannelMemory, ussd};
+use sauti::engine::{self, HopContext};
+use sauti::gateway::InputCursor;
+use sauti::pseudonym::Pseudonymizer;
+use sauti::render::Budget;
+use sauti::session::{
+    Claim, Enqueue, Ownership, RedisConfig, RedisStore, ResumeWrite, SessionKey, SessionRecord,
+    SessionStore, Versioned, address_tag,
+};
+
+const GATEWAY: &str = "africastalking";
+const SERVICE_CODE: &str = "*384*1#";
+/// What the benchmark driver answers, hop by hop (the records' sizes follow from them).
+const ANSWERS: [&str; 5] = ["1", "1", "3", "Nyumba imeungua karibu na soko", "12"];
+
+/// One hop of the survey as the engine leaves it: the record to save and how.
+struct Step {
+    record: SessionRecord,
+    resume: ResumeWrite,
+    screen: Bytes,
+}
+
+struct Limit {
+    store: RedisStore,
+    pseudonyms: Pseudonymizer,
+    steps: Vec<Step>,
+    /// The response body of a completed survey (its real size), and the sinks it goes to.
+    body: Vec<u8>,
+    sinks: Vec<String>,
+    session_ttl: Duration,
+}
+
+/// The benchmark survey walked once through the real engine: the record after each hop.
+fn steps(root: &Path) -> (Vec<Step>, Vec<u8>) {
+    let (flows, problems) =
+        sauti::flow::load_dir(&[root.join("benches/flows")], &root.join("benches/locales"));
+    assert!(problems.is_empty(), "{problems:?}");
+    let flow = flows.into_iter().next().expect("the benchmark flow");
+    let ctx = HopContext {
+        today: time::OffsetDateTime::now_utc().date(),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let response_id = uuid::Uuid::now_v7();
+    let start = engine::start(&flow, None, &sauti::response::receipt_of(&response_id));
+    let mut record = SessionRecord {
+        flow_id: flow.id.clone(),
+        flow_version: flow.version,
+        response_id,
+        respondent: String::new(),
+        network: Some("63001".into()),
+        started_at_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+        address: address_tag(SERVICE_CODE),
+        cursor: InputCursor::START,
+        channel: ChannelMemory::Ussd { page: 0 },
+        reason: None,
+        state: start.state.clone(),
+        gateway: GATEWAY.into(),
+        last_hop_ms: (now.unix_timestamp_nanos() / 1_000_000) as i64,
+    };
+    let budget = Budget::default();
+    let mut steps = vec![Step {
+        record: record.clone(),
+        resume: sauti::survey::resume_write(&start),
+        screen: Bytes::from(format!(
+            "CON {}",
+            ussd::UssdHop {
+                hop: start,
+                page: 0
+            }
+            .screen(&flow, budget)
+            .text
+        )),
+    }];
+    let mut text = String::new();
+    for answer in ANSWERS {
+        let turn = ussd::step(&flow, &record.state, None, 0, answer, &ctx, budget);
+        if !text.is_empty() {
+            text.push('*');
+        }
+        text.push_str(answer);
+        let screen = turn.screen(&flow, budget);
+        record.state = turn.hop.state.clone();
+        record.cursor = InputCursor::of(&text);
+        steps.push(Step {
+            record: record.clone(),
+            resume: sauti::survey::resume_write(&turn.hop),
+            screen: Bytes::from(format!(
+                "{} {}",
+                if screen.end { "END" } else { "CON" },
+                screen.text
+            )),
+        });
+    }
+    let response = sauti::recorder::response(&flow, GATEWAY, &record, now);
+    (steps, serde_json::to_vec(&response).expect("JSON"))
+}
+
+impl Limit {
+    async fn hop(&self, session_id: &str, phone: &str, text: &str) -> Result<Bytes, String> {
+        let n = if text.is_empty() {
+            0
+        } else {
+            text.split('*').count()
+        };
+        let step = self.steps.get(n).ok_or("past the end")?;
+        let key = SessionKey {
+            respondent: self.pseudonyms.of(phone),
+            gateway: GATEWAY.into(),
+            session_id: session_id.to_owned(),
+        };
+        // As Sauti: the session, and on a dial-in the resume record with it (one round trip).
+        let opening = self
+            .store
+            .load_opening(&key, false, Some(&step.record.flow_id))
+            .await
+            .map_err(|e| e.to_string())?;
+        let (expected, response_id, claim) = match opening.session {
+            Some(Versioned { record, version }) => (version, record.response_id, Claim::Hold),
+            None => {
+                let claim = if opening.resume.flatten().is_some() {
+                    Claim::TakeOver
+                } else {
+                    Claim::Hold
+                };
+                (0, uuid::Uuid::now_v7(), claim)
+            }
+        };
+        let mut record = step.record.clone();
+        record.respondent = key.respondent.clone();
+        record.response_id = response_id;
+        let completed = n + 1 == self.steps.len();
+        let rid = response_id.to_string();
+        let enqueue = Enqueue {
+            response_id: &rid,
+            body: &self.body,
+            sinks: &self.sinks,
+        };
+        self.store
+            .save(
+                &key,
+                &record,
+                expected,
+                self.session_ttl,
+                step.resume,
+                completed.then_some(&enqueue),
+                Ownership {
+                    tag: key.owner_tag(),
+                    claim: if completed { Claim::Complete } else { claim },
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(step.screen.clone())
+    }
+}
+
+fn form(body: &[u8]) -> (String, String, String) {
+    let fields: Vec<(String, String)> = serde_html_form::from_bytes(body).unwrap_or_default();
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    (get("sessionId"), get("phoneNumber"), get("text"))
+}
+
+async fn route(limit: Arc<Limit>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, body: Bytes| {
+        let mut r = Response::new(Full::new(body));
+        *r.status_mut() = status;
+        r
+    };
+    let Ok(body) = req.into_body().collect().await else {
+        return reply(StatusCode::BAD_REQUEST, Bytes::from_static(b"bad body"));
+    };
+    let (session, phone, text) = form(&body.to_bytes());
+    match limit.hop(&session, &phone, &text).await {
+        Ok(screen) => reply(StatusCode::OK, screen),
+        Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, Bytes::from(e)),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let port: u16 = std::env::var("PORT")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(8093);
+    let deliver = std::env::var("LIMIT_DELIVER").is_ok_and(|v| v == "1");
+    let (steps, body) = steps(&root);
+    let defaults = sauti::config::Config::default();
+    let mut config = defaults.clone();
+    config.redis.url =
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into());
+    config.redis.key_prefix =
+        std::env::var("REDIS_KEY_PREFIX").unwrap_or_else(|_| "sauti-limit".into());
+    let keep = tempfile_dir();
+    config.data_dir = std::env::var("LIMIT_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| keep.clone());
+    config.apply(&sauti::config::Overrides::default());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let redis: &RedisConfig = &config.redis;
+        let store = RedisStore::connect(
+            redis,
+            config.longest_session_ttl(),
+            Duration::from_secs(config.resume_window_secs),
+        )
+        .await?;
+        let metrics = sauti::metrics::Metrics::default();
+        let stop = sauti::shutdown::Shutdown::new();
+        let _workers = if deliver {
+            Some(sauti::service::start_workers(&config, None, &metrics, &stop).await?)
+        } else {
+            None
+        };
+        let limit = Arc::new(Limit {
+            store,
+            pseudonyms: Pseudonymizer::new(b"bench-key-0123456789abcdef")?,
+            steps,
+            body,
+            sinks: config.sinks.keys().cloned().collect(),
+            session_ttl: Duration::from_secs(config.session_ttl_secs),
+        });
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        eprintln!(
+            "limit-sauti on http://{addr}/ussd/africastalking (delivery {})",
+            if deliver { "on" } else { "off" }
+        );
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let _ = stream.set_nodelay(true);
+            let limit = limit.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req| {
+                    let limit = limit.clone();
+                    async move { Ok::<_, Infallible>(route(limit, req).await) }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    })
+}
+
+/// A directory of its own under the system's temporary directory.
+fn tempfile_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("limit-sauti-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
+}
