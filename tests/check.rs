@@ -66,6 +66,24 @@ fn the_shipped_flows_pass() {
     assert_eq!(ids, ["connectivity", "kufatilia"]);
 }
 
+/// The benchmark's flow and its copies of the engine texts stay servable (a new engine text
+/// missing there once stopped `benches/compare.sh` from starting Sauti).
+#[test]
+fn the_benchmark_flow_passes() {
+    let report = check::check(
+        &[PathBuf::from(REPO).join("benches/flows")],
+        &Path::new(REPO).join("benches/locales"),
+        Budget::default(),
+    );
+    let errors: Vec<String> = report
+        .problems
+        .iter()
+        .filter(|p| p.severity == sauti::problem::Severity::Error)
+        .map(|p| p.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+}
+
 #[test]
 fn a_toml_syntax_error_points_at_its_line() {
     assert_reports("toml-syntax", &["flows/toml-syntax.toml:9:"]);

@@ -27,3 +27,55 @@ resume-prompt = Vous aviez déjà commencé ce questionnaire.
 resume-continue = Continuer
 survey-superseded = Ce questionnaire continue dans une autre session. Merci.
 resume-restart = Recommencer
+
+## Voice calls: every line below is spoken by a text-to-speech voice or played from a
+## recording (audio/fr/<message-id>.wav; `sauti prompts` lists them). The hints assume the
+## default keys ([nav] in the flow).
+voice-language = Pour le français
+voice-press = appuyez sur
+voice-more = Pour d'autres choix, appuyez sur 9.
+voice-back = Pour revenir en arrière, appuyez sur 0.
+voice-back-typed = Pour revenir en arrière, tapez 0 0 puis dièse.
+voice-skip = Pour passer cette question, tapez 0 0 0 puis dièse.
+voice-repeat = Pour réécouter, appuyez sur étoile.
+voice-number = Tapez le nombre, puis appuyez sur dièse.
+voice-date = Tapez la date, puis appuyez sur dièse.
+voice-multi = Tapez les numéros de vos choix, puis appuyez sur dièse.
+voice-record = Parlez après le bip. Appuyez sur dièse quand vous avez fini.
+voice-no-input-goodbye = Nous n'avons rien entendu. Rappelez quand vous voulez pour continuer. Au revoir.
+voice-digit-0 = zéro
+voice-digit-1 = un
+voice-digit-2 = deux
+voice-digit-3 = trois
+voice-digit-4 = quatre
+voice-digit-5 = cinq
+voice-digit-6 = six
+voice-digit-7 = sept
+voice-digit-8 = huit
+voice-digit-9 = neuf
+voice-letter-a = A
+voice-letter-b = B
+voice-letter-c = C
+voice-letter-d = D
+voice-letter-e = E
+voice-letter-f = F
+voice-letter-g = G
+voice-letter-h = H
+voice-letter-j = J
+voice-letter-k = K
+voice-letter-m = M
+voice-letter-n = N
+voice-letter-p = P
+voice-letter-q = Q
+voice-letter-r = R
+voice-letter-s = S
+voice-letter-t = T
+voice-letter-v = V
+voice-letter-w = W
+voice-letter-x = X
+voice-letter-y = Y
+voice-letter-z = Z
+
+## SMS
+sms-stopped = Terminé : vous ne recevrez plus de questions. Merci.
+sms-not-started = Envoyez { $keyword } pour commencer.

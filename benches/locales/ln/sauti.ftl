@@ -27,3 +27,54 @@ resume-prompt = Obandaki kala mituna oyo.
 resume-continue = Kokoba
 survey-superseded = Mituna oyo ezali kokoba na lisolo mosusu. Matondi.
 resume-restart = Kobanda sika
+
+## Mbela ya mongongo: molongo moko na moko etangami na mongongo ya ordinatere to euti na
+## bifaele ya mongongo (audio/ln/<message-id>.wav; `sauti prompts` ezali kolakisa yango).
+voice-language = Mpo na Lingala
+voice-press = finá
+voice-more = Mpo na maponi mosusu, finá 9.
+voice-back = Mpo na kozonga nsima, finá 0.
+voice-back-typed = Mpo na kozonga nsima, finá 0 0 sima diyezi.
+voice-skip = Mpo na koleka motuna oyo, finá 0 0 0 sima diyezi.
+voice-repeat = Mpo na koyoka lisusu, finá monzoto.
+voice-number = Kotisa motango, sima finá diyezi.
+voice-date = Kotisa dati, sima finá diyezi.
+voice-multi = Kotisa mitango ya maponi na yo, sima finá diyezi.
+voice-record = Loba sima ya lokito. Finá diyezi soki osilisi.
+voice-no-input-goodbye = Toyoki eloko te. Okoki kobenga lisusu mpo na kokoba. Tikala malamu.
+voice-digit-0 = zero
+voice-digit-1 = moko
+voice-digit-2 = mibale
+voice-digit-3 = misato
+voice-digit-4 = minei
+voice-digit-5 = mitano
+voice-digit-6 = motoba
+voice-digit-7 = nsambo
+voice-digit-8 = mwambe
+voice-digit-9 = libwa
+voice-letter-a = A
+voice-letter-b = B
+voice-letter-c = C
+voice-letter-d = D
+voice-letter-e = E
+voice-letter-f = F
+voice-letter-g = G
+voice-letter-h = H
+voice-letter-j = J
+voice-letter-k = K
+voice-letter-m = M
+voice-letter-n = N
+voice-letter-p = P
+voice-letter-q = Q
+voice-letter-r = R
+voice-letter-s = S
+voice-letter-t = T
+voice-letter-v = V
+voice-letter-w = W
+voice-letter-x = X
+voice-letter-y = Y
+voice-letter-z = Z
+
+## SMS
+sms-stopped = Esili: okozwa mituna lisusu te. Matondi.
+sms-not-started = Tinda { $keyword } mpo na kobanda.

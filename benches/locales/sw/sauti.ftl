@@ -27,3 +27,54 @@ resume-prompt = Ulikuwa umeshaanza maswali haya.
 resume-continue = Endelea
 survey-superseded = Dodoso hili linaendelea katika kipindi kingine. Asante.
 resume-restart = Anza upya
+
+## Simu za sauti: kila mstari unasomwa na sauti ya kompyuta au unachezwa kutoka rekodi
+## (audio/sw/<message-id>.wav; `sauti prompts` inaziorodhesha).
+voice-language = Kwa Kiswahili
+voice-press = bonyeza
+voice-more = Kwa machaguo mengine, bonyeza 9.
+voice-back = Kurudi nyuma, bonyeza 0.
+voice-back-typed = Kurudi nyuma, bonyeza 0 0 kisha alama ya reli.
+voice-skip = Kuruka swali hili, bonyeza 0 0 0 kisha alama ya reli.
+voice-repeat = Kusikiliza tena, bonyeza nyota.
+voice-number = Andika namba, kisha bonyeza alama ya reli.
+voice-date = Andika tarehe, kisha bonyeza alama ya reli.
+voice-multi = Andika namba za machaguo yako, kisha bonyeza alama ya reli.
+voice-record = Ongea baada ya mlio. Bonyeza alama ya reli ukimaliza.
+voice-no-input-goodbye = Hatujasikia chochote. Piga tena wakati wowote kuendelea. Kwaheri.
+voice-digit-0 = sifuri
+voice-digit-1 = moja
+voice-digit-2 = mbili
+voice-digit-3 = tatu
+voice-digit-4 = nne
+voice-digit-5 = tano
+voice-digit-6 = sita
+voice-digit-7 = saba
+voice-digit-8 = nane
+voice-digit-9 = tisa
+voice-letter-a = A
+voice-letter-b = B
+voice-letter-c = C
+voice-letter-d = D
+voice-letter-e = E
+voice-letter-f = F
+voice-letter-g = G
+voice-letter-h = H
+voice-letter-j = J
+voice-letter-k = K
+voice-letter-m = M
+voice-letter-n = N
+voice-letter-p = P
+voice-letter-q = Q
+voice-letter-r = R
+voice-letter-s = S
+voice-letter-t = T
+voice-letter-v = V
+voice-letter-w = W
+voice-letter-x = X
+voice-letter-y = Y
+voice-letter-z = Z
+
+## SMS
+sms-stopped = Imesimamishwa: hutapokea maswali tena. Asante.
+sms-not-started = Tuma { $keyword } kuanza.
