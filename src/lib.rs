@@ -25,6 +25,7 @@
 //!   for researchers (counts, funnel, answers; FLOIP Flow Results and flat CSV).
 
 pub mod audio;
+pub mod campaign;
 pub mod channel;
 pub mod check;
 pub mod config;
