@@ -21,10 +21,13 @@
 //!   anything is stored or logged.
 //! - [`service`]: what `sauti serve` and `sauti deliver` run; [`shutdown`]: how both stop;
 //!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber.
+//! - [`campaign`]: `sauti campaign`, outbound SMS surveys to a panel (sealed numbers with
+//!   [`vault`]), run paced by `sauti serve`; the SMS opt-out list.
 //! - [`report`] and [`export`]: what `sauti report` and `sauti export` make of the responses
 //!   for researchers (counts, funnel, answers; FLOIP Flow Results and flat CSV).
 
 pub mod audio;
+pub mod campaign;
 pub mod channel;
 pub mod check;
 pub mod config;

@@ -57,6 +57,13 @@ enum Command {
         #[command(flatten)]
         args: Overrides,
     },
+    /// Outbound surveys by SMS to a panel of informants: start one, see how it goes.
+    Campaign {
+        #[command(subcommand)]
+        action: sauti::campaign::command::Action,
+        #[command(flatten)]
+        args: Overrides,
+    },
     /// Export a flow as an XForm for ODK Central or KoBoToolbox.
     Xform {
         /// A flow file, or the id of a flow in `flows/`.
@@ -177,6 +184,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Deliver(args) => service::deliver(config(&args)?).map(|()| ExitCode::SUCCESS),
         Command::Outbox { action, args } => {
             sauti::outbox::command::run(action, config(&args)?).map(|()| ExitCode::SUCCESS)
+        }
+        Command::Campaign { action, args } => {
+            sauti::campaign::command::run(action, config(&args)?).map(|()| ExitCode::SUCCESS)
         }
         Command::Xform {
             flow,

@@ -81,6 +81,18 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let appended = journal.as_ref().map(Journal::progress);
         let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
         survey.limit_respondents(c.respondent_rate, c.max_sessions);
+        let serves_sms = c
+            .gateways
+            .values()
+            .any(|g| g.adapter == crate::config::GatewayKind::AfricastalkingSms);
+        let campaigns = Arc::new(crate::campaign::tracker::Tracker::new(c.data_dir.clone()));
+        if serves_sms {
+            crate::private_fs::create_dir_all(&c.data_dir)
+                .with_context(|| format!("creating {}", c.data_dir.display()))?;
+            let opt_outs = crate::campaign::optouts::OptOuts::open(&c.data_dir)
+                .context("reading the SMS opt-out list")?;
+            survey.keep_sms_records(Arc::new(opt_outs), campaigns.clone());
+        }
         let stop_workers = Shutdown::new();
         let mut workers = start_workers(&c, appended, &metrics, &stop_workers).await?;
         let limits = Limits {
@@ -204,6 +216,16 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             background.push(tokio::spawn(
                 compactor.run(Duration::from_millis(500), shutdown.clone()),
             ));
+        }
+        if app.sms_outbox.is_some() {
+            let runner = crate::campaign::runner::Runner {
+                app: app.clone(),
+                data_dir: c.data_dir.clone(),
+                vault: Arc::new(crate::vault::NumberVault::from_env_or(&key)?),
+                tracker: campaigns,
+                shutdown: shutdown.clone(),
+            };
+            background.push(tokio::spawn(runner.run()));
         }
         // The journal is only a queue unless a file sink writes it (then it is the data).
         let journal_is_data = c

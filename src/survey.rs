@@ -4,6 +4,8 @@
 
 mod sms;
 
+pub use sms::Invitation;
+
 use std::sync::Arc;
 
 use time::OffsetDateTime;
@@ -45,6 +47,9 @@ pub enum HopError {
     /// (The id is the caller's: quoted and escaped wherever it is written.)
     #[error("session {0:?} was opened on another service code")]
     WrongAddress(String),
+    /// The SMS opt-out list could not be written: the stop word is not taken yet.
+    #[error("cannot write the SMS opt-out list: {0}")]
+    OptOuts(std::io::Error),
 }
 
 /// Serves hops. Each part is its own type: the flows served ([`LiveFlows`]), the session
@@ -58,6 +63,10 @@ pub struct Survey {
     recorder: Recorder,
     pseudonyms: Pseudonymizer,
     pub metrics: Arc<Metrics>,
+    /// Who opted out of SMS (stop words), when an SMS gateway is served.
+    opt_outs: Option<Arc<crate::campaign::optouts::OptOuts>>,
+    /// The surveys campaigns opened, whose answers the SMS hop reports to them.
+    campaigns: Option<Arc<crate::campaign::tracker::Tracker>>,
 }
 
 impl Survey {
@@ -77,7 +86,29 @@ impl Survey {
             recorder: Recorder::new(journal, sinks, metrics.clone()),
             pseudonyms,
             metrics,
+            opt_outs: None,
+            campaigns: None,
         }
+    }
+
+    /// Keeps the SMS opt-out list and reports campaign members' answers to `campaigns`.
+    pub fn keep_sms_records(
+        &mut self,
+        opt_outs: Arc<crate::campaign::optouts::OptOuts>,
+        campaigns: Arc<crate::campaign::tracker::Tracker>,
+    ) {
+        self.opt_outs = Some(opt_outs);
+        self.campaigns = Some(campaigns);
+    }
+
+    /// The SMS opt-out list, when kept.
+    pub fn opt_outs(&self) -> Option<&Arc<crate::campaign::optouts::OptOuts>> {
+        self.opt_outs.as_ref()
+    }
+
+    /// The respondent's pseudonym of `number` (E.164).
+    pub fn pseudonym_of(&self, number: &str) -> String {
+        self.pseudonyms.of(number)
     }
 
     /// Limits each respondent to `rate` hops (tracking at most `respondents` at once).
@@ -140,6 +171,18 @@ impl Survey {
         inbound: &Inbound,
         now: OffsetDateTime,
     ) -> Result<Rendered, HopError> {
+        self.hop_with_result(gateway, inbound, now)
+            .await
+            .map(|(rendered, _)| rendered)
+    }
+
+    /// [`Survey::hop`], with how the hop ended (the SMS hop reports completions).
+    async fn hop_with_result(
+        &self,
+        gateway: &ConfiguredGateway,
+        inbound: &Inbound,
+        now: OffsetDateTime,
+    ) -> Result<(Rendered, HopResult), HopError> {
         let started = std::time::Instant::now();
         // A span per hop (debug level: free at the default `info` unless exported to OTLP);
         // events inside carry it.
@@ -163,7 +206,7 @@ impl Survey {
         }
         self.metrics
             .hop(&gateway.name, flow, result, started.elapsed());
-        served.map(|(rendered, _, _)| rendered)
+        served.map(|(rendered, result, _)| (rendered, result))
     }
 
     /// One hop: what to answer, how it ended, and the flow it was on.

@@ -7,12 +7,28 @@ use super::{HopError, Survey, unix_ms};
 use crate::channel::sms::{KeywordTarget, SmsText};
 use crate::channel::{self, ChannelMemory, Rendered};
 use crate::engine;
+use crate::flow::CompiledFlow;
 use crate::gateway::{ConfiguredGateway, Inbound, InputCursor};
 use crate::hash::fnv1a;
+use crate::metrics::HopResult;
 use crate::response::receipt_of;
 use crate::session::{
     Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, address_tag,
 };
+
+/// A survey a campaign opened: its response id and the first message to send.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub response_id: uuid::Uuid,
+    pub message: Rendered,
+}
+
+/// How a new conversation opens: by keyword (the message's cursor) or by invitation.
+struct Opening<'a> {
+    lang: Option<&'a str>,
+    network: Option<String>,
+    cursor: InputCursor,
+}
 
 impl Survey {
     /// Serves one inbound SMS; `None` when there is nothing to send. A message delivered again
@@ -33,6 +49,7 @@ impl Survey {
         };
         let message = fnv1a(inbound.message_id.as_deref().unwrap_or_default().as_bytes());
         let what = settings.classify(&inbound.input);
+        let campaign_survey;
         {
             let _serial = self.locks.serialise(&key).await;
             let current = self.sessions.load(&key, true).await?;
@@ -50,11 +67,23 @@ impl Survey {
             });
             match what {
                 SmsText::Start(target) => {
+                    // Texting a keyword asks for texts again: campaigns may include them.
+                    if let Some(list) = &self.opt_outs {
+                        list.opt_in(&key.respondent)
+                            .await
+                            .map_err(HopError::OptOuts)?;
+                    }
                     return self
                         .start(gateway, &key, inbound, target, expected, now)
                         .await;
                 }
                 SmsText::Stop => {
+                    // Before the confirmation: once told they are out, they must be.
+                    if let Some(list) = &self.opt_outs {
+                        list.opt_out(&key.respondent)
+                            .await
+                            .map_err(HopError::OptOuts)?;
+                    }
                     let lang_text = |id: &str| match &live {
                         Some(v) => self.text_in(&v.record, id),
                         None => None,
@@ -103,8 +132,38 @@ impl Survey {
                 }
                 SmsText::Answer(_) => {}
             }
+            campaign_survey = match (&self.campaigns, &live) {
+                (Some(t), Some(v)) if t.is_campaign(&v.record.response_id).await => {
+                    Some(v.record.response_id)
+                }
+                _ => None,
+            };
         }
-        self.hop(gateway, inbound, now).await.map(Some)
+        let (rendered, result) = self.hop_with_result(gateway, inbound, now).await?;
+        if let (Some(tracker), Some(response)) = (&self.campaigns, campaign_survey) {
+            self.report_to_campaign(tracker, &response, result).await;
+        }
+        Ok(Some(rendered))
+    }
+
+    /// A campaign member answered their survey (and maybe finished it): said in the
+    /// campaign's `events`. The answer is taken whether or not this is written.
+    async fn report_to_campaign(
+        &self,
+        tracker: &crate::campaign::tracker::Tracker,
+        response: &uuid::Uuid,
+        result: HopResult,
+    ) {
+        use crate::campaign::Event;
+        let mut events = vec![Event::Started];
+        if result == HopResult::Completed {
+            events.push(Event::Completed);
+        }
+        for event in events {
+            if let Err(e) = tracker.record(response, event).await {
+                tracing::warn!(error = %e, ?event, "a campaign event could not be written: its status will miss it");
+            }
+        }
     }
 
     /// A new survey on the flow a keyword names, replacing whatever the conversation held.
@@ -122,7 +181,74 @@ impl Survey {
             tracing::error!(flow = %target.flow, "an SMS keyword names a flow that is not served");
             return Ok(Some(self.notice(gateway, "unknown-service")));
         };
-        let lang = target.lang.as_deref().and_then(|l| flow.language_index(l));
+        let opening = Opening {
+            lang: target.lang.as_deref(),
+            network: inbound.network.clone(),
+            cursor: gateway.adapter.cursor(&InputCursor::START, inbound),
+        };
+        let (_, rendered) = self
+            .open_conversation(gateway, key, flow, opening, expected, now)
+            .await?;
+        tracing::debug!(gateway = %gateway.name, flow = %flow.id, "survey started by keyword");
+        Ok(Some(rendered))
+    }
+
+    /// Opens survey `flow` for `number` (E.164) as if they had texted its keyword to
+    /// `short_code`: the conversation their reply continues, with its first question to
+    /// send them. Whatever the conversation held is replaced, as a keyword does. `None` when
+    /// the flow is not served on SMS.
+    pub async fn invite(
+        &self,
+        gateway: &ConfiguredGateway,
+        number: &str,
+        short_code: &str,
+        flow_id: &str,
+        lang: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<Option<Invitation>, HopError> {
+        let flows = self.flows();
+        let Some(flow) = flows.route(gateway.channel(), flow_id) else {
+            return Ok(None);
+        };
+        let key = SessionKey {
+            respondent: self.pseudonyms.of(number),
+            gateway: gateway.name.clone(),
+            // As the SMS gateway keys the conversation of a message to `short_code`.
+            session_id: crate::gateway::africastalking_sms::session_id(short_code),
+        };
+        let _serial = self.locks.serialise(&key).await;
+        let expected = self
+            .sessions
+            .load(&key, true)
+            .await?
+            .map_or(0, |v| v.version);
+        // No message taken yet: the reply, whatever its id, is the first answer.
+        let opening = Opening {
+            lang,
+            network: None,
+            cursor: InputCursor::START,
+        };
+        let (record, message) = self
+            .open_conversation(gateway, &key, flow, opening, expected, now)
+            .await?;
+        Ok(Some(Invitation {
+            response_id: record.response_id,
+            message,
+        }))
+    }
+
+    /// A new conversation on `flow` saved over version `expected` of `key`'s: its record and
+    /// its first message.
+    async fn open_conversation(
+        &self,
+        gateway: &ConfiguredGateway,
+        key: &SessionKey,
+        flow: &CompiledFlow,
+        opening: Opening<'_>,
+        expected: u64,
+        now: OffsetDateTime,
+    ) -> Result<(SessionRecord, Rendered), HopError> {
+        let lang = opening.lang.and_then(|l| flow.language_index(l));
         let response_id = uuid::Uuid::now_v7();
         let hop = engine::start(flow, lang, &receipt_of(&response_id));
         let record = SessionRecord {
@@ -130,10 +256,10 @@ impl Survey {
             flow_version: flow.version,
             response_id,
             respondent: key.respondent.clone(),
-            network: inbound.network.clone(),
+            network: opening.network,
             started_at_ms: unix_ms(now),
             address: address_tag(&flow.id),
-            cursor: gateway.adapter.cursor(&InputCursor::START, inbound),
+            cursor: opening.cursor,
             channel: ChannelMemory::fresh(gateway.channel()),
             reason: None,
             state: hop.state.clone(),
@@ -156,14 +282,14 @@ impl Survey {
             return Err(HopError::Contended);
         }
         self.metrics.session_started(&gateway.name, &flow.id);
-        tracing::debug!(gateway = %gateway.name, flow = %flow.id, "survey started by keyword");
-        Ok(Some(record.channel.render(
+        let rendered = record.channel.render(
             flow,
             &record.state,
             None,
             record.cursor.len,
             &gateway.render,
-        )))
+        );
+        Ok((record, rendered))
     }
 
     /// What the conversation shows now: its question (or closing message), or the stop
