@@ -114,6 +114,9 @@ impl App {
             let action = match rest.strip_prefix('/') {
                 None if rest.is_empty() => "",
                 Some(a) if g.channel() == Channel::Voice && ACTIONS.contains(&a) => a,
+                Some(DELIVERY) if g.channel() == Channel::Sms => {
+                    return Some(Route::Delivery { name: &g.name });
+                }
                 Some("events" | "status") => {
                     return Some(Route::Ended {
                         channel: Some(g.channel()),
@@ -369,8 +372,15 @@ enum Route<'a> {
         channel: Option<Channel>,
         name: &'a str,
     },
+    /// A delivery report of an SMS gateway `name` (`/sms/<name>/delivery`).
+    Delivery {
+        name: &'a str,
+    },
     NotFound,
 }
+
+/// What follows an SMS gateway's route for its delivery reports.
+const DELIVERY: &str = "delivery";
 
 /// What may follow a gateway's route: its callbacks.
 const ACTIONS: &[&str] = &["gather", "digits", "recording", "no-input"];
@@ -442,6 +452,7 @@ fn route(path: &str) -> Route<'_> {
             channel: Some(channel),
             name,
         },
+        DELIVERY if channel == Channel::Sms => Route::Delivery { name },
         "" => Route::Hop {
             channel,
             name,
@@ -559,8 +570,65 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             };
             session_ended(gateway, &wire(&parts, "", &body))
         }
+        Route::Delivery { name } => {
+            let Some(gateway) = app
+                .gateway(Some(Channel::Sms), name)
+                .filter(|g| g.adapter.sends_delivery_reports())
+            else {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    format!("no SMS gateway `{name}` with delivery reports\n"),
+                );
+            };
+            // Authenticated like the gateway's messages: a report is the gateway's word.
+            if let Some(refused) = refusal(app, gateway, &parts, peer) {
+                return refused;
+            }
+            if method != Method::POST {
+                return method_not_allowed("POST");
+            }
+            let expected = Some("application/x-www-form-urlencoded");
+            let body = match read_body(app, &parts.headers, body, expected).await {
+                Ok(b) => b,
+                Err(reply) => return reply,
+            };
+            delivery_report(app, gateway, &wire(&parts, DELIVERY, &body))
+        }
         Route::NotFound => text(StatusCode::NOT_FOUND, "not found\n"),
     }
+}
+
+/// A delivery report: counted by gateway and status, logged without the recipient's number
+/// (the adapter does not keep it), acknowledged `200`.
+fn delivery_report(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) -> Reply {
+    let report = match gateway.adapter.decode_delivery_report(request) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&e),
+    };
+    app.survey
+        .metrics
+        .sms_delivery_report(&gateway.name, report.status.label());
+    let none = "";
+    if report.status.is_final_failure() {
+        tracing::info!(
+            gateway = %gateway.name,
+            message = %report.message_id.escape_debug(),
+            status = report.status.label(),
+            network = %report.network.as_deref().unwrap_or(none).escape_debug(),
+            reason = %report.failure_reason.as_deref().unwrap_or(none).escape_debug(),
+            retries = report.retry_count.unwrap_or(0),
+            "SMS not delivered"
+        );
+    } else {
+        tracing::debug!(
+            gateway = %gateway.name,
+            message = %report.message_id.escape_debug(),
+            status = report.status.label(),
+            network = %report.network.as_deref().unwrap_or(none).escape_debug(),
+            "SMS delivery report"
+        );
+    }
+    text(StatusCode::OK, "")
 }
 
 /// The gateway's own checks of who is calling: the refusal to send, if any (counted; it

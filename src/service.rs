@@ -80,6 +80,11 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let appended = journal.as_ref().map(Journal::progress);
         let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
         survey.limit_respondents(c.respondent_rate, c.max_sessions);
+        survey.limit_sms(
+            c.sms.respondent_rate,
+            c.max_sessions,
+            c.sms.max_messages_per_session,
+        );
         let stop_workers = Shutdown::new();
         let workers = start_workers(&c, appended, &metrics, &stop_workers).await?;
         let limits = Limits {

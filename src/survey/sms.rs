@@ -1,5 +1,6 @@
 //! The SMS hop: a keyword (re)starts its survey, a stop word ends the conversation, a
 //! message delivered twice is taken once; any other text is an answer, served as any hop.
+//! A number over its rate, or a conversation past its cap of replies, gets no reply.
 
 use time::OffsetDateTime;
 
@@ -14,8 +15,26 @@ use crate::session::{
     Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, address_tag,
 };
 
+/// What one number may make Sauti send by SMS (`[sms] respondent_rate`,
+/// `max_messages_per_session`).
+#[derive(Debug)]
+pub(super) struct SmsLimits {
+    pub(super) rate: crate::limits::KeyedLimiter,
+    pub(super) max_per_session: std::num::NonZeroU16,
+}
+
+impl Default for SmsLimits {
+    fn default() -> Self {
+        SmsLimits {
+            rate: crate::limits::KeyedLimiter::new(crate::limits::Rate::UNLIMITED, 1),
+            max_per_session: crate::config::SmsConfig::default().max_messages_per_session,
+        }
+    }
+}
+
 impl Survey {
-    /// Serves one inbound SMS; `None` when there is nothing to send (a duplicate delivery).
+    /// Serves one inbound SMS; `None` when there is nothing to send (a duplicate delivery, a
+    /// number over its rate, a conversation past its cap).
     pub async fn sms(
         &self,
         gateway: &ConfiguredGateway,
@@ -31,6 +50,17 @@ impl Survey {
         };
         let message = fnv1a(inbound.message_id.as_deref().unwrap_or_default().as_bytes());
         let what = settings.classify(&inbound.input);
+        if !self
+            .sms_limits
+            .rate
+            .allow(&key.respondent, std::time::Instant::now())
+        {
+            // Before the store is read: a flood costs no reply, no write, little work.
+            self.metrics.rate_limited("sms_respondent");
+            self.metrics.sms_unanswered(&gateway.name, "flood");
+            tracing::debug!(gateway = %gateway.name, "SMS over the number's rate: no reply, nothing changed");
+            return Ok(None);
+        }
         {
             let _serial = self.locks.serialise(&key).await;
             let current = self.sessions.load(&key, true).await?;
@@ -41,15 +71,21 @@ impl Survey {
                 return Ok(None);
             }
             let expected = current.as_ref().map_or(0, |v| v.version);
+            let sent = current.as_ref().map_or(0, |v| v.record.channel.sms_sent());
+            if sent >= self.sms_limits.max_per_session.get() {
+                self.metrics.sms_unanswered(&gateway.name, "session_cap");
+                tracing::info!(gateway = %gateway.name, sent, "SMS conversation past its cap of messages: no reply until it expires");
+                return Ok(None);
+            }
             // A finished or stopped conversation takes no answer: only a keyword starts anew.
             let live = current.filter(|v| {
                 !v.record.state.is_finished()
-                    && v.record.channel != (ChannelMemory::Sms { stopped: true })
+                    && !matches!(v.record.channel, ChannelMemory::Sms { stopped: true, .. })
             });
             match what {
                 SmsText::Start(target) => {
                     return self
-                        .start(gateway, &key, inbound, target, expected, now)
+                        .start(gateway, &key, inbound, target, (expected, sent), now)
                         .await;
                 }
                 SmsText::Stop => {
@@ -62,7 +98,10 @@ impl Survey {
                         record.cursor = gateway.adapter.cursor(&record.cursor, inbound);
                         // Kept (the stores have no delete) but stopped, its resume record
                         // cleared: nothing of it is offered again.
-                        record.channel = ChannelMemory::Sms { stopped: true };
+                        record.channel = ChannelMemory::Sms {
+                            stopped: true,
+                            sent: sent.saturating_add(1),
+                        };
                         self.sessions
                             .save(
                                 &key,
@@ -105,14 +144,15 @@ impl Survey {
         self.hop(gateway, inbound, now).await.map(Some)
     }
 
-    /// A new survey on the flow a keyword names, replacing whatever the conversation held.
+    /// A new survey on the flow a keyword names, replacing whatever the conversation held
+    /// (`expected`: its version; `sent`: the messages it sent, a count that goes on).
     async fn start(
         &self,
         gateway: &ConfiguredGateway,
         key: &SessionKey,
         inbound: &Inbound,
         target: &KeywordTarget,
-        expected: u64,
+        (expected, sent): (u64, u16),
         now: OffsetDateTime,
     ) -> Result<Option<Rendered>, HopError> {
         let flows = self.flows();
@@ -132,7 +172,10 @@ impl Survey {
             started_at_ms: unix_ms(now),
             address: address_tag(&flow.id),
             cursor: gateway.adapter.cursor(&InputCursor::START, inbound),
-            channel: ChannelMemory::fresh(gateway.channel()),
+            channel: ChannelMemory::Sms {
+                stopped: false,
+                sent: sent.saturating_add(1),
+            },
             reason: None,
             state: hop.state.clone(),
             gateway: gateway.name.clone(),
