@@ -327,11 +327,11 @@ impl Default for SmsConfig {
         SmsConfig {
             session_ttl_secs: 24 * 60 * 60,
             keywords: crate::channel::sms::default_keywords(),
-            // A person answers a question every few seconds at best; the burst absorbs
-            // messages a network delivers together after a delay.
+            // A person answers a question every few seconds at best; the burst (a whole
+            // survey) absorbs messages a network delivers together after a delay.
             respondent_rate: Rate {
                 per_sec: 0.2,
-                burst: 10.0,
+                burst: 20.0,
             },
             // Kufatilia is about 15 messages with a few wrong answers: 60 is four surveys.
             max_messages_per_session: std::num::NonZeroU16::new(60).expect("not zero"),

@@ -1,0 +1,423 @@
+//! SMS against a real server beyond Africa's Talking's inbound messages: the generic HTTP SMS
+//! adapter (its own field names, a JSON body), delivery reports, and what protects respondents
+//! (a per-number rate, a cap of replies per conversation).
+
+mod common;
+
+use std::time::Duration;
+
+use common::server::{HttpReply, Options, Server};
+use serde_json::{Value, json};
+
+const SHORT_CODE: &str = "20880";
+
+/// A generic aggregator posting JSON under its own names; `/sms/smsco`.
+const GENERIC: &str = r#"
+[[gateway]]
+name = "smsco"
+adapter = "generic-sms"
+
+[gateway.generic_sms]
+method = "post"
+body = "json"
+fields = { from = "msisdn", to = "shortcode", text = "message", message_id = "msgId" }
+
+[gateway.generic_sms.send]
+url = "https://sms.example/api/send"
+body = "json"
+auth = { header = "Authorization", env = "SAUTI_SMSCO_TOKEN" }
+"#;
+
+/// Africa's Talking, its callbacks carrying a token in the query (they cannot set headers).
+const AT: &str = r#"
+[[gateway]]
+name = "africastalking"
+adapter = "africastalking-sms"
+auth = { token_query = "token", token_env = "SAUTI_AT_SMS_TOKEN" }
+"#;
+const AT_TOKEN: &str = "at-sms-secret-0123456789";
+
+fn start(config: &str) -> Server {
+    let mut opts = Options {
+        config: Some(config.into()),
+        ..Default::default()
+    };
+    opts.env
+        .push(("SAUTI_AT_SMS_TOKEN".into(), AT_TOKEN.into()));
+    Server::start_with(opts)
+}
+
+/// What Sauti queued for `number`, oldest first, each message's parts joined. The only place
+/// that reads the outbox: its format is about to change (numbers sealed).
+fn replies_to(server: &Server, number: &str) -> Vec<String> {
+    std::fs::read_to_string(server.data_dir.join("sms-outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("each line is JSON"))
+        .filter(|m| m["to"] == number)
+        .map(|m| {
+            assert_eq!(m["from"], SHORT_CODE, "{m}");
+            let parts = m["parts"].as_array().expect("parts");
+            parts.iter().map(|p| p.as_str().unwrap()).collect()
+        })
+        .collect()
+}
+
+/// A respondent whose messages reach Sauti through `send` (one gateway's wire format).
+struct Texter<'s> {
+    server: &'s Server,
+    number: &'static str,
+    sent: u32,
+    /// Replies read so far.
+    read: usize,
+    send: fn(&Server, &str, &str, &str) -> HttpReply,
+}
+
+impl<'s> Texter<'s> {
+    fn generic(server: &'s Server, number: &'static str) -> Texter<'s> {
+        Texter {
+            server,
+            number,
+            sent: 0,
+            read: 0,
+            send: post_generic,
+        }
+    }
+
+    fn africastalking(server: &'s Server, number: &'static str) -> Texter<'s> {
+        Texter {
+            server,
+            number,
+            sent: 0,
+            read: 0,
+            send: post_at,
+        }
+    }
+
+    /// Sends `text` as message `id`: acknowledged `200`, empty.
+    fn post(&self, text: &str, id: &str) {
+        let reply = (self.send)(self.server, self.number, text, id);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.body, "");
+    }
+
+    /// Sends `text` as a new message; returns the reply queued for it, if any.
+    fn text(&mut self, text: &str) -> Option<String> {
+        self.sent += 1;
+        self.post(text, &format!("{}-{}", self.number, self.sent));
+        self.received()
+    }
+
+    /// Sends `text`, which must be answered.
+    fn ask(&mut self, text: &str) -> String {
+        self.text(text)
+            .unwrap_or_else(|| panic!("no reply to {text:?}"))
+    }
+
+    /// The next reply not read yet.
+    fn received(&mut self) -> Option<String> {
+        let next = replies_to(self.server, self.number)
+            .get(self.read)
+            .cloned()?;
+        self.read += 1;
+        Some(next)
+    }
+}
+
+fn post_generic(server: &Server, number: &str, text: &str, id: &str) -> HttpReply {
+    let body = json!({"msisdn": number, "shortcode": SHORT_CODE, "message": text, "msgId": id, "receivedAt": "2026-12-01T10:00:00Z"});
+    server.request(
+        "POST",
+        "/sms/smsco",
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+}
+
+fn post_at(server: &Server, number: &str, text: &str, id: &str) -> HttpReply {
+    server.post_form(
+        &format!("/sms/africastalking?token={AT_TOKEN}"),
+        &[
+            ("from", number),
+            ("to", SHORT_CODE),
+            ("text", text),
+            ("date", "2026-12-01 10:00:00"),
+            ("id", id),
+            ("linkId", "link-1"),
+        ],
+    )
+}
+
+#[test]
+fn a_whole_report_through_the_generic_adapter_with_its_own_json_names() {
+    let server = start(GENERIC);
+    let mut phone = Texter::generic(&server, "+243810000301");
+    let languages = phone.ask("Kufatilia");
+    assert!(languages.contains("Langue"), "{languages}");
+    let consent = phone.ask("1");
+    assert!(consent.contains("Acceptez-vous?"), "{consent}");
+    let incident = phone.ask("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+    let wrong = phone.ask("42");
+    assert!(wrong.contains("Choix invalide."), "{wrong}");
+    let when = phone.ask("2");
+    assert!(when.contains("Quand cela s'est-il passé?"), "{when}");
+    let province = phone.ask("1");
+    assert!(province.contains("Dans quelle province?"), "{province}");
+    phone.ask("1");
+    phone.ask("Kalehe");
+    phone.ask("Nyabibwe");
+    phone.ask("3");
+    phone.ask("2");
+    let responses = server.responses();
+    assert_eq!(responses.len(), 1, "{responses:?}");
+    let response = &responses[0];
+    assert_eq!(response["channel"], "sms");
+    assert_eq!(response["gateway"], "smsco", "{response}");
+    assert_eq!(response["status"], "complete", "{response}");
+    assert_eq!(response["answers"]["site"]["value"], "Nyabibwe");
+    assert!(!response.to_string().contains("810000301"));
+    assert!(!server.logs().contains("810000301"));
+}
+
+#[test]
+fn a_message_delivered_twice_through_the_generic_adapter_is_taken_once() {
+    let server = start(GENERIC);
+    let mut phone = Texter::generic(&server, "+243810000302");
+    phone.ask("ALERTE");
+    let incident = phone.ask("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+    // The aggregator delivers the same message again: nothing advances, nothing is sent.
+    phone.post("1", &format!("{}-{}", phone.number, phone.sent));
+    assert_eq!(phone.received(), None);
+    let when = phone.ask("1");
+    assert!(when.contains("Quand cela s'est-il passé?"), "{when}");
+    assert_eq!(replies_to(&server, phone.number).len(), 3);
+}
+
+#[test]
+fn malformed_messages_are_refused_with_a_reason_and_touch_no_session() {
+    let server = start(GENERIC);
+    let number = "+243810000303";
+    let post = |body: &str| {
+        server.request(
+            "POST",
+            "/sms/smsco",
+            Some("application/json"),
+            body.as_bytes(),
+        )
+    };
+    let message = |fields: Value| {
+        let mut m = json!({"msisdn": number, "shortcode": SHORT_CODE, "message": "Kufatilia", "msgId": "m-1"});
+        for (k, v) in fields.as_object().unwrap() {
+            if v.is_null() {
+                m.as_object_mut().unwrap().remove(k);
+            } else {
+                m[k] = v.clone();
+            }
+        }
+        m.to_string()
+    };
+    let refused: [(String, u16, &str); 9] = [
+        (message(json!({"msisdn": null})), 400, "msisdn"),
+        (message(json!({"msgId": null})), 400, "msgId"),
+        (message(json!({"shortcode": null})), 400, "shortcode"),
+        (message(json!({"msisdn": "not-a-number"})), 400, "msisdn"),
+        (message(json!({"msisdn": {"n": 1}})), 400, "msisdn"),
+        (
+            message(json!({"message": "a".repeat(2000)})),
+            400,
+            "message",
+        ),
+        ("[1, 2]".into(), 400, "JSON object"),
+        ("{\"msisdn\": ".into(), 400, "malformed"),
+        (
+            message(json!({"message": "a".repeat(9000)})),
+            413,
+            "larger than",
+        ),
+    ];
+    for (body, status, reason) in &refused {
+        let reply = post(body);
+        assert_eq!(reply.status, *status, "{body:.80}: {}", reply.body);
+        assert!(reply.body.contains(reason), "{body:.80}: {}", reply.body);
+    }
+    let form = server.post_form("/sms/smsco", &[("msisdn", number), ("msgId", "m-2")]);
+    assert_eq!(form.status, 415, "{}", form.body);
+    let get = server.get("/sms/smsco?msisdn=243810000303&shortcode=20880&msgId=3");
+    assert_eq!(get.status, 405, "{}", get.body);
+    // Nothing was started or queued: an answer now finds no conversation.
+    assert_eq!(server.metric("sauti_sessions_started_total", &[]), 0.0);
+    assert!(replies_to(&server, number).is_empty());
+    let mut phone = Texter::generic(&server, number);
+    let not_started = phone.ask("1");
+    assert!(
+        not_started.contains("Envoyez KUFATILIA pour commencer."),
+        "{not_started}"
+    );
+}
+
+#[test]
+fn delivery_reports_are_counted_and_malformed_ones_refused() {
+    let server = start(&format!("{AT}{GENERIC}"));
+    let path = format!("/sms/africastalking/delivery?token={AT_TOKEN}");
+    let report = |fields: &[(&str, &str)]| server.post_form(&path, fields);
+    for (id, status) in [
+        ("ATXid_1", "Success"),
+        ("ATXid_2", "Success"),
+        ("ATXid_3", "Failed"),
+        ("ATXid_4", "Buffered"),
+        ("ATXid_5", "Teleported"),
+    ] {
+        let reply = report(&[
+            ("id", id),
+            ("status", status),
+            ("phoneNumber", "+243810000304"),
+            ("networkCode", "63001"),
+            (
+                "failureReason",
+                if status == "Failed" {
+                    "UserInBlackList"
+                } else {
+                    ""
+                },
+            ),
+            ("retryCount", "0"),
+        ]);
+        assert_eq!(reply.status, 200, "{status}: {}", reply.body);
+    }
+    let count = |status: &str| {
+        server.metric(
+            "sauti_sms_delivery_reports_total",
+            &[
+                "gateway=\"africastalking\"",
+                &format!("status=\"{status}\""),
+            ],
+        )
+    };
+    assert_eq!(count("delivered"), 2.0);
+    assert_eq!(count("failed"), 1.0);
+    assert_eq!(count("buffered"), 1.0);
+    // An unknown status is counted, under a label of the closed set.
+    assert_eq!(count("other"), 1.0);
+    assert!(!server.get("/metrics").body.contains("Teleported"));
+
+    let malformed: [(&[(&str, &str)], &str); 4] = [
+        (&[("status", "Success")], "`id`"),
+        (&[("id", "ATXid_6")], "`status`"),
+        (
+            &[
+                ("id", "ATXid_7"),
+                ("status", "Success"),
+                ("phoneNumber", "nobody"),
+            ],
+            "phoneNumber",
+        ),
+        (
+            &[
+                ("id", "ATXid_8"),
+                ("status", "Success"),
+                ("retryCount", "many"),
+            ],
+            "retryCount",
+        ),
+    ];
+    for (fields, reason) in malformed {
+        let reply = report(fields);
+        assert_eq!(reply.status, 400, "{fields:?}: {}", reply.body);
+        assert!(reply.body.contains(reason), "{fields:?}: {}", reply.body);
+    }
+    let json = server.request("POST", &path, Some("application/json"), b"{}");
+    assert_eq!(json.status, 415, "{}", json.body);
+    assert_eq!(server.metric("sauti_sms_delivery_reports_total", &[]), 5.0);
+    // Authenticated like the gateway's messages.
+    let rejected = server.metric("sauti_auth_rejected_total", &[]);
+    let anonymous = server.post_form(
+        "/sms/africastalking/delivery",
+        &[("id", "ATXid_9"), ("status", "Success")],
+    );
+    assert!(matches!(anonymous.status, 401 | 403), "{}", anonymous.body);
+    assert_eq!(
+        server.metric("sauti_auth_rejected_total", &[]),
+        rejected + 1.0
+    );
+    assert_eq!(server.metric("sauti_sms_delivery_reports_total", &[]), 5.0);
+    // The generic adapter takes none (yet); USSD gateways have no such path.
+    let generic = server.post_form("/sms/smsco/delivery", &[("id", "1"), ("status", "Success")]);
+    assert_eq!(generic.status, 404, "{}", generic.body);
+    let ussd = server.post_form("/ussd/africastalking/delivery", &[("id", "1")]);
+    assert_eq!(ussd.status, 404, "{}", ussd.body);
+    // The recipient's number reaches no log.
+    assert!(
+        server.logs_eventually_contain("SMS not delivered", 5),
+        "{}",
+        server.logs()
+    );
+    assert!(!server.logs().contains("810000304"), "{}", server.logs());
+}
+
+#[test]
+fn a_number_sending_too_fast_gets_no_reply_and_others_are_unaffected() {
+    // Three messages at once, then one every five seconds.
+    let server = start(&format!(
+        "[sms]\nrespondent_rate = {{ per_sec = 0.2, burst = 3 }}\n{AT}"
+    ));
+    let mut flooder = Texter::africastalking(&server, "+243810000305");
+    flooder.ask("Kufatilia");
+    flooder.ask("1");
+    let incident = flooder.ask("1");
+    assert!(incident.contains("Que voulez-vous signaler?"), "{incident}");
+    // Over its rate: acknowledged, unanswered, and the survey does not move.
+    assert_eq!(flooder.text("1"), None);
+    assert_eq!(flooder.text("STOP"), None);
+    assert_eq!(
+        server.metric(
+            "sauti_sms_unanswered_total",
+            &["gateway=\"africastalking\"", "reason=\"flood\""]
+        ),
+        2.0
+    );
+    assert_eq!(
+        server.metric("sauti_rate_limited_total", &["limit=\"sms_respondent\""]),
+        2.0
+    );
+    // Another number is served meanwhile.
+    let mut other = Texter::africastalking(&server, "+243810000306");
+    let languages = other.ask("Kufatilia");
+    assert!(languages.contains("Langue"), "{languages}");
+    // Once its rate allows again, the flooder is where it was: on the incident question.
+    std::thread::sleep(Duration::from_millis(5_500));
+    let again = flooder.ask("42");
+    assert!(again.contains("Choix invalide."), "{again}");
+    assert!(again.contains("Que voulez-vous signaler?"), "{again}");
+    assert_eq!(replies_to(&server, flooder.number).len(), 4);
+}
+
+#[test]
+fn a_conversation_past_its_cap_gets_no_more_replies() {
+    let server = start(&format!("[sms]\nmax_messages_per_session = 4\n{AT}"));
+    let mut phone = Texter::africastalking(&server, "+243810000307");
+    phone.ask("Kufatilia");
+    phone.ask("1");
+    phone.ask("1");
+    let fourth = phone.ask("42");
+    assert!(fourth.contains("Choix invalide."), "{fourth}");
+    // The cap is reached: no reply to an answer, nor to a keyword starting again.
+    assert_eq!(phone.text("1"), None);
+    assert_eq!(phone.text("ALERTE"), None);
+    assert_eq!(phone.text("STOP"), None);
+    assert_eq!(replies_to(&server, phone.number).len(), 4);
+    assert_eq!(
+        server.metric(
+            "sauti_sms_unanswered_total",
+            &["gateway=\"africastalking\"", "reason=\"session_cap\""]
+        ),
+        3.0
+    );
+    assert!(server.logs_eventually_contain("cap of messages", 5));
+    assert!(server.responses().is_empty());
+    // Another respondent has a cap of their own.
+    let mut other = Texter::africastalking(&server, "+243810000308");
+    let consent = other.ask("RIPOTI");
+    assert!(consent.contains("Unakubali?"), "{consent}");
+}
