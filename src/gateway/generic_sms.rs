@@ -806,4 +806,49 @@ mod tests {
         );
         assert!(req.headers.is_empty());
     }
+
+    /// The examples in docs/sms.md are configurations `serve` reads.
+    #[test]
+    fn the_documented_examples_load() {
+        let doc = include_str!("../../docs/sms.md");
+        let blocks: Vec<&str> = doc
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert!(blocks.len() >= 3, "{} blocks", blocks.len());
+        let mut generic = 0;
+        for block in blocks {
+            let config: crate::config::Config =
+                toml::from_str(block).unwrap_or_else(|e| panic!("{block}\n{e}"));
+            for g in config
+                .gateway_list
+                .iter()
+                .filter(|g| g.adapter == crate::config::GatewayKind::GenericSms)
+            {
+                let settings = g.generic_sms.as_ref().expect("settings");
+                assert!(settings.send.is_some());
+                generic += 1;
+            }
+        }
+        assert_eq!(generic, 1);
+    }
+
+    #[test]
+    fn generic_sms_settings_belong_to_their_adapter() {
+        let dir = tempfile::tempdir().unwrap();
+        let load = |toml: &str| {
+            let path = dir.path().join("sauti.toml");
+            std::fs::write(&path, toml).unwrap();
+            crate::config::Config::load(Some(&path)).map(|_| ())
+        };
+        let ok = "[[gateway]]\nname = \"smsco\"\nadapter = \"generic-sms\"\n[gateway.generic_sms]\nbody = \"json\"\n";
+        assert!(load(ok).is_ok());
+        let misplaced = ok.replace("generic-sms", "africastalking-sms");
+        let problem = load(&misplaced).unwrap_err().to_string();
+        assert!(problem.contains("generic_sms"), "{problem}");
+        let typo = ok.replace("body = ", "bdy = ");
+        let problem = load(&typo).unwrap_err().to_string();
+        assert!(problem.contains("bdy"), "{problem}");
+    }
 }
