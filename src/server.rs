@@ -587,6 +587,14 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             if method != Method::POST {
                 return method_not_allowed("POST");
             }
+            // Reports come in bursts after a campaign: shed like hops, never queued.
+            let Ok(_serving) = app.in_flight.try_acquire() else {
+                app.survey.metrics.shed();
+                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "busy; retry shortly\n");
+                r.headers_mut()
+                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            };
             let expected = Some("application/x-www-form-urlencoded");
             let body = match read_body(app, &parts.headers, body, expected).await {
                 Ok(b) => b,

@@ -522,9 +522,10 @@ impl Gateway for GenericSms {
         &self,
         _request: &WireRequest<'_>,
     ) -> Result<SessionEnded, GatewayError> {
-        Err(GatewayError::Forbidden(
-            "SMS gateways send no session-ended notices",
-        ))
+        Err(GatewayError::Invalid {
+            field: "path",
+            why: "SMS gateways send no session-ended notices",
+        })
     }
 
     fn methods(&self) -> &'static str {

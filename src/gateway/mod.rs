@@ -261,9 +261,10 @@ pub trait Gateway: Send + Sync {
         request: &WireRequest<'_>,
     ) -> Result<DeliveryReport, GatewayError> {
         let _ = request;
-        Err(GatewayError::Forbidden(
-            "this gateway sends no delivery reports",
-        ))
+        Err(GatewayError::Invalid {
+            field: "path",
+            why: "this gateway sends no delivery reports",
+        })
     }
 }
 
