@@ -584,8 +584,9 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             if let Some(refused) = refusal(app, gateway, &parts, peer) {
                 return refused;
             }
-            if method != Method::POST {
-                return method_not_allowed("POST");
+            let allowed = gateway.adapter.methods();
+            if !allowed.split(", ").any(|m| m == method.as_str()) {
+                return method_not_allowed(allowed);
             }
             // Reports come in bursts after a campaign: shed like hops, never queued.
             let Ok(_serving) = app.in_flight.try_acquire() else {
@@ -595,7 +596,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
                     .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
                 return r;
             };
-            let expected = Some("application/x-www-form-urlencoded");
+            let expected = gateway.adapter.content_type();
             let body = match read_body(app, &parts.headers, body, expected).await {
                 Ok(b) => b,
                 Err(reply) => return reply,

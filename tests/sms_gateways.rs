@@ -342,7 +342,7 @@ fn delivery_reports_are_counted_and_malformed_ones_refused() {
         rejected + 1.0
     );
     assert_eq!(server.metric("sauti_sms_delivery_reports_total", &[]), 5.0);
-    // The generic adapter takes none (yet); USSD gateways have no such path.
+    // A generic gateway takes none unless told how; USSD gateways have no such path.
     let generic = server.post_form("/sms/smsco/delivery", &[("id", "1"), ("status", "Success")]);
     assert_eq!(generic.status, 404, "{}", generic.body);
     let ussd = server.post_form("/ussd/africastalking/delivery", &[("id", "1")]);
@@ -420,4 +420,48 @@ fn a_conversation_past_its_cap_gets_no_more_replies() {
     let mut other = Texter::africastalking(&server, "+243810000308");
     let consent = other.ask("RIPOTI");
     assert!(consent.contains("Unakubali?"), "{consent}");
+}
+
+#[test]
+fn generic_delivery_reports_map_the_aggregators_statuses() {
+    let server = start(&format!(
+        "{GENERIC}\n[gateway.generic_sms.delivery]\nfields = {{ message_id = \"msgId\", status = \"state\" }}\nstatuses = {{ DELIVRD = \"delivered\", UNDELIV = \"failed\" }}\n"
+    ));
+    let report = |body: Value| {
+        server.request(
+            "POST",
+            "/sms/smsco/delivery",
+            Some("application/json"),
+            body.to_string().as_bytes(),
+        )
+    };
+    for (id, state) in [
+        (1, "DELIVRD"),
+        (2, "UNDELIV"),
+        (3, "failed"),
+        (4, "ENROUTE"),
+    ] {
+        let reply = report(json!({"msgId": id, "state": state, "msisdn": "+243810000309"}));
+        assert_eq!(reply.status, 200, "{state}: {}", reply.body);
+    }
+    let count = |status: &str| {
+        server.metric(
+            "sauti_sms_delivery_reports_total",
+            &["gateway=\"smsco\"", &format!("status=\"{status}\"")],
+        )
+    };
+    assert_eq!(
+        (count("delivered"), count("failed"), count("other")),
+        (1.0, 2.0, 1.0)
+    );
+    let missing = report(json!({"msgId": 5}));
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(missing.body.contains("`state`"), "{}", missing.body);
+    let form = server.post_form(
+        "/sms/smsco/delivery",
+        &[("msgId", "6"), ("state", "DELIVRD")],
+    );
+    assert_eq!(form.status, 415, "{}", form.body);
+    assert_eq!(server.metric("sauti_sms_delivery_reports_total", &[]), 4.0);
+    assert!(!server.logs().contains("810000309"));
 }

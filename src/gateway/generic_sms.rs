@@ -6,7 +6,8 @@
 //! message must carry an id: a message delivered twice is known by it ([`message_progress`]).
 //!
 //! Outbound: [`outgoing_request`] turns the `send` settings and one message into the parts of
-//! an HTTP request (method, URL, headers, body); the SMS sender performs it.
+//! an HTTP request (method, URL, headers, body); the SMS sender performs it. Delivery reports,
+//! when `delivery` is configured, come to `…/delivery` in the inbound method and body.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,11 +16,12 @@ use serde::{Deserialize, Deserializer};
 
 use super::generic::{GenericMethod, field_name, interned};
 use super::{
-    Decoded, Gateway, GatewayError, Inbound, InputCursor, MAX_INPUT, Progress, Reply, SessionEnded,
-    WireRequest,
+    Decoded, DeliveryReport, DeliveryStatus, Gateway, GatewayError, Inbound, InputCursor,
+    MAX_INPUT, Progress, Reply, SessionEnded, WireRequest,
 };
 use super::{
-    form_pairs, input, json_body, message_cursor, message_progress, phone_number, required,
+    form_pairs, input, json_body, message_cursor, message_progress, optional, phone_number,
+    required,
 };
 use crate::channel::{Channel, Rendered};
 
@@ -39,6 +41,74 @@ pub struct GenericSmsSettings {
     /// How to send through it (none: this gateway only receives).
     #[serde(default)]
     pub send: Option<SendSettings>,
+    /// How it reports the delivery of what Sauti sent (none: `…/delivery` is not served).
+    #[serde(default)]
+    pub delivery: Option<DeliverySettings>,
+}
+
+/// How a generic SMS gateway writes delivery reports (`[gateway.generic_sms.delivery]`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    #[serde(default)]
+    pub fields: DeliveryFields,
+    /// The gateway's statuses by Sauti's (`DELIVRD = "delivered"`); a status that is one of
+    /// Sauti's labels (`delivered`, `failed`, …, any case) needs none; others are `other`.
+    #[serde(default)]
+    pub statuses: BTreeMap<String, StatusLabel>,
+}
+
+/// The names of a delivery report's fields.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryFields {
+    /// The id its send API answered with (default `id`).
+    #[serde(default = "default_message_id", deserialize_with = "field_name")]
+    pub message_id: String,
+    /// The status (default `status`).
+    #[serde(default = "default_status", deserialize_with = "field_name")]
+    pub status: String,
+    /// Why it failed, when the gateway says (default: not read).
+    #[serde(default, deserialize_with = "optional_name")]
+    pub failure_reason: Option<String>,
+}
+
+fn default_status() -> String {
+    "status".into()
+}
+
+fn optional_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    field_name(d).map(Some)
+}
+
+impl Default for DeliveryFields {
+    fn default() -> DeliveryFields {
+        DeliveryFields {
+            message_id: default_message_id(),
+            status: default_status(),
+            failure_reason: None,
+        }
+    }
+}
+
+/// One of Sauti's delivery statuses, as configured (`"delivered"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusLabel(pub DeliveryStatus);
+
+impl<'de> Deserialize<'de> for StatusLabel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StatusLabel, D::Error> {
+        let s = String::deserialize(d)?;
+        DeliveryStatus::from_label(&s)
+            .map(StatusLabel)
+            .ok_or_else(|| {
+                let known: Vec<&str> = DeliveryStatus::KNOWN.iter().map(|s| s.label()).collect();
+                serde::de::Error::custom(format!(
+                    "unknown delivery status `{}` (one of {}, other)",
+                    s.escape_debug(),
+                    known.join(", ")
+                ))
+            })
+    }
 }
 
 /// How a body is written.
@@ -393,6 +463,8 @@ struct Names {
     to: &'static str,
     text: &'static str,
     message_id: &'static str,
+    /// A delivery report's (`id`, `status`, the failure reason), when it sends them.
+    delivery: Option<(&'static str, &'static str, Option<&'static str>)>,
 }
 
 impl GenericSms {
@@ -403,6 +475,14 @@ impl GenericSms {
             to: interned(&f.to),
             text: interned(&f.text),
             message_id: interned(&f.message_id),
+            delivery: settings.delivery.as_ref().map(|d| {
+                let f = &d.fields;
+                (
+                    interned(&f.message_id),
+                    interned(&f.status),
+                    f.failure_reason.as_deref().map(interned),
+                )
+            }),
         };
         GenericSms {
             settings: Arc::new(settings),
@@ -525,6 +605,46 @@ impl Gateway for GenericSms {
         Err(GatewayError::Invalid {
             field: "path",
             why: "SMS gateways send no session-ended notices",
+        })
+    }
+
+    fn sends_delivery_reports(&self) -> bool {
+        self.settings.delivery.is_some()
+    }
+
+    /// A report in the inbound method and body, under the `delivery` names; its status read
+    /// through `statuses`, then as one of Sauti's labels, else `other`.
+    fn decode_delivery_report(
+        &self,
+        request: &WireRequest<'_>,
+    ) -> Result<DeliveryReport, GatewayError> {
+        let (Some(settings), Some((id, status, reason))) =
+            (&self.settings.delivery, self.names.delivery)
+        else {
+            return Err(GatewayError::Invalid {
+                field: "path",
+                why: "this gateway sends no delivery reports",
+            });
+        };
+        let fields = self.fields(request)?;
+        let message_id = required(fields.get(id)?, id)?;
+        let sent = required(fields.get(status)?, status)?;
+        let status = settings
+            .statuses
+            .get(&sent)
+            .map(|l| l.0)
+            .or_else(|| DeliveryStatus::from_label(&sent))
+            .unwrap_or(DeliveryStatus::Other);
+        let failure_reason = match reason {
+            Some(name) => optional(fields.get(name)?, name)?,
+            None => None,
+        };
+        Ok(DeliveryReport {
+            message_id,
+            status,
+            network: None,
+            failure_reason,
+            retry_count: None,
         })
     }
 
@@ -806,6 +926,61 @@ mod tests {
             )
         );
         assert!(req.headers.is_empty());
+    }
+
+    #[test]
+    fn delivery_reports_read_the_configured_names_and_statuses() {
+        let gw = GenericSms::new(
+            settings(
+                r#"
+                body = "json"
+                [delivery]
+                fields = { message_id = "ref", status = "dlr", failure_reason = "err" }
+                statuses = { DELIVRD = "delivered", UNDELIV = "failed", "x-late" = "Expired" }
+                "#,
+            )
+            .unwrap(),
+        );
+        assert!(gw.sends_delivery_reports());
+        assert!(!GenericSms::default().sends_delivery_reports());
+        let headers = hyper::HeaderMap::new();
+        let report =
+            |body: &str| gw.decode_delivery_report(&request("POST", "", body.as_bytes(), &headers));
+        let r =
+            report(r#"{"ref": 991, "dlr": "UNDELIV", "err": "absent", "msisdn": "243810000209"}"#)
+                .unwrap();
+        assert_eq!(
+            r,
+            DeliveryReport {
+                message_id: "991".into(),
+                status: DeliveryStatus::Failed,
+                network: None,
+                failure_reason: Some("absent".into()),
+                retry_count: None,
+            }
+        );
+        for (sent, status) in [
+            ("DELIVRD", DeliveryStatus::Delivered),
+            ("x-late", DeliveryStatus::Expired),
+            ("buffered", DeliveryStatus::Buffered),
+            ("ABSENT_SUBSCRIBER", DeliveryStatus::AbsentSubscriber),
+            ("delivrd", DeliveryStatus::Other),
+            ("ENROUTE", DeliveryStatus::Other),
+        ] {
+            let r = report(&format!(r#"{{"ref": "1", "dlr": "{sent}"}}"#)).unwrap();
+            assert_eq!(r.status, status, "{sent}");
+        }
+        assert_eq!(
+            report(r#"{"dlr": "DELIVRD"}"#),
+            Err(GatewayError::Missing("ref"))
+        );
+        assert_eq!(report(r#"{"ref": "1"}"#), Err(GatewayError::Missing("dlr")));
+        assert!(matches!(
+            report(r#"{"ref": "1", "dlr": ["DELIVRD"]}"#),
+            Err(GatewayError::Invalid { field: "dlr", .. })
+        ));
+        assert!(settings("[delivery]\nstatuses = { DELIVRD = \"arrived\" }").is_err());
+        assert!(settings("[delivery]\nfield = { status = \"s\" }").is_err());
     }
 
     /// The examples in docs/sms.md are configurations `serve` reads.

@@ -322,6 +322,26 @@ impl DeliveryStatus {
         }
     }
 
+    /// Every status but [`DeliveryStatus::Other`], as labelled.
+    pub const KNOWN: [DeliveryStatus; 8] = [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Submitted,
+        DeliveryStatus::Buffered,
+        DeliveryStatus::Rejected,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+        DeliveryStatus::AbsentSubscriber,
+        DeliveryStatus::Expired,
+    ];
+
+    /// The status labelled `label` (`delivered`), whatever its case.
+    pub fn from_label(label: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::KNOWN
+            .into_iter()
+            .chain([DeliveryStatus::Other])
+            .find(|s| s.label().eq_ignore_ascii_case(label.trim()))
+    }
+
     /// Whether the message will not be delivered (the gateway gave up on it).
     pub fn is_final_failure(self) -> bool {
         matches!(
