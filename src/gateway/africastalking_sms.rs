@@ -85,7 +85,7 @@ impl Gateway for AfricasTalkingSms {
         }))
     }
 
-    /// A message is new unless it is the last one taken ([`message_progress`]).
+    /// A message is new unless it is the last one taken (`message_progress`).
     fn progress<'h>(&self, cursor: &InputCursor, hop: &'h Inbound) -> Progress<'h> {
         message_progress(cursor, hop)
     }

@@ -1,13 +1,5 @@
-//! A configurable HTTP SMS gateway, for aggregators other than Africa's Talking: one request per
-//! inbound message, its field names settings ([`GenericSmsSettings`]); and how to send through it.
-//!
-//! Inbound: a form or JSON POST (the fields may also be in its query), or a GET with the fields
-//! in its query, acknowledged `200` empty (replies are queued, as for Africa's Talking). Every
-//! message must carry an id: a message delivered twice is known by it ([`message_progress`]).
-//!
-//! Outbound: [`outgoing_request`] turns the `send` settings and one message into the parts of
-//! an HTTP request (method, URL, headers, body); the SMS sender performs it. Delivery reports,
-//! when `delivery` is configured, come to `…/delivery` in the inbound method and body.
+//! A configurable HTTP SMS gateway for other aggregators: inbound messages (form, JSON or query)
+//! under its own field names, its delivery reports, and the requests that send through it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -449,7 +441,10 @@ pub fn outgoing_request(
     }
 }
 
-/// The generic SMS adapter.
+/// The generic SMS adapter. Inbound: a form or JSON POST (the fields may also be in its
+/// query), or a GET with the fields in its query, acknowledged `200` empty (replies are queued,
+/// as for Africa's Talking). Every message carries an id: a message delivered twice is known by
+/// it (`message_progress`). Outbound: [`outgoing_request`], performed by the SMS sender.
 #[derive(Debug, Clone)]
 pub struct GenericSms {
     settings: Arc<GenericSmsSettings>,
