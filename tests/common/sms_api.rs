@@ -83,11 +83,11 @@ impl SmsApi {
 
     /// Answers `number` with a failed recipient status (the request itself is a `201`).
     pub fn refuse_number(&self, number: &str, code: u16, status: &str) {
-        self.state.lock().unwrap().recipient_status.push((
-            number.to_owned(),
-            code,
-            status.to_owned(),
-        ));
+        self.state
+            .lock()
+            .unwrap()
+            .recipient_status
+            .push((number.to_owned(), code, status.to_owned()));
     }
 
     /// Every request received, accepted or not, in order.
@@ -162,8 +162,7 @@ fn serve(stream: std::net::TcpStream, shared: Arc<Mutex<State>>) {
             .iter()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("apikey")
-                    .then(|| v.trim().to_owned())
+                k.eq_ignore_ascii_case("apikey").then(|| v.trim().to_owned())
             })
             .unwrap_or_default();
         let fields: Vec<(String, String)> =
