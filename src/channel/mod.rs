@@ -255,3 +255,45 @@ pub fn notice(channel: Channel, text: &str, settings: &RenderSettings) -> Render
         Channel::Sms => Rendered::Sms(SmsMessage::of(text, true)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starting a survey over (a keyword, the flow's restart key) must not reset the cap of
+    /// an SMS conversation; other channels start afresh.
+    #[test]
+    fn an_sms_conversation_keeps_its_count_when_it_starts_over() {
+        let sms = ChannelMemory::Sms {
+            stopped: true,
+            sent: 7,
+        };
+        assert_eq!(
+            sms.one_more_sent(),
+            ChannelMemory::Sms {
+                stopped: true,
+                sent: 8
+            }
+        );
+        assert_eq!(
+            sms.restarted(),
+            ChannelMemory::Sms {
+                stopped: false,
+                sent: 7
+            }
+        );
+        assert_eq!(sms.restarted().sms_sent(), 7);
+        let full = ChannelMemory::Sms {
+            stopped: false,
+            sent: u16::MAX,
+        };
+        assert_eq!(full.one_more_sent(), full);
+        let voice = ChannelMemory::Voice {
+            page: 2,
+            silences: 1,
+        };
+        assert_eq!(voice.restarted(), ChannelMemory::fresh(Channel::Voice));
+        assert_eq!(voice.one_more_sent(), voice);
+        assert_eq!(voice.sms_sent(), 0);
+    }
+}
