@@ -13,6 +13,7 @@ use crate::audio::AudioCatalogue;
 use crate::channel::{Channel, RenderSettings};
 use crate::gateway::auth::{AuthConfig, GatewayAuth};
 use crate::gateway::generic::GenericSettings;
+use crate::gateway::generic_sms::GenericSmsSettings;
 use crate::gateway::{AdapterSettings, ConfiguredGateway};
 use crate::limits::Rate;
 use crate::phone::PhoneNumbers;
@@ -135,6 +136,8 @@ pub enum GatewayKind {
     Twilio,
     /// Africa's Talking inbound SMS.
     AfricastalkingSms,
+    /// A configurable HTTP SMS gateway (`[gateway.generic_sms]`).
+    GenericSms,
 }
 
 /// A gateway instance, served at `POST /<channel>/<name>`.
@@ -160,6 +163,9 @@ pub struct GatewayConfig {
     /// The settings of a `generic` gateway: its field names, input and replies.
     #[serde(default)]
     pub generic: Option<GenericSettings>,
+    /// The settings of a `generic-sms` gateway: its field names, and how to send through it.
+    #[serde(default)]
+    pub generic_sms: Option<GenericSmsSettings>,
     /// New sessions it may open per second (`{ per_sec = 200, burst = 400 }`; default: no cap).
     #[serde(default)]
     pub new_sessions: Option<Rate>,
@@ -204,6 +210,7 @@ impl GatewayConfig {
             path: None,
             auth: None,
             generic: None,
+            generic_sms: None,
             new_sessions: None,
             budget: Budget::default(),
             session_ttl_secs: None,
@@ -309,6 +316,12 @@ pub struct SmsConfig {
     pub keywords: BTreeMap<String, crate::channel::sms::KeywordTarget>,
     /// `[sms.send]`: the API replies are sent through, and how.
     pub send: SmsSendConfig,
+    /// Messages one number may send (per second, burst): past it a message gets no reply and
+    /// changes nothing (a flood costs replies, and could drown a real respondent's answers).
+    pub respondent_rate: Rate,
+    /// Messages Sauti sends in one conversation (a keyword starting again does not reset
+    /// it): past it, the conversation gets no more replies until it expires.
+    pub max_messages_per_session: std::num::NonZeroU16,
 }
 
 impl Default for SmsConfig {
@@ -317,6 +330,14 @@ impl Default for SmsConfig {
             session_ttl_secs: 24 * 60 * 60,
             keywords: crate::channel::sms::default_keywords(),
             send: SmsSendConfig::default(),
+            // A person answers a question every few seconds at best; the burst (a whole
+            // survey) absorbs messages a network delivers together after a delay.
+            respondent_rate: Rate {
+                per_sec: 0.2,
+                burst: 20.0,
+            },
+            // Kufatilia is about 15 messages with a few wrong answers: 60 is four surveys.
+            max_messages_per_session: std::num::NonZeroU16::new(60).expect("not zero"),
         }
     }
 }
@@ -621,6 +642,21 @@ impl Config {
                     .insert((*table).into(), GatewayConfig::of(*kind, served));
             }
         }
+        for (table, g) in &config.gateways {
+            let misplaced = (g.generic.is_some() && g.adapter != GatewayKind::Generic)
+                || (g.generic_sms.is_some() && g.adapter != GatewayKind::GenericSms);
+            if misplaced {
+                return Err(Problem::new(
+                    p,
+                    0,
+                    0,
+                    format!(
+                        "gateway `{table}`: `generic` settings are for adapter = \"generic\", \
+                         `generic_sms` ones for adapter = \"generic-sms\""
+                    ),
+                ));
+            }
+        }
         for country in std::iter::once(&config.country)
             .chain(config.gateways.values().filter_map(|g| g.country.as_ref()))
         {
@@ -714,6 +750,7 @@ impl Config {
                     public_url: public_url.to_owned(),
                     auth_token: std::env::var(token_env).ok(),
                     generic: g.generic.clone(),
+                    generic_sms: g.generic_sms.clone(),
                 };
                 if g.adapter == GatewayKind::Twilio && settings.auth_token.is_none() {
                     tracing::warn!(gateway = %name, variable = token_env, "no Twilio auth token: every request to this gateway will be refused (403)");
@@ -872,6 +909,6 @@ pub fn channel_of(kind: GatewayKind) -> Channel {
         | GatewayKind::Infobip
         | GatewayKind::Nalo => Channel::Ussd,
         GatewayKind::AfricastalkingVoice | GatewayKind::Twilio => Channel::Voice,
-        GatewayKind::AfricastalkingSms => Channel::Sms,
+        GatewayKind::AfricastalkingSms | GatewayKind::GenericSms => Channel::Sms,
     }
 }

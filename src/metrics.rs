@@ -154,6 +154,14 @@ fn describe() {
             "Hops answered \"try later\" by a rate limit, by limit."
         );
         metrics::describe_counter!(
+            "sauti_sms_unanswered_total",
+            "Inbound SMS that got no reply on purpose, by gateway and reason (flood: over the number's rate; session_cap: the conversation sent its maximum)."
+        );
+        metrics::describe_counter!(
+            "sauti_sms_delivery_reports_total",
+            "Delivery reports of sent SMS, by gateway and status."
+        );
+        metrics::describe_counter!(
             "sauti_shed_total",
             "Requests shed with 503 because too many were in flight."
         );
@@ -259,6 +267,18 @@ impl Metrics {
     /// `limit`: `respondent` or `new_sessions`.
     pub fn rate_limited(&self, limit: &'static str) {
         counter!("sauti_rate_limited_total", "limit" => limit).increment(1);
+    }
+
+    /// An inbound SMS left unanswered on purpose; `reason`: `flood` or `session_cap`.
+    pub fn sms_unanswered(&self, gateway: &str, reason: &'static str) {
+        counter!("sauti_sms_unanswered_total", "gateway" => gateway.to_owned(), "reason" => reason)
+            .increment(1);
+    }
+
+    /// A delivery report of `gateway` (`status`: one of a closed set).
+    pub fn sms_delivery_report(&self, gateway: &str, status: &'static str) {
+        counter!("sauti_sms_delivery_reports_total", "gateway" => gateway.to_owned(), "status" => status)
+            .increment(1);
     }
 
     pub fn shed(&self) {

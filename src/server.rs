@@ -114,6 +114,9 @@ impl App {
             let action = match rest.strip_prefix('/') {
                 None if rest.is_empty() => "",
                 Some(a) if g.channel() == Channel::Voice && ACTIONS.contains(&a) => a,
+                Some(DELIVERY) if g.channel() == Channel::Sms => {
+                    return Some(Route::Delivery { name: &g.name });
+                }
                 Some("events" | "status") => {
                     return Some(Route::Ended {
                         channel: Some(g.channel()),
@@ -369,8 +372,15 @@ enum Route<'a> {
         channel: Option<Channel>,
         name: &'a str,
     },
+    /// A delivery report of an SMS gateway `name` (`/sms/<name>/delivery`).
+    Delivery {
+        name: &'a str,
+    },
     NotFound,
 }
+
+/// What follows an SMS gateway's route for its delivery reports.
+const DELIVERY: &str = "delivery";
 
 /// What may follow a gateway's route: its callbacks.
 const ACTIONS: &[&str] = &["gather", "digits", "recording", "no-input"];
@@ -442,6 +452,7 @@ fn route(path: &str) -> Route<'_> {
             channel: Some(channel),
             name,
         },
+        DELIVERY if channel == Channel::Sms => Route::Delivery { name },
         "" => Route::Hop {
             channel,
             name,
@@ -519,24 +530,9 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             if !gateway.adapter.takes_action(action) {
                 return text(StatusCode::NOT_FOUND, "not found\n");
             }
-            if let Some(refused) = refusal(app, gateway, &parts, peer) {
-                return refused;
-            }
-            let allowed = gateway.adapter.methods();
-            if !allowed.split(", ").any(|m| m == method.as_str()) {
-                return method_not_allowed(allowed);
-            }
             // Shed at once rather than queue: a gateway retries, a queue only grows.
-            let Ok(_serving) = app.in_flight.try_acquire() else {
-                app.survey.metrics.shed();
-                let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "busy; retry shortly\n");
-                r.headers_mut()
-                    .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
-                return r;
-            };
-            let expected = gateway.adapter.content_type();
-            let body = match read_body(app, &parts.headers, body, expected).await {
-                Ok(b) => b,
+            let (_serving, body) = match admit(app, gateway, &parts, peer, body, true).await {
+                Ok(admitted) => admitted,
                 Err(reply) => return reply,
             };
             hop(app, gateway, &wire(&parts, action, &body)).await
@@ -545,26 +541,104 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
             let Some(gateway) = app.gateway(channel, name) else {
                 return text(StatusCode::NOT_FOUND, format!("unknown gateway `{name}`\n"));
             };
-            if let Some(refused) = refusal(app, gateway, &parts, peer) {
-                return refused;
-            }
-            let allowed = gateway.adapter.methods();
-            if !allowed.split(", ").any(|m| m == method.as_str()) {
-                return method_not_allowed(allowed);
-            }
-            let expected = gateway.adapter.content_type();
-            let body = match read_body(app, &parts.headers, body, expected).await {
-                Ok(b) => b,
+            let (_, body) = match admit(app, gateway, &parts, peer, body, false).await {
+                Ok(admitted) => admitted,
                 Err(reply) => return reply,
             };
             session_ended(gateway, &wire(&parts, "", &body))
+        }
+        Route::Delivery { name } => {
+            let Some(gateway) = app
+                .gateway(Some(Channel::Sms), name)
+                .filter(|g| g.adapter.sends_delivery_reports())
+            else {
+                return text(
+                    StatusCode::NOT_FOUND,
+                    format!("no SMS gateway `{name}` with delivery reports\n"),
+                );
+            };
+            // Authenticated like the gateway's messages (a report is the gateway's word), and
+            // shed like hops: reports come in bursts after a campaign.
+            let (_serving, body) = match admit(app, gateway, &parts, peer, body, true).await {
+                Ok(admitted) => admitted,
+                Err(reply) => return reply,
+            };
+            delivery_report(app, gateway, &wire(&parts, DELIVERY, &body))
         }
         Route::NotFound => text(StatusCode::NOT_FOUND, "not found\n"),
     }
 }
 
+/// A delivery report: counted by gateway and status, logged without the recipient's number
+/// (the adapter does not keep it), acknowledged `200`.
+fn delivery_report(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) -> Reply {
+    let report = match gateway.adapter.decode_delivery_report(request) {
+        Ok(r) => r,
+        Err(e) => return bad_request(&e),
+    };
+    app.survey
+        .metrics
+        .sms_delivery_report(&gateway.name, report.status.label());
+    let none = "";
+    if report.status.is_final_failure() {
+        tracing::info!(
+            gateway = %gateway.name,
+            message = %report.message_id.escape_debug(),
+            status = report.status.label(),
+            network = %report.network.as_deref().unwrap_or(none).escape_debug(),
+            reason = %report.failure_reason.as_deref().unwrap_or(none).escape_debug(),
+            retries = report.retry_count.unwrap_or(0),
+            "SMS not delivered"
+        );
+    } else {
+        tracing::debug!(
+            gateway = %gateway.name,
+            message = %report.message_id.escape_debug(),
+            status = report.status.label(),
+            network = %report.network.as_deref().unwrap_or(none).escape_debug(),
+            "SMS delivery report"
+        );
+    }
+    text(StatusCode::OK, "")
+}
+
 /// The gateway's own checks of who is calling: the refusal to send, if any (counted; it
 /// touches nothing).
+/// What a request to a gateway passes before it is served: the gateway's authentication, its
+/// methods, a serving slot when `shed` (none left: `503` at once), then its body read within
+/// the limits. The slot is held as long as the permit is.
+async fn admit<'a>(
+    app: &'a App,
+    gateway: &ConfiguredGateway,
+    parts: &hyper::http::request::Parts,
+    peer: IpAddr,
+    body: Incoming,
+    shed: bool,
+) -> Result<(Option<tokio::sync::SemaphorePermit<'a>>, Bytes), Reply> {
+    if let Some(refused) = refusal(app, gateway, parts, peer) {
+        return Err(refused);
+    }
+    let allowed = gateway.adapter.methods();
+    if !allowed.split(", ").any(|m| m == parts.method.as_str()) {
+        return Err(method_not_allowed(allowed));
+    }
+    let permit = if shed {
+        let Ok(permit) = app.in_flight.try_acquire() else {
+            app.survey.metrics.shed();
+            let mut r = text(StatusCode::SERVICE_UNAVAILABLE, "busy; retry shortly\n");
+            r.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            return Err(r);
+        };
+        Some(permit)
+    } else {
+        None
+    };
+    let expected = gateway.adapter.content_type();
+    let body = read_body(app, &parts.headers, body, expected).await?;
+    Ok((permit, body))
+}
+
 fn refusal(
     app: &App,
     gateway: &ConfiguredGateway,
@@ -745,6 +819,7 @@ async fn sms(
             .queue(
                 &crate::sms_outbox::reply_id(&gateway.name, inbound.message_id.as_deref())
                     .unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+                &gateway.name,
                 &gateway
                     .numbers
                     .e164(&inbound.phone_number)

@@ -81,10 +81,15 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
         let appended = journal.as_ref().map(Journal::progress);
         let mut survey = Survey::new(flows, store, journal, pseudonyms, routes, metrics.clone());
         survey.limit_respondents(c.respondent_rate, c.max_sessions);
+        survey.limit_sms(
+            c.sms.respondent_rate,
+            c.max_sessions,
+            c.sms.max_messages_per_session,
+        );
         let serves_sms = c
             .gateways
             .values()
-            .any(|g| g.adapter == crate::config::GatewayKind::AfricastalkingSms);
+            .any(|g| crate::config::channel_of(g.adapter) == crate::channel::Channel::Sms);
         let campaigns = Arc::new(crate::campaign::tracker::Tracker::new(c.data_dir.clone()));
         if serves_sms {
             crate::private_fs::create_dir_all(&c.data_dir)
@@ -494,35 +499,54 @@ fn start_sms_sender(
     stop: &Shutdown,
 ) -> anyhow::Result<Option<SmsSender>> {
     use crate::sms_outbox::{FILE, QUEUE};
-    let Some(api) = c.sms.send.api() else {
-        tracing::warn!(
-            "no SMS API configured ([sms.send] url or SAUTI_AT_SMS_URL): replies wait in the SMS outbox"
-        );
-        return Ok(None);
-    };
+    use crate::sms_sender::{AfricasTalkingSms, GenericSms, Sender, SmsSenders};
     if c.sinks.contains_key(QUEUE) {
         bail!("a sink may not be named `{QUEUE}`: the SMS outbox uses that name for its files");
     }
     let delivery = c.sms.send.delivery();
-    let sender = crate::sms_sender::AfricasTalkingSms::new(
-        api,
-        outbox.vault(),
-        Duration::from_millis(delivery.timeout_ms),
-    )
-    .map_err(|e| anyhow::anyhow!("SMS sender: {}", delivery.redactor().text(&e)))?;
+    let timeout = Duration::from_millis(delivery.timeout_ms);
+    // Each SMS gateway sends what came in by it.
+    let mut senders = SmsSenders::default();
+    for (table, g) in &c.gateways {
+        let name = g.name.as_deref().unwrap_or(table);
+        match g.adapter {
+            crate::config::GatewayKind::AfricastalkingSms => {
+                let Some(api) = c.sms.send.api() else {
+                    tracing::warn!(gateway = %name, "no SMS API configured ([sms.send] url or SAUTI_AT_SMS_URL): its replies wait in the SMS outbox");
+                    continue;
+                };
+                let sender = AfricasTalkingSms::new(api, outbox.vault(), timeout)
+                    .map_err(|e| anyhow::anyhow!("SMS sender: {}", delivery.redactor().text(&e)))?;
+                senders.add(name, Sender::AfricasTalking(sender));
+            }
+            crate::config::GatewayKind::GenericSms => {
+                let Some(send) = g.generic_sms.as_ref().and_then(|s| s.send.clone()) else {
+                    tracing::warn!(gateway = %name, "no [gateway.generic_sms.send]: its replies wait in the SMS outbox");
+                    continue;
+                };
+                let sender = GenericSms::new(send, outbox.vault(), timeout)
+                    .map_err(|e| anyhow::anyhow!("SMS gateway `{name}`: {e}"))?;
+                senders.add(name, Sender::Generic(sender));
+            }
+            _ => {}
+        }
+    }
+    if senders.is_empty() {
+        return Ok(None);
+    }
     let queue = Arc::new(
         DiskQueue::open_log(&c.data_dir, FILE, QUEUE, &[], outbox.progress())
             .context("SMS outbox")?,
     );
+    tracing::info!(sink = QUEUE, gateways = ?senders.gateways(), "sending SMS replies");
     let handle = tokio::spawn(run_worker(
         QUEUE.to_owned(),
         queue.clone(),
-        Arc::new(sender),
+        Arc::new(senders),
         delivery,
         metrics.sink(QUEUE),
         stop.receiver(),
     ));
-    tracing::info!(sink = QUEUE, "sending SMS replies");
     Ok(Some((handle, queue)))
 }
 

@@ -35,6 +35,9 @@ pub struct QueuedSms {
     /// When it was queued (unix ms): it is given up `max_age_secs` after.
     #[serde(default)]
     pub at: i64,
+    /// The gateway it goes out through (the one the conversation came in by).
+    #[serde(default)]
+    pub gateway: String,
 }
 
 impl Item for QueuedSms {
@@ -94,34 +97,25 @@ impl SmsOutbox {
         })
     }
 
-    /// Queues `message` for `to` (in clear: sealed here) from short code `from` as message
-    /// `id`; returns once it is on disk. The same `id` queued twice is sent once.
+    /// Queues `message` for `to` (in clear: sealed here) from short code `from`, to go out
+    /// through `gateway`, as message `id`; returns once it is on disk. The same `id` queued
+    /// twice is sent once.
     pub async fn queue(
         &self,
         id: &str,
+        gateway: &str,
         to: &str,
         from: &str,
         message: &SmsMessage,
-    ) -> Result<(), JournalError> {
-        self.queue_for_flow(id, to, from, message, "").await
-    }
-
-    /// [`SmsOutbox::queue`], saying which survey the message belongs to.
-    pub async fn queue_for_flow(
-        &self,
-        id: &str,
-        to: &str,
-        from: &str,
-        message: &SmsMessage,
-        flow: &str,
     ) -> Result<(), JournalError> {
         let queued = QueuedSms {
             id: id.to_owned(),
             to: self.vault.seal(to),
             from: from.to_owned(),
             parts: message.parts.clone(),
-            flow: flow.to_owned(),
+            flow: String::new(),
             at: crate::outbox::now_unix_ms(),
+            gateway: gateway.to_owned(),
         };
         let line = serde_json::to_vec(&queued).map_err(std::io::Error::other)?;
         self.journal.append_line(line).await

@@ -1,5 +1,8 @@
-//! Sends queued SMS through Africa's Talking's messaging API: a [`Sink`] of the SMS outbox,
-//! so the outbox worker retries, pauses on outages and buries what can never be sent.
+//! Sends queued SMS through the API of the gateway each came in by (Africa's Talking's
+//! messaging API, or a generic aggregator's): a [`Sink`] of the SMS outbox, so the outbox
+//! worker retries, pauses on outages and buries what can never be sent.
+
+use std::collections::HashMap;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -180,6 +183,145 @@ impl Sink<QueuedSms> for AfricasTalkingSms {
     }
 }
 
+/// A generic aggregator's send API (`[gateway.generic_sms.send]`): a 2xx is sent; 408, 429
+/// and 5xx are retried; other 4xx are dead letters. Its body is not read (there is no
+/// common way to say a recipient failed).
+pub struct GenericSms {
+    send: crate::gateway::generic_sms::SendSettings,
+    credential: Option<crate::gateway::generic_sms::Credential>,
+    client: reqwest::Client,
+    vault: Arc<NumberVault>,
+}
+
+impl GenericSms {
+    pub fn new(
+        send: crate::gateway::generic_sms::SendSettings,
+        vault: Arc<NumberVault>,
+        timeout: Duration,
+    ) -> Result<GenericSms, String> {
+        // Read once: a missing credential stops the start, not each message.
+        let credential = send.credential().map_err(|e| e.to_string())?;
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(GenericSms {
+            send,
+            credential,
+            client,
+            vault,
+        })
+    }
+}
+
+impl Sink<QueuedSms> for GenericSms {
+    async fn deliver(&self, sms: &QueuedSms, _body: &[u8]) -> Delivery {
+        let Some(to) = self.vault.open(&sms.to) else {
+            return Delivery::Permanent {
+                error: "the number does not open with this key".into(),
+            };
+        };
+        let request = crate::gateway::generic_sms::outgoing_request(
+            &self.send,
+            self.credential.as_ref(),
+            &to,
+            &sms.from,
+            &sms.parts.concat(),
+        );
+        let method = if request.method == "GET" {
+            reqwest::Method::GET
+        } else {
+            reqwest::Method::POST
+        };
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in &request.headers {
+            builder = builder.header(name, value);
+        }
+        if !request.body.is_empty() {
+            builder = builder.body(request.body);
+        }
+        match builder.send().await {
+            Ok(reply) => {
+                let status = reply.status().as_u16();
+                let after = reply
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse().ok())
+                    .map(Duration::from_secs);
+                match status {
+                    200..=299 => Delivery::Delivered,
+                    408 | 429 | 500..=599 => Delivery::Retry {
+                        after,
+                        error: format!("the SMS gateway answered {status}"),
+                    },
+                    _ => Delivery::Permanent {
+                        error: format!("the SMS gateway refused the message: {status}"),
+                    },
+                }
+            }
+            Err(e) => Delivery::Retry {
+                after: None,
+                error: format!("SMS gateway unreachable: {}", e.without_url()),
+            },
+        }
+    }
+}
+
+/// One gateway's way of sending.
+pub enum Sender {
+    AfricasTalking(AfricasTalkingSms),
+    Generic(GenericSms),
+}
+
+/// The SMS outbox's sink: each message goes out through the gateway it came in by (a
+/// campaign's, through the gateway it names); a message of no known gateway (queued before
+/// gateways were recorded, or by one since removed) through the first one configured.
+#[derive(Default)]
+pub struct SmsSenders {
+    by_gateway: HashMap<String, Sender>,
+    fallback: Option<String>,
+}
+
+impl SmsSenders {
+    pub fn add(&mut self, gateway: &str, sender: Sender) {
+        if self.fallback.is_none() {
+            self.fallback = Some(gateway.to_owned());
+        }
+        self.by_gateway.insert(gateway.to_owned(), sender);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_gateway.is_empty()
+    }
+
+    pub fn gateways(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.by_gateway.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+impl Sink<QueuedSms> for SmsSenders {
+    async fn deliver(&self, sms: &QueuedSms, body: &[u8]) -> Delivery {
+        let sender = self.by_gateway.get(&sms.gateway).or_else(|| {
+            self.fallback
+                .as_ref()
+                .and_then(|name| self.by_gateway.get(name))
+        });
+        match sender {
+            Some(Sender::AfricasTalking(s)) => s.deliver(sms, body).await,
+            Some(Sender::Generic(s)) => s.deliver(sms, body).await,
+            // Kept for when one is configured (a retry, then its maximum age).
+            None => Delivery::Retry {
+                after: None,
+                error: format!("no way to send through gateway `{}`", sms.gateway),
+            },
+        }
+    }
+}
+
 async fn read_at_most(mut reply: reqwest::Response, limit: usize) -> Vec<u8> {
     let mut body = Vec::new();
     while let Ok(Some(chunk)) = reply.chunk().await {
@@ -203,6 +345,7 @@ mod tests {
             parts: vec!["Bon".into(), "jour".into()],
             flow: String::new(),
             at: 0,
+            gateway: String::new(),
         }
     }
 

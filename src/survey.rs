@@ -58,6 +58,8 @@ pub struct Survey {
     flows: LiveFlows,
     /// Each respondent's hops per second.
     respondent_rate: crate::limits::KeyedLimiter,
+    /// What one number may make Sauti send by SMS.
+    sms_limits: sms::SmsLimits,
     sessions: AnyStore,
     locks: SessionLocks,
     recorder: Recorder,
@@ -80,6 +82,7 @@ impl Survey {
     ) -> Survey {
         Survey {
             respondent_rate: crate::limits::KeyedLimiter::new(crate::limits::Rate::UNLIMITED, 1),
+            sms_limits: sms::SmsLimits::default(),
             flows: LiveFlows::new(flows),
             sessions: store,
             locks: SessionLocks::default(),
@@ -114,6 +117,20 @@ impl Survey {
     /// Limits each respondent to `rate` hops (tracking at most `respondents` at once).
     pub fn limit_respondents(&mut self, rate: crate::limits::Rate, respondents: usize) {
         self.respondent_rate = crate::limits::KeyedLimiter::new(rate, respondents);
+    }
+
+    /// Limits what one number may make Sauti send by SMS: `rate` messages taken (tracking at
+    /// most `respondents` at once), `max_per_session` replies per conversation.
+    pub fn limit_sms(
+        &mut self,
+        rate: crate::limits::Rate,
+        respondents: usize,
+        max_per_session: std::num::NonZeroU16,
+    ) {
+        self.sms_limits = sms::SmsLimits {
+            rate: crate::limits::KeyedLimiter::new(rate, respondents),
+            max_per_session,
+        };
     }
 
     /// The flows served now (a snapshot: a reload does not change it under a hop).
@@ -229,7 +246,11 @@ impl Survey {
         let clock = std::time::Instant::now();
         let short = SessionKey::tag(&key.respondent);
         tracing::Span::current().record("respondent", &short[..short.len().min(16)]);
-        if !self.respondent_rate.allow(&key.respondent, clock) {
+        // SMS messages were limited by their own rate before they came here (a limited one
+        // gets no reply at all, not a "try later").
+        if gateway.channel() != channel::Channel::Sms
+            && !self.respondent_rate.allow(&key.respondent, clock)
+        {
             // One number hopping faster than anyone types: a spoofing gateway or a loop.
             self.metrics.rate_limited("respondent");
             return Ok((
@@ -676,7 +697,7 @@ fn restart(
         flow_version: newest.version,
         response_id,
         started_at_ms: unix_ms(now),
-        channel: ChannelMemory::fresh(record.channel.channel()),
+        channel: record.channel.restarted(),
         ..record
     };
     (record, hop)

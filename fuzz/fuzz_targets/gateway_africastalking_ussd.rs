@@ -20,6 +20,7 @@ fn gateway() -> &'static Arc<dyn Gateway> {
                 public_url: "https://sauti.example.org".into(),
                 auth_token: None,
                 generic: None,
+                generic_sms: None,
             },
         )
     })

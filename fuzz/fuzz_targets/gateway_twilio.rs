@@ -25,6 +25,7 @@ fn gateway() -> &'static Arc<dyn Gateway> {
                 public_url: PUBLIC_URL.into(),
                 auth_token: Some(TOKEN.into()),
                 generic: None,
+                generic_sms: None,
             },
         )
     })

@@ -184,7 +184,10 @@ impl Runner {
                     let Rendered::Sms(message) = &invitation.message else {
                         return Some(outcome(Outcome::Failed, None, None));
                     };
-                    match outbox.queue(&id, &number, &c.from, message).await {
+                    match outbox
+                        .queue(&id, &gateway.name, &number, &c.from, message)
+                        .await
+                    {
                         Ok(()) => {
                             let at = now_ms();
                             pacer.sent(at);

@@ -65,7 +65,9 @@ pub enum ChannelMemory {
     Voice { page: u8, silences: u8 },
     /// Whether the respondent stopped the conversation (a stop word): it takes no answer
     /// more. The whole question goes out (no pages); duplicates are known by the cursor.
-    Sms { stopped: bool },
+    /// `sent`: the messages Sauti sent in the conversation (capped by `[sms]
+    /// max_messages_per_session`), kept when a survey starts again in it.
+    Sms { stopped: bool, sent: u16 },
 }
 
 /// One input as the channel receives it.
@@ -86,7 +88,41 @@ impl ChannelMemory {
                 page: 0,
                 silences: 0,
             },
-            Channel::Sms => ChannelMemory::Sms { stopped: false },
+            Channel::Sms => ChannelMemory::Sms {
+                stopped: false,
+                sent: 0,
+            },
+        }
+    }
+
+    /// The memory of a survey started again in the same session: fresh, but an SMS
+    /// conversation keeps its count of messages sent (starting over must not reset its cap).
+    pub fn restarted(self) -> ChannelMemory {
+        match self {
+            ChannelMemory::Sms { sent, .. } => ChannelMemory::Sms {
+                stopped: false,
+                sent,
+            },
+            other => ChannelMemory::fresh(other.channel()),
+        }
+    }
+
+    /// The messages sent in an SMS conversation (0 on other channels).
+    pub fn sms_sent(&self) -> u16 {
+        match self {
+            ChannelMemory::Sms { sent, .. } => *sent,
+            _ => 0,
+        }
+    }
+
+    /// The same memory with one more SMS sent.
+    pub fn one_more_sent(self) -> ChannelMemory {
+        match self {
+            ChannelMemory::Sms { stopped, sent } => ChannelMemory::Sms {
+                stopped,
+                sent: sent.saturating_add(1),
+            },
+            other => other,
         }
     }
 
@@ -159,15 +195,13 @@ impl ChannelMemory {
                     },
                 )
             }
-            ChannelMemory::Sms { stopped } => {
+            ChannelMemory::Sms { .. } => {
                 let text = match input {
                     Input::Keys(k) => k.trim(),
                     Input::Recording(_) => "",
                 };
-                (
-                    engine::step(flow, state, text, ctx),
-                    ChannelMemory::Sms { stopped },
-                )
+                // Every step is answered with one message.
+                (engine::step(flow, state, text, ctx), self.one_more_sent())
             }
         }
     }
@@ -219,5 +253,47 @@ pub fn notice(channel: Channel, text: &str, settings: &RenderSettings) -> Render
         Channel::Ussd => Rendered::Ussd(render::ussd::notice(text, settings.budget)),
         Channel::Voice => Rendered::Voice(VoicePrompt::reject()),
         Channel::Sms => Rendered::Sms(SmsMessage::of(text, true)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Starting a survey over (a keyword, the flow's restart key) must not reset the cap of
+    /// an SMS conversation; other channels start afresh.
+    #[test]
+    fn an_sms_conversation_keeps_its_count_when_it_starts_over() {
+        let sms = ChannelMemory::Sms {
+            stopped: true,
+            sent: 7,
+        };
+        assert_eq!(
+            sms.one_more_sent(),
+            ChannelMemory::Sms {
+                stopped: true,
+                sent: 8
+            }
+        );
+        assert_eq!(
+            sms.restarted(),
+            ChannelMemory::Sms {
+                stopped: false,
+                sent: 7
+            }
+        );
+        assert_eq!(sms.restarted().sms_sent(), 7);
+        let full = ChannelMemory::Sms {
+            stopped: false,
+            sent: u16::MAX,
+        };
+        assert_eq!(full.one_more_sent(), full);
+        let voice = ChannelMemory::Voice {
+            page: 2,
+            silences: 1,
+        };
+        assert_eq!(voice.restarted(), ChannelMemory::fresh(Channel::Voice));
+        assert_eq!(voice.one_more_sent(), voice);
+        assert_eq!(voice.sms_sent(), 0);
     }
 }

@@ -176,7 +176,7 @@ fn valid_field_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn field_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+pub(crate) fn field_name<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let s = String::deserialize(d)?;
     if !valid_field_name(&s) {
         return Err(serde::de::Error::custom(
@@ -262,7 +262,7 @@ impl Default for GenericUssd {
 /// A configured string as `&'static str`, as [`Reply`] carries a content type and
 /// [`GatewayError`] a field name: each distinct value is kept once for the life of the process
 /// (they are few, and come from the configuration, never from a request).
-fn interned(value: &str) -> &'static str {
+pub(crate) fn interned(value: &str) -> &'static str {
     const USUAL: [&str; 5] = [
         DEFAULT_CONTENT_TYPE,
         "SESSIONID",

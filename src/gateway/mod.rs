@@ -9,6 +9,7 @@ pub mod comviva;
 #[cfg(test)]
 mod fixture;
 pub mod generic;
+pub mod generic_sms;
 pub mod hubtel;
 pub mod hubtel_legacy;
 pub mod infobip;
@@ -247,6 +248,132 @@ pub trait Gateway: Send + Sync {
     fn ended_reply(&self) -> Reply {
         Reply::ok("text/plain; charset=utf-8", "OK".into())
     }
+
+    /// Whether it posts delivery reports of the messages Sauti sent (SMS), at its route
+    /// followed by `/delivery`; the path is not served otherwise.
+    fn sends_delivery_reports(&self) -> bool {
+        false
+    }
+
+    /// A delivery report of a message Sauti sent (see [`Gateway::sends_delivery_reports`]).
+    fn decode_delivery_report(
+        &self,
+        request: &WireRequest<'_>,
+    ) -> Result<DeliveryReport, GatewayError> {
+        let _ = request;
+        Err(GatewayError::Invalid {
+            field: "path",
+            why: "this gateway sends no delivery reports",
+        })
+    }
+}
+
+/// What a gateway reports of a message Sauti sent. The recipient's number is checked but not
+/// kept: nothing downstream needs it, and it must not reach the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReport {
+    /// The gateway's id of the message (the one its send API answered with).
+    pub message_id: String,
+    pub status: DeliveryStatus,
+    /// The network's code (`63001`), when the gateway says.
+    pub network: Option<String>,
+    /// Why it failed, as the gateway words it (`InsufficientCredit`), when it failed.
+    pub failure_reason: Option<String>,
+    /// How many times the gateway retried it.
+    pub retry_count: Option<u32>,
+}
+
+/// Where a sent message is, in a closed set: metrics label by it, so a gateway's new or
+/// misspelt status is [`DeliveryStatus::Other`], never a new label value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    /// Handed to the network (Africa's Talking `Sent`).
+    Sent,
+    /// Accepted by the network, not yet delivered (`Submitted`).
+    Submitted,
+    /// Queued by the network, the phone being unreachable (`Buffered`).
+    Buffered,
+    /// Refused by the network (`Rejected`).
+    Rejected,
+    /// On the phone (`Success`).
+    Delivered,
+    /// Not delivered (`Failed`).
+    Failed,
+    /// The phone is off or out of coverage (`AbsentSubscriber`).
+    AbsentSubscriber,
+    /// Not delivered in the network's time (`Expired`).
+    Expired,
+    Other,
+}
+
+impl DeliveryStatus {
+    /// As `status` on `sauti_sms_delivery_reports_total`.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Submitted => "submitted",
+            DeliveryStatus::Buffered => "buffered",
+            DeliveryStatus::Rejected => "rejected",
+            DeliveryStatus::Delivered => "delivered",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::AbsentSubscriber => "absent_subscriber",
+            DeliveryStatus::Expired => "expired",
+            DeliveryStatus::Other => "other",
+        }
+    }
+
+    /// Every status but [`DeliveryStatus::Other`], as labelled.
+    pub const KNOWN: [DeliveryStatus; 8] = [
+        DeliveryStatus::Sent,
+        DeliveryStatus::Submitted,
+        DeliveryStatus::Buffered,
+        DeliveryStatus::Rejected,
+        DeliveryStatus::Delivered,
+        DeliveryStatus::Failed,
+        DeliveryStatus::AbsentSubscriber,
+        DeliveryStatus::Expired,
+    ];
+
+    /// The status labelled `label` (`delivered`), whatever its case.
+    pub fn from_label(label: &str) -> Option<DeliveryStatus> {
+        DeliveryStatus::KNOWN
+            .into_iter()
+            .chain([DeliveryStatus::Other])
+            .find(|s| s.label().eq_ignore_ascii_case(label.trim()))
+    }
+
+    /// Whether the message will not be delivered (the gateway gave up on it).
+    pub fn is_final_failure(self) -> bool {
+        matches!(
+            self,
+            DeliveryStatus::Rejected
+                | DeliveryStatus::Failed
+                | DeliveryStatus::AbsentSubscriber
+                | DeliveryStatus::Expired
+        )
+    }
+}
+
+/// How SMS gateways read a message: new unless it is the last one taken (the cursor keeps its
+/// id's hash), so that a callback delivered twice does not advance the survey twice.
+pub(crate) fn message_progress<'h>(cursor: &InputCursor, hop: &'h Inbound) -> Progress<'h> {
+    let id = hop.message_id.as_deref().unwrap_or_default();
+    if cursor.len > 0 && cursor.hash == fnv1a(id.as_bytes()) {
+        Progress::Same
+    } else if hop.input.trim().is_empty() {
+        // An empty text answers nothing (a keyword's opening carries no answer).
+        Progress::Same
+    } else {
+        Progress::New(&hop.input)
+    }
+}
+
+/// The cursor of an SMS conversation once `hop` is taken: messages taken, the last one's id.
+pub(crate) fn message_cursor(before: &InputCursor, hop: &Inbound) -> InputCursor {
+    InputCursor {
+        len: before.len.saturating_add(1),
+        hash: fnv1a(hop.message_id.as_deref().unwrap_or_default().as_bytes()),
+    }
 }
 
 /// How voice gateways read callbacks: the turn Sauti wrote in the callback URL says which
@@ -420,6 +547,8 @@ pub struct AdapterSettings {
     pub auth_token: Option<String>,
     /// A generic gateway's field names, input and replies.
     pub generic: Option<generic::GenericSettings>,
+    /// A generic SMS gateway's field names and how to send through it.
+    pub generic_sms: Option<generic_sms::GenericSmsSettings>,
 }
 
 /// The adapter for a configured gateway kind.
@@ -438,6 +567,9 @@ pub fn adapter(kind: GatewayKind, settings: &AdapterSettings) -> Arc<dyn Gateway
             africastalking_voice::AfricasTalkingVoice::new(&settings.public_url, &settings.name),
         ),
         GatewayKind::AfricastalkingSms => Arc::new(africastalking_sms::AfricasTalkingSms),
+        GatewayKind::GenericSms => Arc::new(generic_sms::GenericSms::new(
+            settings.generic_sms.clone().unwrap_or_default(),
+        )),
         GatewayKind::Twilio => Arc::new(twilio::Twilio::new(
             &settings.public_url,
             &settings.name,

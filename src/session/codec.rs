@@ -13,7 +13,11 @@ use super::SessionRecord;
 /// decoder for the previous one while sessions in that form may still live).
 /// 2: the address the session is bound to, and the channel's part apart from the engine's.
 /// 3: the gateway and the time of the last hop (what a partial response reports).
-pub const FORMAT: u8 = 3;
+/// 4: the count of messages sent in an SMS conversation (its cap).
+pub const FORMAT: u8 = 4;
+
+/// Format 4 without the count of messages sent in an SMS conversation.
+const FORMAT_3: u8 = 3;
 
 /// Format 3 without the gateway and the last hop's time.
 const FORMAT_2: u8 = 2;
@@ -143,9 +147,10 @@ pub fn encode(r: &SessionRecord) -> Vec<u8> {
             w.u8(page);
             w.u8(silences);
         }
-        ChannelMemory::Sms { stopped } => {
+        ChannelMemory::Sms { stopped, sent } => {
             w.u8(2);
             w.u8(u8::from(stopped));
+            w.var(u64::from(sent));
         }
     }
     let s = &r.state;
@@ -287,7 +292,7 @@ fn decode_reason(r: &mut Reader<'_>) -> Result<Option<Invalid>, DecodeError> {
 pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
     let mut r = Reader(bytes);
     let format = r.u8()?;
-    if format != FORMAT && format != FORMAT_2 && format != FORMAT_1 {
+    if ![FORMAT, FORMAT_3, FORMAT_2, FORMAT_1].contains(&format) {
         return Err(DecodeError("unknown format"));
     }
     let flow_id = r.str()?;
@@ -322,6 +327,11 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
             },
             2 => ChannelMemory::Sms {
                 stopped: r.u8()? != 0,
+                // Conversations of format 3 (and 2) count from their next message.
+                sent: match format {
+                    FORMAT => u16::try_from(r.var()?).map_err(|_| DecodeError("messages sent"))?,
+                    _ => 0,
+                },
             },
             _ => return Err(DecodeError("channel")),
         },
@@ -381,7 +391,7 @@ pub fn decode(bytes: &[u8]) -> Result<SessionRecord, DecodeError> {
         answers.push((step, a));
     }
     let (gateway, last_hop_ms) = match format {
-        FORMAT => (r.str()?, r.zigzag()?),
+        FORMAT | FORMAT_3 => (r.str()?, r.zigzag()?),
         _ => ("-".to_owned(), started_at_ms),
     };
     if !r.0.is_empty() {
@@ -550,6 +560,58 @@ mod tests {
         assert_eq!(r.gateway, "-");
         assert_eq!(r.last_hop_ms, today.started_at_ms);
         assert_eq!(r.state, today.state);
+    }
+
+    /// An SMS conversation keeps its count of messages sent; one saved in format 3 (bytes
+    /// as that build wrote them, before the count) decodes with none sent.
+    #[test]
+    fn sms_conversations_keep_their_count_and_format_3_decodes() {
+        let mut sms = sample(vec![(0, Answer::Choice(1))], None);
+        sms.channel = ChannelMemory::Sms {
+            stopped: false,
+            sent: 300,
+        };
+        assert_eq!(decode(&encode(&sms)).unwrap(), sms);
+        let response_id = uuid::Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_00bb);
+        let mut v3 = vec![FORMAT_3];
+        v3.push(9);
+        v3.extend_from_slice(b"kufatilia");
+        v3.push(2); // flow version
+        v3.extend_from_slice(response_id.as_bytes());
+        v3.push(0);
+        v3.extend_from_slice(&[0xcd; 32]);
+        v3.push(0); // no network
+        v3.push(8); // started at 4 ms
+        v3.extend_from_slice(&crate::session::address_tag("kufatilia").to_le_bytes());
+        v3.push(2); // two messages taken, the last one's id:
+        v3.extend_from_slice(&crate::hash::fnv1a(b"m-2").to_le_bytes());
+        v3.push(0); // no reason
+        v3.extend_from_slice(&[2, 1]); // SMS, stopped
+        v3.extend_from_slice(&[0, 1, 1, 0]); // lang 0, At::Step(1), 0 attempts
+        v3.extend_from_slice(&[1, 0]); // history [0]
+        v3.extend_from_slice(&[1, 0, 0, 1]); // answers: step 0 option 1
+        v3.push(14);
+        v3.extend_from_slice(b"africastalking");
+        v3.push(20); // last hop at 10 ms
+        let r = decode(&v3).unwrap();
+        assert_eq!(
+            r.channel,
+            ChannelMemory::Sms {
+                stopped: true,
+                sent: 0
+            }
+        );
+        assert_eq!(r.cursor.len, 2);
+        assert_eq!(r.gateway, "africastalking");
+        assert_eq!(r.last_hop_ms, 10);
+        assert_eq!(r.state.answers, vec![(0, Answer::Choice(1))]);
+        assert_eq!(encode(&r)[0], FORMAT);
+        assert_eq!(decode(&encode(&r)).unwrap(), r);
+        // Format 3 USSD records are today's layout with another first byte.
+        let ussd = sample(vec![(0, Answer::Choice(1))], None);
+        let mut v3 = encode(&ussd);
+        v3[0] = FORMAT_3;
+        assert_eq!(decode(&v3).unwrap(), ussd);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The SMS hop: a keyword (re)starts its survey, a stop word ends the conversation, a
 //! message delivered twice is taken once; any other text is an answer, served as any hop.
+//! A number over its rate, or a conversation past its cap of replies, gets no reply.
 
 use time::OffsetDateTime;
 
@@ -23,17 +24,37 @@ pub struct Invitation {
     pub message: Rendered,
 }
 
-/// How a new conversation opens: by keyword (the message's cursor) or by invitation.
+/// How a new conversation opens: by keyword (the message's cursor) or by invitation, and
+/// the messages the conversation it replaces already sent (the count goes on).
 struct Opening<'a> {
     lang: Option<&'a str>,
     network: Option<String>,
     cursor: InputCursor,
+    sent: u16,
+}
+
+/// What one number may make Sauti send by SMS (`[sms] respondent_rate`,
+/// `max_messages_per_session`).
+#[derive(Debug)]
+pub(super) struct SmsLimits {
+    pub(super) rate: crate::limits::KeyedLimiter,
+    pub(super) max_per_session: std::num::NonZeroU16,
+}
+
+impl Default for SmsLimits {
+    fn default() -> Self {
+        SmsLimits {
+            rate: crate::limits::KeyedLimiter::new(crate::limits::Rate::UNLIMITED, 1),
+            max_per_session: crate::config::SmsConfig::default().max_messages_per_session,
+        }
+    }
 }
 
 impl Survey {
-    /// Serves one inbound SMS; `None` when there is nothing to send. A message delivered again
-    /// (same id) changes nothing and gets the reply it already caused, again: queued under the
-    /// same reply id, it is sent once, and sent at all if the first queueing failed.
+    /// Serves one inbound SMS; `None` when there is nothing to send (a number over its rate,
+    /// a conversation past its cap). A message delivered again (same id) changes nothing and
+    /// gets the reply it already caused, again: queued under the same reply id, it is sent
+    /// once, and sent at all if the first queueing failed.
     pub async fn sms(
         &self,
         gateway: &ConfiguredGateway,
@@ -50,6 +71,17 @@ impl Survey {
         let message = fnv1a(inbound.message_id.as_deref().unwrap_or_default().as_bytes());
         let what = settings.classify(&inbound.input);
         let campaign_survey;
+        if !self
+            .sms_limits
+            .rate
+            .allow(&key.respondent, std::time::Instant::now())
+        {
+            // Before the store is read: a flood costs no reply, no write, little work.
+            self.metrics.rate_limited("sms_respondent");
+            self.metrics.sms_unanswered(&gateway.name, "flood");
+            tracing::debug!(gateway = %gateway.name, "SMS over the number's rate: no reply, nothing changed");
+            return Ok(None);
+        }
         {
             let _serial = self.locks.serialise(&key).await;
             let current = self.sessions.load(&key, true).await?;
@@ -60,10 +92,16 @@ impl Survey {
                 return Ok(self.current_reply(gateway, &v.record));
             }
             let expected = current.as_ref().map_or(0, |v| v.version);
+            let sent = current.as_ref().map_or(0, |v| v.record.channel.sms_sent());
+            if sent >= self.sms_limits.max_per_session.get() {
+                self.metrics.sms_unanswered(&gateway.name, "session_cap");
+                tracing::info!(gateway = %gateway.name, sent, "SMS conversation past its cap of messages: no reply until it expires");
+                return Ok(None);
+            }
             // A finished or stopped conversation takes no answer: only a keyword starts anew.
             let live = current.filter(|v| {
                 !v.record.state.is_finished()
-                    && v.record.channel != (ChannelMemory::Sms { stopped: true })
+                    && !matches!(v.record.channel, ChannelMemory::Sms { stopped: true, .. })
             });
             match what {
                 SmsText::Start(target) => {
@@ -74,7 +112,7 @@ impl Survey {
                             .map_err(HopError::OptOuts)?;
                     }
                     return self
-                        .start(gateway, &key, inbound, target, expected, now)
+                        .start(gateway, &key, inbound, target, (expected, sent), now)
                         .await;
                 }
                 SmsText::Stop => {
@@ -93,7 +131,10 @@ impl Survey {
                         record.cursor = gateway.adapter.cursor(&record.cursor, inbound);
                         // Kept (the stores have no delete) but stopped, its resume record
                         // cleared: nothing of it is offered again.
-                        record.channel = ChannelMemory::Sms { stopped: true };
+                        record.channel = ChannelMemory::Sms {
+                            stopped: true,
+                            sent: sent.saturating_add(1),
+                        };
                         self.sessions
                             .save(
                                 &key,
@@ -166,14 +207,15 @@ impl Survey {
         }
     }
 
-    /// A new survey on the flow a keyword names, replacing whatever the conversation held.
+    /// A new survey on the flow a keyword names, replacing whatever the conversation held
+    /// (`expected`: its version; `sent`: the messages it sent, a count that goes on).
     async fn start(
         &self,
         gateway: &ConfiguredGateway,
         key: &SessionKey,
         inbound: &Inbound,
         target: &KeywordTarget,
-        expected: u64,
+        (expected, sent): (u64, u16),
         now: OffsetDateTime,
     ) -> Result<Option<Rendered>, HopError> {
         let flows = self.flows();
@@ -185,6 +227,7 @@ impl Survey {
             lang: target.lang.as_deref(),
             network: inbound.network.clone(),
             cursor: gateway.adapter.cursor(&InputCursor::START, inbound),
+            sent,
         };
         let (_, rendered) = self
             .open_conversation(gateway, key, flow, opening, expected, now)
@@ -217,16 +260,14 @@ impl Survey {
             session_id: crate::gateway::africastalking_sms::session_id(short_code),
         };
         let _serial = self.locks.serialise(&key).await;
-        let expected = self
-            .sessions
-            .load(&key, true)
-            .await?
-            .map_or(0, |v| v.version);
+        let current = self.sessions.load(&key, true).await?;
+        let expected = current.as_ref().map_or(0, |v| v.version);
         // No message taken yet: the reply, whatever its id, is the first answer.
         let opening = Opening {
             lang,
             network: None,
             cursor: InputCursor::START,
+            sent: current.as_ref().map_or(0, |v| v.record.channel.sms_sent()),
         };
         let (record, message) = self
             .open_conversation(gateway, &key, flow, opening, expected, now)
@@ -260,7 +301,10 @@ impl Survey {
             started_at_ms: unix_ms(now),
             address: address_tag(&flow.id),
             cursor: opening.cursor,
-            channel: ChannelMemory::fresh(gateway.channel()),
+            channel: ChannelMemory::Sms {
+                stopped: false,
+                sent: opening.sent.saturating_add(1),
+            },
             reason: None,
             state: hop.state.clone(),
             gateway: gateway.name.clone(),
@@ -299,7 +343,7 @@ impl Survey {
         gateway: &ConfiguredGateway,
         record: &SessionRecord,
     ) -> Option<Rendered> {
-        if record.channel == (ChannelMemory::Sms { stopped: true }) {
+        if matches!(record.channel, ChannelMemory::Sms { stopped: true, .. }) {
             let text = self
                 .text_in(record, "sms-stopped")
                 .unwrap_or_else(|| self.multilingual("sms-stopped"));
