@@ -439,7 +439,7 @@ impl Survey {
                     &key,
                     &record,
                     expected,
-                    gateway.session_ttl,
+                    gateway.session_ttl_for(flow),
                     resume_write(&hop),
                     enqueue.as_ref(),
                     Ownership {

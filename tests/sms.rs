@@ -393,3 +393,34 @@ fn sent_messages_leave_the_outbox_file_and_are_not_sent_again_after_a_restart() 
     std::thread::sleep(Duration::from_millis(400));
     assert_eq!(api.accepted().len(), 6, "nothing sent twice");
 }
+
+/// A flow may give its SMS conversations a life of their own: three days here, where the
+/// gateway's default is one.
+#[test]
+fn a_flow_sets_how_long_its_sms_conversations_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let flow = std::fs::read_to_string(format!("{}/flows/kufatilia.toml", common::REPO)).unwrap();
+    let flow = flow.replacen("\n[lists.", "\nsms_session_ttl_secs = 259200\n\n[lists.", 1);
+    std::fs::write(dir.path().join("kufatilia.toml"), flow).unwrap();
+    let redis = common::redis::RedisServer::start();
+    let api = SmsApi::start();
+    let mut opts = common::redis::options_on(&redis.url(), "ttl");
+    opts.flows = dir.path().to_path_buf();
+    let server = start_with(&api, opts);
+    let mut phone = Texter::new(&server, &api, "+243810000120");
+    assert!(phone.text("ALERTE").contains("Acceptez-vous?"));
+    let keys = common::redis::command(redis.port, "KEYS ttl:*:s:*").unwrap();
+    let key = keys
+        .lines()
+        .find(|l| l.starts_with("ttl:"))
+        .unwrap_or_else(|| panic!("a session key: {keys}"))
+        .to_owned();
+    let pttl: i64 = common::redis::command(redis.port, &format!("PTTL {key}"))
+        .unwrap()
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap();
+    assert!(pttl > 2 * 24 * 3600 * 1000, "{pttl}");
+    assert!(pttl <= 3 * 24 * 3600 * 1000, "{pttl}");
+}

@@ -416,6 +416,22 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
             );
         }
     }
+    // A minute at least (a reply takes longer than that to type), a month at most (a
+    // conversation older than that is another survey).
+    let sms_session_ttl = raw.sms_session_ttl_secs.as_ref().and_then(|t| {
+        let secs = *t.get_ref();
+        if (60..=30 * 24 * 3600).contains(&secs) {
+            Some(std::time::Duration::from_secs(secs))
+        } else {
+            cx.err(
+                t.span(),
+                format!(
+                    "sms_session_ttl_secs = {secs}: expected between 60 (a minute) and 2592000 (30 days)"
+                ),
+            );
+            None
+        }
+    });
     for code in &raw.ussd {
         let c = code.get_ref().trim();
         let shaped = c.starts_with('*') && c.ends_with('#');
@@ -606,6 +622,7 @@ fn compile_raw(cx: &mut Ctx<'_>, raw: RawFlow, locales: &Locales) -> Option<Comp
         ask_language,
         ussd,
         voice,
+        sms_session_ttl,
         max_attempts,
         partials: raw.partials,
         consent,

@@ -118,6 +118,9 @@ pub struct CompiledFlow {
     pub ussd: Vec<String>,
     /// Called numbers routed to this flow (voice), `+` and digits.
     pub voice: Vec<String>,
+    /// Life of an SMS conversation on this flow after its last message, when the flow sets
+    /// one (otherwise the gateway's).
+    pub sms_session_ttl: Option<std::time::Duration>,
     /// Wrong answers to one question before the session is closed.
     pub max_attempts: u8,
     /// Whether unfinished surveys are delivered as partial responses.

@@ -24,6 +24,10 @@ pub struct RawFlow {
     /// Phone numbers whose calls this flow answers (voice).
     #[serde(default)]
     pub voice: Vec<Spanned<String>>,
+    /// How long an SMS conversation on this flow waits for the next answer (default the
+    /// gateway's, `[sms] session_ttl_secs`).
+    #[serde(default)]
+    pub sms_session_ttl_secs: Option<Spanned<u64>>,
     #[serde(default)]
     pub max_attempts: Option<Spanned<u8>>,
     #[serde(default)]

@@ -598,6 +598,14 @@ pub struct ConfiguredGateway {
 }
 
 impl ConfiguredGateway {
+    /// How long a session on `flow` lives without a hop: an SMS flow may set its own.
+    pub fn session_ttl_for(&self, flow: &crate::flow::CompiledFlow) -> std::time::Duration {
+        match (self.channel(), flow.sms_session_ttl) {
+            (crate::channel::Channel::Sms, Some(ttl)) => ttl,
+            _ => self.session_ttl,
+        }
+    }
+
     pub fn channel(&self) -> Channel {
         self.adapter.channel()
     }

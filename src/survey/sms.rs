@@ -316,7 +316,7 @@ impl Survey {
                 key,
                 &record,
                 expected,
-                gateway.session_ttl,
+                gateway.session_ttl_for(flow),
                 ResumeWrite::Clear,
                 None,
                 Ownership::hold(key.owner_tag()),
