@@ -55,14 +55,15 @@ struct Limit {
     store: RedisStore,
     pseudonyms: Pseudonymizer,
     steps: Vec<Step>,
-    /// The response body of a completed survey (its real size), and the sinks it goes to.
-    body: Vec<u8>,
+    /// The response body of a completed survey (its real size) around its id, and the sinks
+    /// it goes to (the file sink writes each id once: each completion carries its own).
+    body: (Vec<u8>, Vec<u8>),
     sinks: Vec<String>,
     session_ttl: Duration,
 }
 
 /// The benchmark survey walked once through the real engine: the record after each hop.
-fn steps(root: &Path) -> (Vec<Step>, Vec<u8>) {
+fn steps(root: &Path) -> (Vec<Step>, (Vec<u8>, Vec<u8>)) {
     let (flows, problems) =
         sauti::flow::load_dir(&[root.join("benches/flows")], &root.join("benches/locales"));
     assert!(problems.is_empty(), "{problems:?}");
@@ -123,7 +124,13 @@ fn steps(root: &Path) -> (Vec<Step>, Vec<u8>) {
         });
     }
     let response = sauti::recorder::response(&flow, GATEWAY, &record, now);
-    (steps, serde_json::to_vec(&response).expect("JSON"))
+    let json = serde_json::to_string(&response).expect("JSON");
+    let at = json.find(&response.id).expect("the id in the body");
+    let body = (
+        json[..at].as_bytes().to_vec(),
+        json[at + response.id.len()..].as_bytes().to_vec(),
+    );
+    (steps, body)
 }
 
 impl Limit {
@@ -161,9 +168,14 @@ impl Limit {
         record.response_id = response_id;
         let completed = n + 1 == self.steps.len();
         let rid = response_id.to_string();
+        let body = if completed {
+            [self.body.0.as_slice(), rid.as_bytes(), self.body.1.as_slice()].concat()
+        } else {
+            Vec::new()
+        };
         let enqueue = Enqueue {
             response_id: &rid,
-            body: &self.body,
+            body: &body,
             sinks: &self.sinks,
         };
         self.store
