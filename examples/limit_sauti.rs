@@ -127,8 +127,8 @@ fn steps(root: &Path) -> (Vec<Step>, (Vec<u8>, Vec<u8>)) {
     let json = serde_json::to_string(&response).expect("JSON");
     let at = json.find(&response.id).expect("the id in the body");
     let body = (
-        json[..at].as_bytes().to_vec(),
-        json[at + response.id.len()..].as_bytes().to_vec(),
+        json.as_bytes()[..at].to_vec(),
+        json.as_bytes()[at + response.id.len()..].to_vec(),
     );
     (steps, body)
 }
@@ -169,7 +169,12 @@ impl Limit {
         let completed = n + 1 == self.steps.len();
         let rid = response_id.to_string();
         let body = if completed {
-            [self.body.0.as_slice(), rid.as_bytes(), self.body.1.as_slice()].concat()
+            [
+                self.body.0.as_slice(),
+                rid.as_bytes(),
+                self.body.1.as_slice(),
+            ]
+            .concat()
         } else {
             Vec::new()
         };

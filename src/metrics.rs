@@ -3,7 +3,7 @@
 //! flow and result, hop latency, sessions started, completed and abandoned (by step and
 //! language), refusals (authentication, rate limits, shedding), deliveries by sink.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -62,6 +62,18 @@ pub enum HopResult {
 }
 
 impl HopResult {
+    /// How many results there are (the variants are numbered from 0).
+    pub const COUNT: usize = 6;
+    #[cfg(test)]
+    const ALL: [HopResult; HopResult::COUNT] = [
+        HopResult::Served,
+        HopResult::Completed,
+        HopResult::UnknownAddress,
+        HopResult::RateLimited,
+        HopResult::Superseded,
+        HopResult::Failed,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             HopResult::Served => "served",
@@ -103,10 +115,15 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// `sauti_hops_total` by gateway, then flow, then result: made once per label set, so that a
+/// hop increments a handle instead of building labels and looking the registry up.
+type HopCounters = HashMap<String, HashMap<String, [Option<Counter>; HopResult::COUNT]>>;
+
 /// The process's counters (a cheap handle: the registry is global).
 pub struct Metrics {
     handle: &'static PrometheusHandle,
     hop_duration: Histogram,
+    hops: std::sync::RwLock<HopCounters>,
     sinks: Mutex<BTreeMap<String, &'static SinkCounters>>,
 }
 
@@ -117,6 +134,7 @@ impl Default for Metrics {
         Metrics {
             handle,
             hop_duration: histogram!("sauti_hop_duration_seconds"),
+            hops: std::sync::RwLock::default(),
             sinks: Mutex::default(),
         }
     }
@@ -229,14 +247,35 @@ impl Metrics {
 
     /// One hop of `gateway` on `flow` (`-` before a flow is known), served in `took`.
     pub fn hop(&self, gateway: &str, flow: &str, result: HopResult, took: Duration) {
-        counter!(
+        self.hop_counter(gateway, flow, result).increment(1);
+        self.hop_duration.record(took.as_secs_f64());
+    }
+
+    fn hop_counter(&self, gateway: &str, flow: &str, result: HopResult) -> Counter {
+        let known = self
+            .hops
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(gateway)
+            .and_then(|flows| flows.get(flow))
+            .and_then(|results| results[result as usize].clone());
+        if let Some(counter) = known {
+            return counter;
+        }
+        let counter = counter!(
             "sauti_hops_total",
             "gateway" => gateway.to_owned(),
             "flow" => flow.to_owned(),
             "result" => result.label()
-        )
-        .increment(1);
-        self.hop_duration.record(took.as_secs_f64());
+        );
+        self.hops
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(gateway.to_owned())
+            .or_default()
+            .entry(flow.to_owned())
+            .or_default()[result as usize] = Some(counter.clone());
+        counter
     }
 
     pub fn session_started(&self, gateway: &str, flow: &str) {
@@ -288,5 +327,17 @@ impl Metrics {
     /// Everything, in the Prometheus text format.
     pub fn render(&self) -> String {
         self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod hop_result_tests {
+    use super::HopResult;
+
+    #[test]
+    fn every_result_has_its_own_slot() {
+        for (i, r) in HopResult::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "{r:?}");
+        }
     }
 }

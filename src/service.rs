@@ -20,15 +20,14 @@ use crate::session::{MemoryStore, RedisStore};
 use crate::shutdown::{self, Http, Running, Shutdown};
 use crate::sink::{AnySink, SinkConfig, SinkKind};
 use crate::survey::{AnyStore, Survey};
-use crate::telemetry::Telemetry;
 
 /// `sauti serve`: checks the flows, serves the gateways over HTTP and delivers completed
 /// surveys, until SIGINT/SIGTERM.
 pub fn serve(c: Config) -> anyhow::Result<()> {
     // rustls (Redis over TLS, HTTPS sinks and OTLP) needs its crypto provider chosen once.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let telemetry = crate::logging::init(&c)?;
-    let traces_to = telemetry.as_ref().map(Telemetry::destination);
+    let logging = crate::logging::init(&c)?;
+    let traces_to = logging.traces_to();
     let flows = match reload::load_flows(&c) {
         Ok(f) => f,
         Err(problems) => {
@@ -262,9 +261,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
     });
     // Whatever is left (a client that never finished its request) must not hold the exit.
     runtime.shutdown_timeout(Duration::from_millis(200));
-    if let Some(t) = telemetry {
-        t.shutdown();
-    }
+    logging.finish();
     result
 }
 
@@ -272,7 +269,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
 /// the queues hold everything a worker needs.
 pub fn deliver(c: Config) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let telemetry = crate::logging::init(&c)?;
+    let logging = crate::logging::init(&c)?;
     let grace = Duration::from_secs(c.shutdown_grace_secs);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -294,9 +291,7 @@ pub fn deliver(c: Config) -> anyhow::Result<()> {
         Ok::<_, anyhow::Error>(())
     })?;
     runtime.shutdown_timeout(Duration::from_millis(200));
-    if let Some(t) = telemetry {
-        t.shutdown();
-    }
+    logging.finish();
     Ok(())
 }
 
