@@ -145,15 +145,25 @@ end"
 
 /// Records this process saved last, by session (see the module doc).
 struct NearCache {
-    entries: Mutex<HashMap<SessionKey, (Versioned, Instant)>>,
+    entries: Mutex<NearEntries>,
     cap: usize,
     ttl: Duration,
 }
 
+#[derive(Default)]
+struct NearEntries {
+    map: HashMap<SessionKey, (Versioned, Instant)>,
+    /// When a full cache may next be swept of its expired entries: at most a few times per
+    /// TTL, so that a cache full of live sessions costs a lookup per hop, not a sweep.
+    next_sweep: Option<Instant>,
+}
+
 impl NearCache {
     fn get(&self, key: &SessionKey) -> Option<Versioned> {
-        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key)
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .map
+            .get(key)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(v, _)| v.clone())
     }
@@ -162,21 +172,30 @@ impl NearCache {
         if self.cap == 0 {
             return;
         }
-        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= self.cap && !map.contains_key(key) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if entries.map.len() >= self.cap && !entries.map.contains_key(key) {
+            // Full: sweep the expired ones, but not on every hop (a sweep walks the whole
+            // map). Until the next sweep, new sessions are not cached: their next hop reads
+            // Redis, which is always right.
+            if entries.next_sweep.is_some_and(|at| now < at) {
+                return;
+            }
             let ttl = self.ttl;
-            map.retain(|_, (_, at)| at.elapsed() < ttl);
-            if map.len() >= self.cap {
+            entries.map.retain(|_, (_, at)| at.elapsed() < ttl);
+            entries.next_sweep = Some(now + (ttl / 8).max(Duration::from_secs(1)));
+            if entries.map.len() >= self.cap {
                 return;
             }
         }
-        map.insert(key.clone(), (v, Instant::now()));
+        entries.map.insert(key.clone(), (v, now));
     }
 
     fn forget(&self, key: &SessionKey) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .map
             .remove(key);
     }
 }
@@ -217,7 +236,7 @@ impl RedisStore {
             resume_window,
             sweeper: uuid::Uuid::now_v7().simple().to_string(),
             near: NearCache {
-                entries: Mutex::new(HashMap::new()),
+                entries: Mutex::new(NearEntries::default()),
                 cap: config.near_cache_entries,
                 ttl: near_ttl,
             },
@@ -618,5 +637,73 @@ impl SessionStore for RedisStore {
 
     async fn ready(&self) -> bool {
         self.query::<String>(&redis::cmd("PING")).await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::ChannelMemory;
+    use crate::engine::{At, SessionState};
+    use crate::gateway::InputCursor;
+
+    fn versioned() -> Versioned {
+        Versioned {
+            record: SessionRecord {
+                flow_id: "f".into(),
+                flow_version: 1,
+                response_id: uuid::Uuid::nil(),
+                respondent: "p".into(),
+                network: None,
+                started_at_ms: 0,
+                address: 1,
+                cursor: InputCursor::START,
+                channel: ChannelMemory::Ussd { page: 0 },
+                reason: None,
+                state: SessionState {
+                    lang: 0,
+                    at: At::Language,
+                    attempts: 0,
+                    history: vec![],
+                    answers: vec![],
+                    receipt: String::new(),
+                },
+                gateway: "g".into(),
+                last_hop_ms: 0,
+            },
+            version: 1,
+        }
+    }
+
+    fn key(id: &str) -> SessionKey {
+        SessionKey {
+            respondent: "p".into(),
+            gateway: "g".into(),
+            session_id: id.into(),
+        }
+    }
+
+    /// A cache full of live sessions is swept at most once in a while, not on every hop (a
+    /// sweep walks the whole map); meanwhile new sessions are simply not cached.
+    #[test]
+    fn a_full_near_cache_is_swept_at_most_once_in_a_while() {
+        let near = NearCache {
+            entries: Mutex::new(NearEntries::default()),
+            cap: 2,
+            ttl: Duration::from_millis(50),
+        };
+        near.put(&key("a"), versioned());
+        near.put(&key("b"), versioned());
+        std::thread::sleep(Duration::from_millis(60));
+        // Full of expired entries: swept, and the new one cached.
+        near.put(&key("c"), versioned());
+        assert!(near.get(&key("c")).is_some());
+        assert!(near.get(&key("a")).is_none());
+        near.put(&key("d"), versioned());
+        std::thread::sleep(Duration::from_millis(60));
+        // Full again (expired, but the last sweep was just now): not swept, not cached.
+        near.put(&key("e"), versioned());
+        assert!(near.get(&key("e")).is_none());
+        assert_eq!(near.entries.lock().unwrap().map.len(), 2);
     }
 }
