@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Hop latency with few and with very many live sessions in Redis: fills Redis with N session
-# records (the real key layout, ~200-byte values, 1 h TTL), then runs the load driver against
-# `sauti serve --redis`. Usage: benches/scale.sh [N...] (default: 1000 1000000).
+# records and as many resume records (the real key layout: `<version>:<record>` strings of
+# ~200 bytes, 1 h TTL), then runs the load driver against `sauti serve --redis` as shipped
+# (no configuration file). Usage: benches/scale.sh [N...] (default: 1000 1000000).
 # Needs redis-server, redis-cli, python3, and the harness in BENCH_DIR (../shared/bench).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,9 +16,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() { [ -n "${SAUTI_PID:-}" ] && kill "$SAUTI_PID" 2>/dev/null || true; redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$RUN"; }
 trap cleanup EXIT
-(cd "$ROOT" && cargo build --release --locked -q)
+(cd "$ROOT" && cargo build --release --locked -q --bin sauti)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir "$RUN" >/dev/null
-printf 'resume_window_secs = 0\nlog = "warn"\n' >"$RUN/sauti.toml"
 echo "| live sessions in Redis | hops/s | p50 ms | p90 ms | p99 ms | bad | errors | used_memory |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in $SIZES; do
@@ -33,10 +33,10 @@ value = os.urandom(200)
 for i in range(n):
     tag = b"%032x" % (i * 2654435761 % (1 << 128))
     key = b"sauti:{" + tag + b"}:s:africastalking:fill-%d" % i
-    cmd(b"HSET", key, b"v", b"1", b"d", value)
-    cmd(b"PEXPIRE", key, b"3600000")
+    cmd(b"SET", key, b"1:" + value, b"PX", b"3600000")
+    cmd(b"SET", b"sauti:{" + tag + b"}:r:bench", value, b"PX", b"3600000")
 PY
-  SAUTI_PSEUDONYM_KEY=scale-key-0123456789abcdef "$ROOT/target/release/sauti" serve --config "$RUN/sauti.toml" \
+  SAUTI_PSEUDONYM_KEY=scale-key-0123456789abcdef "$ROOT/target/release/sauti" serve \
     --listen "127.0.0.1:$SPORT" --flows "$ROOT/benches/flows" --locales "$ROOT/benches/locales" \
     --data-dir "$RUN/data-$n" --redis "redis://127.0.0.1:$PORT" >"$RUN/sauti-$n.log" 2>&1 &
   SAUTI_PID=$!
