@@ -4,7 +4,7 @@
 
 mod sms;
 
-pub use sms::Invitation;
+pub use sms::{Invitation, Invited};
 
 use std::sync::Arc;
 

@@ -315,3 +315,67 @@ fn a_panel_with_a_bad_row_writes_nothing_and_says_which_line() {
         .unwrap_or_default();
     assert!(!names.iter().any(|n| n == "campaigns"), "{names:?}");
 }
+
+/// An informant in the middle of a report of their own when the campaign reaches them is not
+/// texted: the invitation would have replaced the report they were telling.
+#[test]
+fn a_member_in_the_middle_of_a_report_is_not_interrupted() {
+    let api = SmsApi::start();
+    let mut opts = Options {
+        config: Some(CONFIG.into()),
+        ..Default::default()
+    };
+    opts.env.extend([
+        ("SAUTI_AT_SMS_URL".to_owned(), api.url()),
+        ("SAUTI_AT_API_KEY".to_owned(), "at-key-123".to_owned()),
+    ]);
+    let server = Server::start_with(opts);
+    let (busy, free) = (number(60), number(61));
+    text(&server, &busy, "ALERTE", "b-1");
+    text(&server, &busy, "1", "b-2");
+    api.wait_for("the report's first two replies", 20, |_| {
+        api.accepted_to(&busy).len() == 2
+    });
+    let panel_path = server.dir.path().join("panel.csv");
+    std::fs::write(&panel_path, format!("phone\n{busy}\n{free}\n")).unwrap();
+    let out = campaign(
+        &server,
+        &[
+            "start",
+            "kufatilia",
+            "--panel",
+            panel_path.to_str().unwrap(),
+            "--rate",
+            "600",
+            "--from",
+            SHORT_CODE,
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    api.wait_for("the free member's invitation", 20, |_| {
+        !api.accepted_to(&free).is_empty()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status(&server)["pending"] != 0 {
+        assert!(Instant::now() < deadline, "{}", status(&server));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = status(&server);
+    assert_eq!(
+        (s["sent"].as_u64(), s["busy"].as_u64()),
+        (Some(1), Some(1)),
+        "{s}"
+    );
+    // Nothing more was sent to the busy member, and their report goes on where it was.
+    assert_eq!(api.accepted_to(&busy).len(), 2);
+    text(&server, &busy, "1", "b-3");
+    api.wait_for("the report's next question", 20, |_| {
+        api.accepted_to(&busy).len() == 3
+    });
+    let next = &api.accepted_to(&busy)[2];
+    assert!(next.contains("Quand cela s'est-il passé?"), "{next}");
+}

@@ -51,6 +51,9 @@ pub enum Outcome {
     OptedOut,
     /// Could not be texted (a sealed number that does not open, a flow not served).
     Failed,
+    /// In the middle of a conversation of their own when their turn came (a report they
+    /// started): not texted, so that it is not replaced.
+    Busy,
 }
 
 /// One line of `progress`.

@@ -21,6 +21,7 @@ use crate::gateway::ConfiguredGateway;
 use crate::server::App;
 use crate::shutdown::Shutdown;
 use crate::sms_outbox::SmsOutbox;
+use crate::survey::Invited;
 use crate::vault::NumberVault;
 
 /// How often the data directory is looked at for new campaigns.
@@ -176,11 +177,15 @@ impl Runner {
                 .invite(gateway, &number, &c.from, &c.flow, lang, now)
                 .await
             {
-                Ok(None) => {
+                Ok(Invited::NotServed) => {
                     tracing::error!(campaign = %c.id, member, flow = %c.flow, "the campaign's flow is not served on SMS: member failed");
                     return Some(outcome(Outcome::Failed, None, None));
                 }
-                Ok(Some(invitation)) => {
+                Ok(Invited::Busy) => {
+                    tracing::info!(campaign = %c.id, member, "member in a conversation of their own: not texted");
+                    return Some(outcome(Outcome::Busy, None, None));
+                }
+                Ok(Invited::Opened(invitation)) => {
                     let Rendered::Sms(message) = &invitation.message else {
                         return Some(outcome(Outcome::Failed, None, None));
                     };

@@ -27,6 +27,8 @@ pub struct Status {
     pub opted_out: usize,
     /// Not texted: the number did not open, or the flow was not served.
     pub failed: usize,
+    /// Not texted: in a conversation of their own when their turn came.
+    pub busy: usize,
     /// Not handled yet.
     pub pending: usize,
 }
@@ -60,6 +62,7 @@ fn count(c: super::Campaign, progress: &[Progress], events: &[EventLine]) -> Sta
         sent: of(Outcome::Sent),
         opted_out: of(Outcome::OptedOut),
         failed: of(Outcome::Failed),
+        busy: of(Outcome::Busy),
         pending: c.members - outcomes.len(),
         started,
         completed: completed.len(),
@@ -80,7 +83,7 @@ pub fn text(s: &Status) -> String {
             .unwrap_or_default();
     format!(
         "campaign {}: flow {}, {} member(s), {}/min{at}, created {}\n  sent {}, started {}, \
-         completed {}, opted out {}, failed {}, pending {}\n",
+         completed {}, opted out {}, failed {}, busy {}, pending {}\n",
         s.id,
         s.flow,
         s.members,
@@ -91,6 +94,7 @@ pub fn text(s: &Status) -> String {
         s.completed,
         s.opted_out,
         s.failed,
+        s.busy,
         s.pending
     )
 }

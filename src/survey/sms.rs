@@ -24,6 +24,17 @@ pub struct Invitation {
     pub message: Rendered,
 }
 
+/// What a campaign's invitation came to.
+#[derive(Debug, Clone)]
+pub enum Invited {
+    Opened(Invitation),
+    /// The member is in the middle of a conversation (a report they started themselves): it
+    /// is not replaced, nothing is sent.
+    Busy,
+    /// The flow is not served on SMS.
+    NotServed,
+}
+
 /// How a new conversation opens: by keyword (the message's cursor) or by invitation, and
 /// the messages the conversation it replaces already sent (the count goes on).
 struct Opening<'a> {
@@ -238,8 +249,8 @@ impl Survey {
 
     /// Opens survey `flow` for `number` (E.164) as if they had texted its keyword to
     /// `short_code`: the conversation their reply continues, with its first question to
-    /// send them. Whatever the conversation held is replaced, as a keyword does. `None` when
-    /// the flow is not served on SMS.
+    /// send them. A conversation in progress is never replaced (a report half-told would be
+    /// lost): the member is busy; a finished or stopped one is.
     pub async fn invite(
         &self,
         gateway: &ConfiguredGateway,
@@ -248,10 +259,10 @@ impl Survey {
         flow_id: &str,
         lang: Option<&str>,
         now: OffsetDateTime,
-    ) -> Result<Option<Invitation>, HopError> {
+    ) -> Result<Invited, HopError> {
         let flows = self.flows();
         let Some(flow) = flows.route(gateway.channel(), flow_id) else {
-            return Ok(None);
+            return Ok(Invited::NotServed);
         };
         let key = SessionKey {
             respondent: self.pseudonyms.of(number),
@@ -261,6 +272,12 @@ impl Survey {
         };
         let _serial = self.locks.serialise(&key).await;
         let current = self.sessions.load(&key, true).await?;
+        if current.as_ref().is_some_and(|v| {
+            !v.record.state.is_finished()
+                && !matches!(v.record.channel, ChannelMemory::Sms { stopped: true, .. })
+        }) {
+            return Ok(Invited::Busy);
+        }
         let expected = current.as_ref().map_or(0, |v| v.version);
         // No message taken yet: the reply, whatever its id, is the first answer.
         let opening = Opening {
@@ -272,7 +289,7 @@ impl Survey {
         let (record, message) = self
             .open_conversation(gateway, &key, flow, opening, expected, now)
             .await?;
-        Ok(Some(Invitation {
+        Ok(Invited::Opened(Invitation {
             response_id: record.response_id,
             message,
         }))
