@@ -8,12 +8,13 @@
 #
 # Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (50), DURATION (10 s), WARMUP (2 s),
 #      PEER_WORKERS (2: node cluster workers / gunicorn workers), TARGETS (all, in this order:
-#      limit-null limit-redis limit-sauti limit-sauti-deliver sauti-embedded sauti-embedded-warn
+#      limit-null limit-redis limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn
 #      sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow).
 # Sauti runs as shipped (no configuration file: log level info, resume on, the file sink
 # delivering in the same process); the *-warn rows are the same with `log = "warn"`.
 # limit-sauti is examples/limit_sauti.rs: a bare hyper server sending exactly Sauti's Redis
-# traffic per hop; limit-sauti-deliver adds the file sink's delivery work (BENCHMARKS.md).
+# traffic per hop; limit-sauti-deliver adds the file sink's delivery work; limit-sauti-embedded
+# does embedded mode's work (memory sessions, the journal's fsync before END) (BENCHMARKS.md).
 # Builds sauti and limit/ in release mode, installs the peers if missing (peerctl.sh install),
 # runs a dedicated redis-server on a free loopback port for the run (every Redis-backed target
 # uses it, flushed between targets), starts each target alone, waits until it answers, drives
@@ -28,7 +29,7 @@ CONCURRENCY=${CONCURRENCY:-50}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 PEER_WORKERS=${PEER_WORKERS:-2}
-ALL_TARGETS="limit-null limit-redis limit-sauti limit-sauti-deliver sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow"
+ALL_TARGETS="limit-null limit-redis limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow"
 TARGETS=${TARGETS:-$ALL_TARGETS}
 # A fixed key for the benchmark only (pseudonyms of synthetic phone numbers).
 PSEUDONYM_KEY=bench-key-0123456789abcdef
@@ -136,7 +137,7 @@ echo
 
 # --- Redis for the run -----------------------------------------------------------------------
 needs_redis=no
-for t in $TARGETS; do case $t in limit-null|sauti-embedded) ;; *) needs_redis=yes;; esac; done
+for t in $TARGETS; do case $t in limit-null|limit-sauti-embedded|sauti-embedded*) ;; *) needs_redis=yes;; esac; done
 if [[ $needs_redis == yes ]]; then
   REDIS_PORT=$(free_port)
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --appendonly no --daemonize no \
@@ -207,7 +208,7 @@ run_own() {  # name url cmd...: start, wait, measure, stop one of our servers
     skip "$name" "did not answer on $url: $(tail -n 3 "$RUN/$name.log" | tr '\n' ' ')"
   fi
   if [[ $name == sauti-* ]]; then sauti_after "$name"; fi
-  if [[ $name == limit-sauti-deliver ]]; then
+  if [[ $name == limit-sauti-deliver || $name == limit-sauti-embedded ]]; then
     note "$name: lines in responses.jsonl right after the run: $(wc -l <"$RUN/data-$name/responses.jsonl" 2>/dev/null || echo 0)"
   fi
   stop_ours "$pid"
@@ -252,12 +253,13 @@ for t in $TARGETS; do
     limit-redis)
       port=$(free_port)
       run_own "$t" "http://127.0.0.1:$port/ussd" env PORT="$port" REDIS_URL="$REDIS_URL" "$LIMIT_BIN/limit-redis" ;;
-    limit-sauti|limit-sauti-deliver)
+    limit-sauti|limit-sauti-deliver|limit-sauti-embedded)
       port=$(free_port)
       deliver=0; [[ $t == limit-sauti-deliver ]] && deliver=1
+      store=redis; [[ $t == limit-sauti-embedded ]] && store=memory
       run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
-        env PORT="$port" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_DATA_DIR="$RUN/data-$t" \
-        "$LIMIT_SAUTI" ;;
+        env PORT="$port" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_STORE=$store \
+        LIMIT_DATA_DIR="$RUN/data-$t" "$LIMIT_SAUTI" ;;
     sauti-embedded|sauti-embedded-warn)
       port=$(free_port)
       config=(); [[ $t == *-warn ]] && config=(--config "$RUN/sauti-warn.toml")
@@ -287,12 +289,18 @@ for line in open(sys.argv[1], encoding="utf-8"):
     if rest.startswith("LOADGEN-WRK "):
         res[name] = json.loads(rest[len("LOADGEN-WRK "):])
     rows.append((name, rest))
+def same_work(name):
+    if name.startswith("sauti-redis"):
+        return "limit-sauti-deliver"
+    if name.startswith("sauti-embedded"):
+        return "limit-sauti-embedded"
+    return None
 def ratio(r, ref):
     base = res.get(ref)
     if not base or not base["hops_per_s"]:
         return "n/a"
     return f'{r["hops_per_s"] / base["hops_per_s"]:.2f}'
-print("| target | hops/s | p50 ms | p90 ms | p99 ms | bad responses | transport errors | / ussd-menu-builder | / limit-redis | / limit-sauti-deliver | / limit-null |")
+print("| target | hops/s | p50 ms | p90 ms | p99 ms | bad responses | transport errors | / ussd-menu-builder | / limit-redis | / limit-null | / the limit doing the same work |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for name, rest in rows:
     r = res.get(name)
@@ -302,7 +310,7 @@ for name, rest in rows:
     l = r["latency_ms"]
     print(f'| {name} | {r["hops_per_s"]:,.0f} | {l["p50"]:.2f} | {l["p90"]:.2f} | {l["p99"]:.2f} '
           f'| {r["bad_responses"]} | {r["transport_errors"]} | {ratio(r, "ussd-menu-builder")} | {ratio(r, "limit-redis")} '
-          f'| {ratio(r, "limit-sauti-deliver")} | {ratio(r, "limit-null")} |')
+          f'| {ratio(r, "limit-null")} | {ratio(r, same_work(name)) if same_work(name) else ""} |')
 EOF
 )
 
@@ -314,7 +322,8 @@ EOF
   echo
   echo "Targets: limit-null / limit-redis are the harness's minimal hyper servers (no engine; limit-redis does one"
   echo "\`SET ... EX 180 GET\` per hop); limit-sauti sends exactly Sauti's Redis traffic per hop (examples/limit_sauti.rs)"
-  echo "and limit-sauti-deliver adds the file sink delivering from the stream; sauti-embedded keeps sessions in memory"
+  echo "and limit-sauti-deliver adds the file sink delivering from the stream; limit-sauti-embedded does embedded"
+  echo "mode's work (memory sessions, the journal fsynced before END); sauti-embedded keeps sessions in memory"
   echo "and fsyncs each completed survey to responses.jsonl; sauti-redis keeps sessions and the outbox stream in Redis"
   echo "and a file sink delivers from it; the peers keep sessions in Redis. All Redis-backed targets share one"
   echo "dedicated redis-server (flushed between targets). Sauti runs as shipped (no configuration file); the -warn rows"

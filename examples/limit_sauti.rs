@@ -10,10 +10,14 @@
 //!
 //! With `LIMIT_DELIVER=1` it also runs the delivery work of Sauti's default sink: the file
 //! sink's worker reading the Redis stream and appending each response to a file, fsynced.
+//! With `LIMIT_STORE=memory` it does what embedded mode does instead: sessions in Sauti's
+//! `MemoryStore`, each completed response appended to Sauti's journal (group-committed
+//! fsync) before the `END` is answered.
 //!
 //!   cargo run --release --example limit_sauti            # 127.0.0.1:8093
 //! Env: PORT, REDIS_URL (loopback), REDIS_KEY_PREFIX (default sauti-limit), LIMIT_DELIVER,
-//!      LIMIT_DATA_DIR (where the file sink writes; default a temporary directory).
+//!      LIMIT_STORE (redis, memory), LIMIT_DATA_DIR (where the file sink or the journal
+//!      writes; default a temporary directory).
 
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -32,11 +36,12 @@ use hyper_util::rt::TokioIo;
 use sauti::channel::{ChannelMemory, ussd};
 use sauti::engine::{self, HopContext};
 use sauti::gateway::InputCursor;
+use sauti::journal::Journal;
 use sauti::pseudonym::Pseudonymizer;
 use sauti::render::Budget;
 use sauti::session::{
-    Claim, Enqueue, Ownership, RedisConfig, RedisStore, ResumeWrite, SessionKey, SessionRecord,
-    SessionStore, Versioned, address_tag,
+    AnyStore, Claim, Enqueue, MemoryStore, Ownership, RedisConfig, RedisStore, ResumeWrite,
+    SessionKey, SessionRecord, SessionStore, Versioned, address_tag,
 };
 
 const GATEWAY: &str = "africastalking";
@@ -52,7 +57,9 @@ struct Step {
 }
 
 struct Limit {
-    store: RedisStore,
+    store: AnyStore,
+    /// Embedded mode's outbox: completions appended before `END`.
+    journal: Option<Journal>,
     pseudonyms: Pseudonymizer,
     steps: Vec<Step>,
     /// The response body of a completed survey (its real size) around its id, and the sinks
@@ -155,7 +162,16 @@ impl Limit {
         let (expected, response_id, claim) = match opening.session {
             Some(Versioned { record, version }) => (version, record.response_id, Claim::Hold),
             None => {
-                let claim = if opening.resume.flatten().is_some() {
+                // As Sauti: the memory store reads the resume record apart.
+                let resume = match opening.resume {
+                    Some(r) => r,
+                    None => self
+                        .store
+                        .load_resume(&key.respondent, &step.record.flow_id)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                };
+                let claim = if resume.is_some() {
                     Claim::TakeOver
                 } else {
                     Claim::Hold
@@ -178,6 +194,17 @@ impl Limit {
         } else {
             Vec::new()
         };
+        if completed && let Some(journal) = &self.journal {
+            // As embedded Sauti: the survey marked done, then made durable, then saved.
+            self.store
+                .reserve_completion(&key.respondent, &response_id, key.owner_tag())
+                .await
+                .map_err(|e| e.to_string())?;
+            journal
+                .append_line(body.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+        }
         let enqueue = Enqueue {
             response_id: &rid,
             body: &body,
@@ -190,7 +217,7 @@ impl Limit {
                 expected,
                 self.session_ttl,
                 step.resume,
-                completed.then_some(&enqueue),
+                (completed && self.journal.is_none()).then_some(&enqueue),
                 Ownership {
                     tag: key.owner_tag(),
                     claim: if completed { Claim::Complete } else { claim },
@@ -253,23 +280,32 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let memory = std::env::var("LIMIT_STORE").is_ok_and(|v| v == "memory");
     runtime.block_on(async move {
-        let redis: &RedisConfig = &config.redis;
-        let store = RedisStore::connect(
-            redis,
-            config.longest_session_ttl(),
-            Duration::from_secs(config.resume_window_secs),
-        )
-        .await?;
+        let resume_window = Duration::from_secs(config.resume_window_secs);
+        let (store, journal) = if memory {
+            let store = MemoryStore::new(config.max_sessions, resume_window);
+            store.spawn_sweeper(Duration::from_secs(5));
+            let (journal, guard) = Journal::open(&config.data_dir)?;
+            // Lives as long as the process.
+            std::mem::forget(guard);
+            (AnyStore::Memory(store), Some(journal))
+        } else {
+            let redis: &RedisConfig = &config.redis;
+            let store =
+                RedisStore::connect(redis, config.longest_session_ttl(), resume_window).await?;
+            (AnyStore::Redis(store), None)
+        };
         let metrics = sauti::metrics::Metrics::default();
         let stop = sauti::shutdown::Shutdown::new();
-        let _workers = if deliver {
+        let _workers = if deliver && !memory {
             Some(sauti::service::start_workers(&config, None, &metrics, &stop).await?)
         } else {
             None
         };
         let limit = Arc::new(Limit {
             store,
+            journal,
             pseudonyms: Pseudonymizer::new(b"bench-key-0123456789abcdef")?,
             steps,
             body,
@@ -279,8 +315,12 @@ fn main() -> anyhow::Result<()> {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         eprintln!(
-            "limit-sauti on http://{addr}/ussd/africastalking (delivery {})",
-            if deliver { "on" } else { "off" }
+            "limit-sauti on http://{addr}/ussd/africastalking ({})",
+            match (memory, deliver) {
+                (true, _) => "memory sessions, journal",
+                (false, true) => "Redis, delivery on",
+                (false, false) => "Redis, delivery off",
+            }
         );
         loop {
             let (stream, _) = listener.accept().await?;
