@@ -77,22 +77,30 @@ impl Limiter {
     }
 }
 
-/// A bucket per key (a respondent's hops), at most `cap` keys: when full, the map is emptied,
-/// which only forgives the flooders of the moment (memory stays bounded, each check O(1)
-/// amortised).
+/// A bucket per key (a respondent's hops), at most `cap` keys in all (64 at least).
+///
+/// Keys are kept as their 64-bit hash (two respondents sharing a bucket is a 2⁻⁶⁴ chance), in
+/// shards of their own: a map growing by doubling rehashes one shard of small entries, not
+/// one map of strings, so no hop waits milliseconds behind another's insert (it did, once a
+/// map held tens of thousands of respondents). A full shard is emptied, which only forgives
+/// the flooders of the moment: memory stays bounded, each check O(1) amortised.
 #[derive(Debug)]
 pub struct KeyedLimiter {
     rate: Rate,
+    /// Keys per shard.
     cap: usize,
-    buckets: Mutex<HashMap<String, Bucket, crate::hash::FnvBuildHasher>>,
+    shards: Box<[Mutex<HashMap<u64, Bucket, IdentityBuildHasher>>]>,
 }
+
+/// Shards of the keyed limiter: enough that two hops rarely meet on one.
+const SHARDS: usize = 64;
 
 impl KeyedLimiter {
     pub fn new(rate: Rate, cap: usize) -> KeyedLimiter {
         KeyedLimiter {
             rate,
-            cap: cap.max(1),
-            buckets: Mutex::new(HashMap::default()),
+            cap: (cap / SHARDS).max(1),
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 
@@ -100,8 +108,12 @@ impl KeyedLimiter {
         if self.rate.unlimited() {
             return true;
         }
-        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(b) = map.get_mut(key) {
+        let hash = crate::hash::fnv1a(key.as_bytes());
+        // The low bits pick the shard; the map hashes the rest (FNV mixes every bit).
+        let mut map = self.shards[(hash as usize) % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get_mut(&hash) {
             return b.take(self.rate, now);
         }
         if map.len() >= self.cap {
@@ -109,18 +121,42 @@ impl KeyedLimiter {
         }
         let mut b = Bucket::full(self.rate, now);
         let ok = b.take(self.rate, now);
-        map.insert(key.to_owned(), b);
+        map.insert(hash, b);
         ok
     }
 
     pub fn len(&self) -> usize {
-        self.buckets.lock().map(|m| m.len()).unwrap_or(0)
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|m| m.len()).unwrap_or(0))
+            .sum()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 }
+
+/// Keys that are hashes already: used as they are.
+#[derive(Default)]
+pub struct IdentityHasher(u64);
+
+impl std::hash::Hasher for IdentityHasher {
+    fn finish(&self) -> u64 {
+        // Shards took the low bits: the map's buckets come from the others.
+        self.0.rotate_right(6)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type IdentityBuildHasher = std::hash::BuildHasherDefault<IdentityHasher>;
 
 #[cfg(test)]
 mod tests {

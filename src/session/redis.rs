@@ -143,12 +143,18 @@ end"
     )
 }
 
-/// Records this process saved last, by session (see the module doc).
+/// Records this process saved last, by session (see the module doc), in shards: a shard
+/// growing by doubling rehashes a few thousand entries, not a hundred thousand records behind
+/// one lock every other hop waits on.
 struct NearCache {
-    entries: Mutex<NearEntries>,
+    shards: Box<[Mutex<NearEntries>]>,
+    /// Entries per shard.
     cap: usize,
     ttl: Duration,
 }
+
+/// Shards of the near cache.
+const NEAR_SHARDS: usize = 64;
 
 #[derive(Default)]
 struct NearEntries {
@@ -159,8 +165,30 @@ struct NearEntries {
 }
 
 impl NearCache {
+    /// At most `entries` records (0: none) kept `ttl` at most, in `shards` shards.
+    fn new(entries: usize, ttl: Duration, shards: usize) -> NearCache {
+        let shards = shards.max(1);
+        NearCache {
+            shards: (0..shards).map(|_| Mutex::default()).collect(),
+            cap: if entries == 0 {
+                0
+            } else {
+                (entries / shards).max(1)
+            },
+            ttl,
+        }
+    }
+
+    fn shard(&self, key: &SessionKey) -> std::sync::MutexGuard<'_, NearEntries> {
+        let hash = crate::hash::fnv1a(key.session_id.as_bytes())
+            ^ crate::hash::fnv1a(key.respondent.as_bytes());
+        self.shards[(hash as usize) % self.shards.len()]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     fn get(&self, key: &SessionKey) -> Option<Versioned> {
-        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let entries = self.shard(key);
         entries
             .map
             .get(key)
@@ -172,7 +200,7 @@ impl NearCache {
         if self.cap == 0 {
             return;
         }
-        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        let mut entries = self.shard(key);
         let now = Instant::now();
         if entries.map.len() >= self.cap && !entries.map.contains_key(key) {
             // Full: sweep the expired ones, but not on every hop (a sweep walks the whole
@@ -192,11 +220,7 @@ impl NearCache {
     }
 
     fn forget(&self, key: &SessionKey) {
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .map
-            .remove(key);
+        self.shard(key).map.remove(key);
     }
 }
 
@@ -235,11 +259,7 @@ impl RedisStore {
             deadline,
             resume_window,
             sweeper: uuid::Uuid::now_v7().simple().to_string(),
-            near: NearCache {
-                entries: Mutex::new(NearEntries::default()),
-                cap: config.near_cache_entries,
-                ttl: near_ttl,
-            },
+            near: NearCache::new(config.near_cache_entries, near_ttl, NEAR_SHARDS),
         })
     }
 
@@ -687,11 +707,7 @@ mod tests {
     /// sweep walks the whole map); meanwhile new sessions are simply not cached.
     #[test]
     fn a_full_near_cache_is_swept_at_most_once_in_a_while() {
-        let near = NearCache {
-            entries: Mutex::new(NearEntries::default()),
-            cap: 2,
-            ttl: Duration::from_millis(50),
-        };
+        let near = NearCache::new(2, Duration::from_millis(50), 1);
         near.put(&key("a"), versioned());
         near.put(&key("b"), versioned());
         std::thread::sleep(Duration::from_millis(60));
@@ -704,6 +720,6 @@ mod tests {
         // Full again (expired, but the last sweep was just now): not swept, not cached.
         near.put(&key("e"), versioned());
         assert!(near.get(&key("e")).is_none());
-        assert_eq!(near.entries.lock().unwrap().map.len(), 2);
+        assert_eq!(near.shards[0].lock().unwrap().map.len(), 2);
     }
 }
