@@ -207,8 +207,11 @@ impl Server {
     /// before END; in Redis mode its file sink writes it just after, so wait until it settles.
     pub fn responses(&self) -> Vec<serde_json::Value> {
         let read = || -> Vec<serde_json::Value> {
-            std::fs::read_to_string(self.data_dir.join("responses.jsonl"))
-                .unwrap_or_default()
+            let text =
+                std::fs::read_to_string(self.data_dir.join("responses.jsonl")).unwrap_or_default();
+            // A line being appended right now (no newline yet) is read next time.
+            let complete = text.rfind('\n').map_or("", |end| &text[..=end]);
+            complete
                 .lines()
                 .map(|l| serde_json::from_str(l).expect("each line is JSON"))
                 .collect()
