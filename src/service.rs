@@ -225,7 +225,7 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             let runner = crate::campaign::runner::Runner {
                 app: app.clone(),
                 data_dir: c.data_dir.clone(),
-                vault: Arc::new(crate::vault::NumberVault::from_env_or(&key)?),
+                vault: vault.clone(),
                 tracker: campaigns,
                 shutdown: shutdown.clone(),
             };
