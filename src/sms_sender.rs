@@ -98,10 +98,17 @@ pub fn outcome(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Deliv
             Ok(reply) => match reply.data.recipients.first() {
                 Some(r) => recipient_outcome(r.status_code, &r.status),
                 // No recipient: the API says why in `Message` (e.g. an invalid number).
+                // Its words go to a log line and the dead letters: no control characters.
                 None => Delivery::Permanent {
                     error: format!(
                         "Africa's Talking sent to nobody: {}",
-                        reply.data.message.chars().take(120).collect::<String>()
+                        reply
+                            .data
+                            .message
+                            .chars()
+                            .filter(|c| !c.is_control())
+                            .take(120)
+                            .collect::<String>()
                     ),
                 },
             },

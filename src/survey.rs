@@ -608,19 +608,16 @@ impl Survey {
                 let response_id = uuid::Uuid::now_v7();
                 let hop = engine::start(flow, None, &receipt_of(&response_id));
                 let record = SessionRecord {
-                    flow_id: flow.id.clone(),
-                    flow_version: flow.version,
-                    response_id,
-                    respondent: key.respondent.clone(),
                     network: inbound.network.clone(),
-                    started_at_ms: unix_ms(now),
-                    address: address_tag(address),
-                    cursor: InputCursor::START,
-                    channel: fresh_memory,
-                    reason: None,
-                    state: hop.state.clone(),
-                    gateway: gateway.name.clone(),
-                    last_hop_ms: unix_ms(now),
+                    ..SessionRecord::opened(
+                        flow,
+                        response_id,
+                        key,
+                        address,
+                        fresh_memory,
+                        hop.state.clone(),
+                        unix_ms(now),
+                    )
                 };
                 (flow.clone(), record, hop)
             }

@@ -52,6 +52,36 @@ pub struct SessionRecord {
     pub last_hop_ms: i64,
 }
 
+impl SessionRecord {
+    /// The record of a survey that starts now on `key`'s session: `state` as the engine
+    /// opened it, no input consumed yet. Callers set what is theirs (the network, a cursor).
+    pub fn opened(
+        flow: &crate::flow::CompiledFlow,
+        response_id: uuid::Uuid,
+        key: &SessionKey,
+        address: &str,
+        channel: ChannelMemory,
+        state: SessionState,
+        now_ms: i64,
+    ) -> SessionRecord {
+        SessionRecord {
+            flow_id: flow.id.clone(),
+            flow_version: flow.version,
+            response_id,
+            respondent: key.respondent.clone(),
+            network: None,
+            started_at_ms: now_ms,
+            address: address_tag(address),
+            cursor: InputCursor::START,
+            channel,
+            reason: None,
+            state,
+            gateway: key.gateway.clone(),
+            last_hop_ms: now_ms,
+        }
+    }
+}
+
 /// A record with the version it was stored under (for compare-and-set).
 #[derive(Debug, Clone)]
 pub struct Versioned {

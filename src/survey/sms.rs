@@ -13,9 +13,7 @@ use crate::gateway::{ConfiguredGateway, Inbound, InputCursor};
 use crate::hash::fnv1a;
 use crate::metrics::HopResult;
 use crate::response::receipt_of;
-use crate::session::{
-    Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore, address_tag,
-};
+use crate::session::{Ownership, ResumeWrite, Saved, SessionKey, SessionRecord, SessionStore};
 
 /// A survey a campaign opened: its response id and the first message to send.
 #[derive(Debug, Clone)]
@@ -309,23 +307,22 @@ impl Survey {
         let lang = opening.lang.and_then(|l| flow.language_index(l));
         let response_id = uuid::Uuid::now_v7();
         let hop = engine::start(flow, lang, &receipt_of(&response_id));
+        // Bound to the flow (an SMS conversation's address is its short code, shared).
         let record = SessionRecord {
-            flow_id: flow.id.clone(),
-            flow_version: flow.version,
-            response_id,
-            respondent: key.respondent.clone(),
             network: opening.network,
-            started_at_ms: unix_ms(now),
-            address: address_tag(&flow.id),
             cursor: opening.cursor,
-            channel: ChannelMemory::Sms {
-                stopped: false,
-                sent: opening.sent.saturating_add(1),
-            },
-            reason: None,
-            state: hop.state.clone(),
-            gateway: gateway.name.clone(),
-            last_hop_ms: unix_ms(now),
+            ..SessionRecord::opened(
+                flow,
+                response_id,
+                key,
+                &flow.id,
+                ChannelMemory::Sms {
+                    stopped: false,
+                    sent: opening.sent.saturating_add(1),
+                },
+                hop.state.clone(),
+                unix_ms(now),
+            )
         };
         let saved = self
             .sessions
