@@ -77,11 +77,33 @@ impl RedisServer {
             dir,
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
+        // A free port can be taken by another process before redis-server binds it (tests
+        // start many servers at once): then it is tried again on another.
+        for _ in 0..3 {
+            if r.spawn(Duration::from_secs(5)) {
+                return r;
+            }
+            // Ours did not come up (whoever holds the port may answer PING: not waited on).
+            if let Some(mut c) = r.child.take() {
+                drop(c.stdin.take());
+                let _ = c.wait();
+            }
+            r.port = free_port();
+        }
         r.run();
         r
     }
 
     fn run(&mut self) {
+        let port = self.port;
+        assert!(
+            self.spawn(Duration::from_secs(15)),
+            "timed out waiting for redis-server on {port}"
+        );
+    }
+
+    /// Starts redis-server on `self.port`; whether it answers within `wait`.
+    fn spawn(&mut self, wait: Duration) -> bool {
         let args = format!(
             "redis-server --port {} --bind 127.0.0.1 --save '' --appendonly no --dir {} {}",
             self.port,
@@ -100,10 +122,14 @@ impl RedisServer {
             .spawn()
             .expect("redis-server (install it: apt-get install redis-server)");
         self.child = Some(child);
-        let port = self.port;
-        wait_until("redis-server", || {
-            command(port, "PING").is_some_and(|r| r.starts_with("+PONG"))
-        });
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline {
+            if command(self.port, "PING").is_some_and(|r| r.starts_with("+PONG")) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
     }
 
     pub fn url(&self) -> String {
