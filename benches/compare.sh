@@ -8,12 +8,13 @@
 #
 # Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (50), DURATION (10 s), WARMUP (2 s),
 #      PEER_WORKERS (2: node cluster workers / gunicorn workers), TARGETS (all, in this order:
-#      limit-null limit-redis limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn
+#      limit-null limit-redis limit-cas limit-cas-deliver limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn
 #      sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow).
 # Sauti runs as shipped (no configuration file: log level info, resume on, the file sink
 # delivering in the same process); the *-warn rows are the same with `log = "warn"`.
 # limit-sauti is examples/limit_sauti.rs: a bare hyper server sending exactly Sauti's Redis
-# traffic per hop; limit-sauti-deliver adds the file sink's delivery work; limit-sauti-embedded
+# traffic per hop; limit-sauti-deliver adds the file sink's delivery work; limit-cas(-deliver) sends the least a
+# per-hop compare-and-set needs on Redis 7 (one key, one GET+SET script); limit-sauti-embedded
 # does embedded mode's work (memory sessions, the journal's fsync before END) (BENCHMARKS.md).
 # Builds sauti and limit/ in release mode, installs the peers if missing (peerctl.sh install),
 # runs a dedicated redis-server on a free loopback port for the run (every Redis-backed target
@@ -29,7 +30,7 @@ CONCURRENCY=${CONCURRENCY:-50}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 PEER_WORKERS=${PEER_WORKERS:-2}
-ALL_TARGETS="limit-null limit-redis limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow"
+ALL_TARGETS="limit-null limit-redis limit-cas limit-cas-deliver limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow"
 TARGETS=${TARGETS:-$ALL_TARGETS}
 # A fixed key for the benchmark only (pseudonyms of synthetic phone numbers).
 PSEUDONYM_KEY=bench-key-0123456789abcdef
@@ -208,7 +209,7 @@ run_own() {  # name url cmd...: start, wait, measure, stop one of our servers
     skip "$name" "did not answer on $url: $(tail -n 3 "$RUN/$name.log" | tr '\n' ' ')"
   fi
   if [[ $name == sauti-* ]]; then sauti_after "$name"; fi
-  if [[ $name == limit-sauti-deliver || $name == limit-sauti-embedded ]]; then
+  if [[ $name == limit-sauti-deliver || $name == limit-sauti-embedded || $name == limit-cas-deliver ]]; then
     note "$name: lines in responses.jsonl right after the run: $(wc -l <"$RUN/data-$name/responses.jsonl" 2>/dev/null || echo 0)"
   fi
   stop_ours "$pid"
@@ -253,10 +254,10 @@ for t in $TARGETS; do
     limit-redis)
       port=$(free_port)
       run_own "$t" "http://127.0.0.1:$port/ussd" env PORT="$port" REDIS_URL="$REDIS_URL" "$LIMIT_BIN/limit-redis" ;;
-    limit-sauti|limit-sauti-deliver|limit-sauti-embedded)
+    limit-sauti|limit-sauti-deliver|limit-sauti-embedded|limit-cas|limit-cas-deliver)
       port=$(free_port)
-      deliver=0; [[ $t == limit-sauti-deliver ]] && deliver=1
-      store=redis; [[ $t == limit-sauti-embedded ]] && store=memory
+      deliver=0; [[ $t == *-deliver ]] && deliver=1
+      store=redis; [[ $t == limit-sauti-embedded ]] && store=memory; [[ $t == limit-cas* ]] && store=cas
       run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
         env PORT="$port" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_STORE=$store \
         LIMIT_DATA_DIR="$RUN/data-$t" "$LIMIT_SAUTI" ;;
@@ -322,7 +323,9 @@ EOF
   echo
   echo "Targets: limit-null / limit-redis are the harness's minimal hyper servers (no engine; limit-redis does one"
   echo "\`SET ... EX 180 GET\` per hop); limit-sauti sends exactly Sauti's Redis traffic per hop (examples/limit_sauti.rs)"
-  echo "and limit-sauti-deliver adds the file sink delivering from the stream; limit-sauti-embedded does embedded"
+  echo "and limit-sauti-deliver adds the file sink delivering from the stream; limit-cas sends the least a per-hop"
+  echo "compare-and-set needs on Redis 7 (one key per survey, one GET+SET script, the stream entry on completion; a GET"
+  echo "on dial-in), limit-cas-deliver adds the same delivery; limit-sauti-embedded does embedded"
   echo "mode's work (memory sessions, the journal fsynced before END); sauti-embedded keeps sessions in memory"
   echo "and fsyncs each completed survey to responses.jsonl; sauti-redis keeps sessions and the outbox stream in Redis"
   echo "and a file sink delivers from it; the peers keep sessions in Redis. All Redis-backed targets share one"

@@ -34,7 +34,9 @@ for i in range(n):
     tag = b"%032x" % (i * 2654435761 % (1 << 128))
     key = b"sauti:{" + tag + b"}:s:africastalking:fill-%d" % i
     cmd(b"SET", key, b"1:" + value, b"PX", b"3600000")
-    cmd(b"SET", b"sauti:{" + tag + b"}:r:bench", value, b"PX", b"3600000")
+    # The resume record names the session holding the survey and its response id.
+    holder = b"#%d:%s%032x" % (len(key), key, i)
+    cmd(b"SET", b"sauti:{" + tag + b"}:r:bench", holder + value, b"PX", b"3600000")
 PY
   SAUTI_PSEUDONYM_KEY=scale-key-0123456789abcdef "$ROOT/target/release/sauti" serve \
     --listen "127.0.0.1:$SPORT" --flows "$ROOT/benches/flows" --locales "$ROOT/benches/locales" \

@@ -12,11 +12,15 @@
 //! sink's worker reading the Redis stream and appending each response to a file, fsynced.
 //! With `LIMIT_STORE=memory` it does what embedded mode does instead: sessions in Sauti's
 //! `MemoryStore`, each completed response appended to Sauti's journal (group-committed
-//! fsync) before the `END` is answered.
+//! fsync) before the `END` is answered. With `LIMIT_STORE=cas` it sends the least any
+//! design keeping a compare-and-set per hop could send to Redis 7.0 (no native
+//! compare-and-set before 8.4): one key per respondent's survey holding `<version>:<record>`
+//! (Sauti's record bytes), one script per hop that reads it, compares the version and writes
+//! it with its TTL (plus the stream entry on the last hop), and on a dial-in one GET first.
 //!
 //!   cargo run --release --example limit_sauti            # 127.0.0.1:8093
 //! Env: PORT, REDIS_URL (loopback), REDIS_KEY_PREFIX (default sauti-limit), LIMIT_DELIVER,
-//!      LIMIT_STORE (redis, memory), LIMIT_DATA_DIR (where the file sink or the journal
+//!      LIMIT_STORE (redis, memory, cas), LIMIT_DATA_DIR (where the file sink or the journal
 //!      writes; default a temporary directory).
 
 use std::convert::Infallible;
@@ -58,6 +62,8 @@ struct Step {
 
 struct Limit {
     store: AnyStore,
+    /// `LIMIT_STORE=cas`: the minimal compare-and-set layout instead of Sauti's.
+    cas: Option<Cas>,
     /// Embedded mode's outbox: completions appended before `END`.
     journal: Option<Journal>,
     pseudonyms: Pseudonymizer,
@@ -140,6 +146,94 @@ fn steps(root: &Path) -> (Vec<Step>, (Vec<u8>, Vec<u8>)) {
     (steps, body)
 }
 
+/// The minimal layout a per-hop compare-and-set needs: one key per respondent's survey, one
+/// script per hop (GET, compare, SET with TTL; XADD on completion).
+struct Cas {
+    connection: sauti::redis_conn::RedisConn,
+    prefix: String,
+    stream: String,
+    /// The version each live session saved last (as Sauti's near cache: no read per hop).
+    versions: Vec<std::sync::Mutex<std::collections::HashMap<String, u64>>>,
+}
+
+static CAS: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+    redis::Script::new(
+        r"
+local cur = redis.call('GET', KEYS[1])
+local v = 0
+if cur then v = tonumber(string.match(cur, '^(%d+):')) or 0 end
+if v ~= tonumber(ARGV[1]) then return {0, v} end
+redis.call('SET', KEYS[1], (v + 1) .. ':' .. ARGV[2], 'PX', ARGV[3])
+if #KEYS > 1 then redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'body', ARGV[5]) end
+return {1, v + 1}
+",
+    )
+});
+
+impl Cas {
+    fn shard(
+        &self,
+        session_id: &str,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, u64>> {
+        let i = sauti::hash::fnv1a(session_id.as_bytes()) as usize % self.versions.len();
+        self.versions[i].lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn hop(
+        &self,
+        key: &SessionKey,
+        record: &[u8],
+        ttl: Duration,
+        completion: Option<(&str, &[u8])>,
+    ) -> Result<(), String> {
+        let survey = format!(
+            "{}:{{{}}}:f:bench",
+            self.prefix,
+            SessionKey::tag(&key.respondent)
+        );
+        let known = self.shard(&key.session_id).get(&key.session_id).copied();
+        let expected = match known {
+            Some(v) => v,
+            None => {
+                // A dial-in: what the respondent left (the resume lookup), then the save.
+                let cur: Option<Vec<u8>> = self
+                    .connection
+                    .query(redis::cmd("GET").arg(&survey))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                cur.and_then(|c| {
+                    let colon = c.iter().position(|&b| b == b':')?;
+                    std::str::from_utf8(&c[..colon]).ok()?.parse().ok()
+                })
+                .unwrap_or(0)
+            }
+        };
+        let mut invocation = CAS.key(&survey);
+        invocation
+            .arg(expected)
+            .arg(record)
+            .arg(ttl.as_millis() as u64);
+        if let Some((id, body)) = completion {
+            invocation.key(&self.stream).arg(id).arg(body);
+        }
+        let (ok, version): (u64, u64) = self
+            .connection
+            .invoke(&invocation)
+            .await
+            .map_err(|e| e.to_string())?;
+        if ok != 1 {
+            return Err(format!("compare-and-set lost at version {version}"));
+        }
+        let mut versions = self.shard(&key.session_id);
+        if completion.is_some() {
+            versions.remove(&key.session_id);
+        } else {
+            versions.insert(key.session_id.clone(), version);
+        }
+        Ok(())
+    }
+}
+
 impl Limit {
     async fn hop(&self, session_id: &str, phone: &str, text: &str) -> Result<Bytes, String> {
         let n = if text.is_empty() {
@@ -153,6 +247,27 @@ impl Limit {
             gateway: GATEWAY.into(),
             session_id: session_id.to_owned(),
         };
+        if let Some(cas) = &self.cas {
+            let mut record = step.record.clone();
+            record.respondent = key.respondent.clone();
+            let data = sauti::session::codec::encode(&record);
+            let completed = n + 1 == self.steps.len();
+            let rid = uuid::Uuid::now_v7().to_string();
+            let body = [
+                self.body.0.as_slice(),
+                rid.as_bytes(),
+                self.body.1.as_slice(),
+            ]
+            .concat();
+            cas.hop(
+                &key,
+                &data,
+                self.session_ttl,
+                completed.then_some((rid.as_str(), body.as_slice())),
+            )
+            .await?;
+            return Ok(step.screen.clone());
+        }
         // As Sauti: the session, and on a dial-in the resume record with it (one round trip).
         let opening = self
             .store
@@ -281,6 +396,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let memory = std::env::var("LIMIT_STORE").is_ok_and(|v| v == "memory");
+    let cas = std::env::var("LIMIT_STORE").is_ok_and(|v| v == "cas");
     runtime.block_on(async move {
         let resume_window = Duration::from_secs(config.resume_window_secs);
         let (store, journal) = if memory {
@@ -303,8 +419,25 @@ fn main() -> anyhow::Result<()> {
         } else {
             None
         };
+        let cas = if cas {
+            let sink = config.sinks.keys().next().cloned().unwrap_or_default();
+            Some(Cas {
+                connection: sauti::redis_conn::connect(
+                    &config.redis.url,
+                    Duration::from_secs(1),
+                    None,
+                )
+                .await?,
+                stream: sauti::outbox::redis::stream_key(&config.redis.key_prefix, &sink),
+                prefix: config.redis.key_prefix.clone(),
+                versions: (0..64).map(|_| Default::default()).collect(),
+            })
+        } else {
+            None
+        };
         let limit = Arc::new(Limit {
             store,
+            cas,
             journal,
             pseudonyms: Pseudonymizer::new(b"bench-key-0123456789abcdef")?,
             steps,
@@ -318,6 +451,7 @@ fn main() -> anyhow::Result<()> {
             "limit-sauti on http://{addr}/ussd/africastalking ({})",
             match (memory, deliver) {
                 (true, _) => "memory sessions, journal",
+                (false, _) if limit.cas.is_some() => "the minimal compare-and-set layout",
                 (false, true) => "Redis, delivery on",
                 (false, false) => "Redis, delivery off",
             }

@@ -120,3 +120,37 @@ fn a_redial_racing_a_completion_gives_one_response_on_a_cluster() {
     a_redial_takes_the_survey_over(opts.clone());
     a_redial_racing_a_completion_gives_one_response(opts);
 }
+
+/// Two processes on one Redis: the old session lives on one, the respondent redials through
+/// the other. No save reads the survey's owner on an ordinary hop (only a completion does), so
+/// the takeover itself must reach the old session: its next answer, in the middle of the
+/// survey, on its own process (which still holds a copy of its record), ends politely; the
+/// new session finishes the survey, once.
+#[test]
+fn a_redial_through_another_process_ends_the_old_session_there() {
+    let a = Server::start_with(common::redis::options());
+    let b = a.sibling();
+    let number = "+243810000702";
+    let mut first = AtPhone::new(&a, "ATUid_proc_first", CODE, number);
+    first.dial();
+    for input in ["1", "1", "2", "1", "1"] {
+        assert!(first.send(input).starts_with("CON "));
+    }
+    let mut second = AtPhone::new(&b, "ATUid_proc_second", CODE, number);
+    let offer = second.dial();
+    assert!(offer.contains("Vous aviez déjà commencé"), "{offer}");
+    // Not the last answer: an ordinary hop, which no owner key guards.
+    let late = first.send("Mwenga");
+    assert!(
+        late.starts_with("END Ce questionnaire continue dans une autre session."),
+        "{late}"
+    );
+    assert!(second.send("1").starts_with("CON "));
+    for input in ["Mwenga", "000", "3"] {
+        assert!(second.send(input).starts_with("CON "));
+    }
+    assert!(second.send("1").starts_with("END Merci."));
+    let responses: Vec<_> = a.responses().into_iter().chain(b.responses()).collect();
+    assert_eq!(responses.len(), 1, "{responses:#?}");
+    assert_eq!(responses[0]["answers"]["territory"]["value"], "Mwenga");
+}

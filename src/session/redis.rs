@@ -48,14 +48,6 @@ impl Default for RedisConfig {
     }
 }
 
-/// KEYS: session, resume, the survey's owner, then the outbox streams of a completed survey.
-/// ARGV: expected version, record, session TTL (ms), resume mode (0 untouched, 1 keep,
-/// 2 clear), resume TTL (ms), response id, response JSON, claim (0 hold, 1 take over,
-/// 2 complete), the saving session's owner tag, owner TTL (ms).
-/// The session is one string, `<version>:<record>`: one GET and one SET with its TTL.
-/// Returns {1, new version}, {0, current version, current value} when another hop saved
-/// first, or {2} when another session holds or completed the survey. The stream entries
-/// are added only when the save wins: a stale computation queues nothing.
 /// Takes or renews the partials sweep lock for `ARGV[1]` (a process): 1 if it is ours.
 const SWEEP_LOCK: &str = "local v = redis.call('GET', KEYS[1]) \
     if v == false or v == ARGV[1] then \
@@ -68,32 +60,87 @@ const FORGET_ABANDONED: &str = "local t = redis.call('PTTL', KEYS[1]) \
     if t >= 0 and t <= tonumber(ARGV[1]) then return redis.call('DEL', KEYS[1]) end \
     return 0";
 
+/// KEYS: session, resume, the survey's owner, then the outbox streams of a completed survey.
+/// ARGV: expected version, record, session TTL (ms), resume mode (0 untouched, 1 keep,
+/// 2 clear), resume TTL (ms), response id, response JSON, claim (0 hold, 1 take over,
+/// 2 complete), the saving session's owner tag, owner TTL (ms), the survey's response id
+/// (32 hex digits).
+/// The session is one string, `<version>:<record>` (`x<version>:<record>` once another
+/// session took its survey over): one GET and one SET with its TTL. The resume record is
+/// `#<n>:<the holding session's key><response id><record>`. A hop that only holds its survey
+/// (every hop but a takeover and a completion) reads no owner key: a takeover marks the
+/// session it takes over from instead. So the common hop is GET, SET, and SET of the resume
+/// record after an answer.
+/// Returns {1, new version}, {0, current version, current value} when another hop saved
+/// first, or {2} when another session holds or completed the survey. The stream entries
+/// are added only when the save wins: a stale computation queues nothing.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
 local cur = redis.call('GET', KEYS[1])
 local v = 0
-if cur then v = tonumber(string.match(cur, '^(%d+):')) or 0 end
+if cur then
+  if string.byte(cur, 1) == 120 then return {{2}} end
+  v = tonumber(string.match(cur, '^(%d+):')) or 0
+end
 if v ~= tonumber(ARGV[1]) then
   return {{0, v, cur or ''}}
 end
+local claim = ARGV[8]
+local own, me_s, me_d
+if claim ~= '0' then
 {OWNER_CHECK}
+end
+local holder = '#' .. #KEYS[1] .. ':' .. KEYS[1] .. ARGV[11]
+if claim == '1' then
+{TAKE_OVER}
+end
 redis.call('SET', KEYS[1], (v + 1) .. ':' .. ARGV[2], 'PX', ARGV[3])
 if ARGV[4] == '1' then
-  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], holder .. ARGV[2], 'PX', ARGV[5])
 elseif ARGV[4] == '2' then
   redis.call('DEL', KEYS[2])
 end
+if claim ~= '0' then
 {OWNER_WRITE}
+end
 for i = 4, #KEYS do
   redis.call('XADD', KEYS[i], '*', 'id', ARGV[6], 'body', ARGV[7])
 end
 return {{1, v + 1}}
 ",
         OWNER_CHECK = owner_check(3, 8, 9),
+        TAKE_OVER = TAKE_OVER,
         OWNER_WRITE = owner_write(3, 8, 10),
     ))
 });
+
+/// Lua, in [`SAVE`], for a session taking a survey over from its resume record: the session
+/// the resume record names as the survey's holder (`#<n>:<its session key><response id>`) is
+/// marked superseded (its value prefixed with `x`, its TTL kept), so that its next save is
+/// refused without any save reading the owner key; and the resume record names this session
+/// from now on, even before it writes a record of its own. Only when the resume record is of
+/// this very survey (same response id, `ARGV[11]`).
+const TAKE_OVER: &str = r"
+local r = redis.call('GET', KEYS[2])
+if r and string.byte(r, 1) == 35 then
+  local n, at = string.match(r, '^#(%d+):()')
+  if n then
+    local held = string.sub(r, at, at + tonumber(n) - 1)
+    local body = at + tonumber(n) + 32
+    if string.sub(r, body - 32, body - 1) == ARGV[11] then
+      if held ~= KEYS[1] then
+        local h = redis.call('GET', held)
+        if h and string.byte(h, 1) ~= 120 then
+          redis.call('SET', held, 'x' .. h, 'KEEPTTL')
+        end
+      end
+      if ARGV[4] == '0' then
+        redis.call('SET', KEYS[2], holder .. string.sub(r, body), 'KEEPTTL')
+      end
+    end
+  end
+end";
 
 /// Marks a survey done by a session before its response is queued apart from the save (a
 /// Cluster). KEYS: the owner. ARGV: the owner tag, the owner TTL (ms). Returns 1, or 2 when
@@ -102,6 +149,7 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
 local claim = '2'
+local own, me_s, me_d
 {OWNER_CHECK}
 {OWNER_WRITE}
 return 1
@@ -119,9 +167,9 @@ return 1
 fn owner_check(key: usize, claim: usize, tag: usize) -> String {
     format!(
         r"
-local own = redis.call('GET', KEYS[{key}])
-local me_s = 's:' .. ARGV[{tag}]
-local me_d = 'd:' .. ARGV[{tag}]
+own = redis.call('GET', KEYS[{key}])
+me_s = 's:' .. ARGV[{tag}]
+me_d = 'd:' .. ARGV[{tag}]
 if own and own ~= me_d then
   if string.sub(own, 1, 2) == 'd:' then return {{2}} end
   if ARGV[{claim}] ~= '1' and own ~= me_s then return {{2}} end
@@ -310,8 +358,10 @@ impl RedisStore {
     }
 }
 
-/// Splits a stored session value, `<version>:<record>`.
+/// Splits a stored session value, `<version>:<record>`, or `x<version>:<record>` once
+/// another session took its survey over (the save that follows is refused as superseded).
 fn versioned(value: &[u8]) -> Result<(u64, &[u8]), StoreError> {
+    let value = value.strip_prefix(b"x").unwrap_or(value);
     let colon = value
         .iter()
         .position(|&b| b == b':')
@@ -323,11 +373,31 @@ fn versioned(value: &[u8]) -> Result<(u64, &[u8]), StoreError> {
     Ok((version, &value[colon + 1..]))
 }
 
+/// The record in a stored resume record: `#<n>:<holder's session key><response id><record>`
+/// (see [`SAVE`]), or the bare record as written before the holder was named.
+fn resume_record(value: &[u8]) -> Result<SessionRecord, codec::DecodeError> {
+    let Some(rest) = value.strip_prefix(b"#") else {
+        return codec::decode(value);
+    };
+    let colon = rest
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or(codec::DecodeError("no holder"))?;
+    let held: usize = std::str::from_utf8(&rest[..colon])
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .ok_or(codec::DecodeError("bad holder"))?;
+    let record = rest
+        .get(colon + 1 + held + 32..)
+        .ok_or(codec::DecodeError("short resume record"))?;
+    codec::decode(record)
+}
+
 /// A resume record read with its PTTL, if it may still be offered.
 fn resumable(data: Option<Vec<u8>>, pttl: i64, flow_id: &str) -> Option<SessionRecord> {
     // Past its resume window, the record only waits to be delivered as a partial.
     let data = data.filter(|_| pttl > super::ABANDONED_GRACE.as_millis() as i64)?;
-    match codec::decode(&data) {
+    match resume_record(&data) {
         Ok(r) => Some(r),
         Err(e) => {
             // An unreadable resume record only costs the respondent the offer.
@@ -481,7 +551,8 @@ impl SessionStore for RedisStore {
         invocation
             .arg(claim)
             .arg(format!("{:x}", owner.tag))
-            .arg(ms(self.resume_window + super::ABANDONED_GRACE));
+            .arg(ms(self.resume_window + super::ABANDONED_GRACE))
+            .arg(record.response_id.simple().to_string());
         let reply = within(
             self.deadline,
             self.connection.invoke::<redis::Value>(&invocation),
@@ -609,7 +680,7 @@ impl SessionStore for RedisStore {
                     if pttl < 0 || pttl > grace {
                         continue;
                     }
-                    match data.map(|d| codec::decode(&d)) {
+                    match data.map(|d| resume_record(&d)) {
                         Some(Ok(record)) => found.push(record),
                         Some(Err(e)) => {
                             tracing::warn!(error = %e, "an unreadable abandoned survey is left to expire")
