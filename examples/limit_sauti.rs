@@ -160,12 +160,13 @@ static CAS: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
     redis::Script::new(
         r"
 local cur = redis.call('GET', KEYS[1])
-local v = 0
-if cur then v = tonumber(string.match(cur, '^(%d+):')) or 0 end
-if v ~= tonumber(ARGV[1]) then return {0, v} end
-redis.call('SET', KEYS[1], (v + 1) .. ':' .. ARGV[2], 'PX', ARGV[3])
-if #KEYS > 1 then redis.call('XADD', KEYS[2], '*', 'id', ARGV[4], 'body', ARGV[5]) end
-return {1, v + 1}
+local seen = ARGV[1]
+if cur then
+  if seen == '' or string.sub(cur, 1, #seen) ~= seen then return {0, 0} end
+elseif seen ~= '' then return {0, 0} end
+redis.call('SET', KEYS[1], ARGV[4] .. ARGV[2], 'PX', ARGV[3])
+if #KEYS > 1 then redis.call('XADD', KEYS[2], '*', 'id', ARGV[5], 'body', ARGV[6]) end
+return {1, 0}
 ",
     )
 });
@@ -210,20 +211,26 @@ impl Cas {
         };
         let mut invocation = CAS.key(&survey);
         invocation
-            .arg(expected)
+            .arg(if expected == 0 {
+                String::new()
+            } else {
+                format!("{expected}:")
+            })
             .arg(record)
-            .arg(ttl.as_millis() as u64);
+            .arg(ttl.as_millis() as u64)
+            .arg(format!("{}:", expected + 1));
         if let Some((id, body)) = completion {
             invocation.key(&self.stream).arg(id).arg(body);
         }
-        let (ok, version): (u64, u64) = self
+        let (ok, _): (u64, u64) = self
             .connection
             .invoke(&invocation)
             .await
             .map_err(|e| e.to_string())?;
         if ok != 1 {
-            return Err(format!("compare-and-set lost at version {version}"));
+            return Err(format!("compare-and-set lost at version {expected}"));
         }
+        let version = expected + 1;
         let mut versions = self.shard(&key.session_id);
         if completion.is_some() {
             versions.remove(&key.session_id);

@@ -61,43 +61,47 @@ const FORGET_ABANDONED: &str = "local t = redis.call('PTTL', KEYS[1]) \
     return 0";
 
 /// KEYS: session, resume, the survey's owner, then the outbox streams of a completed survey.
-/// ARGV: expected version, record, session TTL (ms), resume mode (0 untouched, 1 keep,
-/// 2 clear), resume TTL (ms), response id, response JSON, claim (0 hold, 1 take over,
-/// 2 complete), the saving session's owner tag, owner TTL (ms), the survey's response id
-/// (32 hex digits).
+/// ARGV: the expected version as the value starts with it (`<v>:`, empty for none), record,
+/// session TTL (ms), resume mode (0 untouched, 1 keep, 2 clear), resume TTL (ms), response
+/// id, response JSON, claim (0 hold, 1 take over, 2 complete), the saving session's owner
+/// tag, owner TTL (ms), the resume record's header naming this session and the survey
+/// (`#<n>:<session key><response id>`), the new version's prefix (`<v + 1>:`).
+/// Every string the script writes is made by the client: a number formatted in Lua costs
+/// a `printf` of a double, and the header a concatenation more (measured with callgrind,
+/// BENCHMARKS.md).
 /// The session is one string, `<version>:<record>` (`x<version>:<record>` once another
 /// session took its survey over): one GET and one SET with its TTL. The resume record is
 /// `#<n>:<the holding session's key><response id><record>`. A hop that only holds its survey
 /// (every hop but a takeover and a completion) reads no owner key: a takeover marks the
 /// session it takes over from instead. So the common hop is GET, SET, and SET of the resume
 /// record after an answer.
-/// Returns {1, new version}, {0, current version, current value} when another hop saved
+/// Returns {1} (stored as version expected + 1), {0, current version, current value} when another hop saved
 /// first, or {2} when another session holds or completed the survey. The stream entries
 /// are added only when the save wins: a stale computation queues nothing.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
 local cur = redis.call('GET', KEYS[1])
-local v = 0
+local seen = ARGV[1]
 if cur then
   if string.byte(cur, 1) == 120 then return {{2}} end
-  v = tonumber(string.match(cur, '^(%d+):')) or 0
-end
-if v ~= tonumber(ARGV[1]) then
-  return {{0, v, cur or ''}}
+  if seen == '' or string.sub(cur, 1, #seen) ~= seen then
+    return {{0, tonumber(string.match(cur, '^(%d+):')) or 0, cur}}
+  end
+elseif seen ~= '' then
+  return {{0, 0, ''}}
 end
 local claim = ARGV[8]
 local own, me_s, me_d
 if claim ~= '0' then
 {OWNER_CHECK}
 end
-local holder = '#' .. #KEYS[1] .. ':' .. KEYS[1] .. ARGV[11]
 if claim == '1' then
 {TAKE_OVER}
 end
-redis.call('SET', KEYS[1], (v + 1) .. ':' .. ARGV[2], 'PX', ARGV[3])
+redis.call('SET', KEYS[1], ARGV[12] .. ARGV[2], 'PX', ARGV[3])
 if ARGV[4] == '1' then
-  redis.call('SET', KEYS[2], holder .. ARGV[2], 'PX', ARGV[5])
+  redis.call('SET', KEYS[2], ARGV[11] .. ARGV[2], 'PX', ARGV[5])
 elseif ARGV[4] == '2' then
   redis.call('DEL', KEYS[2])
 end
@@ -107,7 +111,7 @@ end
 for i = 4, #KEYS do
   redis.call('XADD', KEYS[i], '*', 'id', ARGV[6], 'body', ARGV[7])
 end
-return {{1, v + 1}}
+return {{1}}
 ",
         OWNER_CHECK = owner_check(3, 8, 9),
         TAKE_OVER = TAKE_OVER,
@@ -120,7 +124,7 @@ return {{1, v + 1}}
 /// marked superseded (its value prefixed with `x`, its TTL kept), so that its next save is
 /// refused without any save reading the owner key; and the resume record names this session
 /// from now on, even before it writes a record of its own. Only when the resume record is of
-/// this very survey (same response id, `ARGV[11]`).
+/// this very survey (same response id, the end of `ARGV[11]`).
 const TAKE_OVER: &str = r"
 local r = redis.call('GET', KEYS[2])
 if r and string.byte(r, 1) == 35 then
@@ -128,7 +132,7 @@ if r and string.byte(r, 1) == 35 then
   if n then
     local held = string.sub(r, at, at + tonumber(n) - 1)
     local body = at + tonumber(n) + 32
-    if string.sub(r, body - 32, body - 1) == ARGV[11] then
+    if string.sub(r, body - 32, body - 1) == string.sub(ARGV[11], -32) then
       if held ~= KEYS[1] then
         local h = redis.call('GET', held)
         if h and string.byte(h, 1) ~= 120 then
@@ -136,7 +140,7 @@ if r and string.byte(r, 1) == 35 then
         end
       end
       if ARGV[4] == '0' then
-        redis.call('SET', KEYS[2], holder .. string.sub(r, body), 'KEEPTTL')
+        redis.call('SET', KEYS[2], ARGV[11] .. string.sub(r, body), 'KEEPTTL')
       end
     end
   end
@@ -523,11 +527,21 @@ impl SessionStore for RedisStore {
             ResumeWrite::Keep => 1,
             ResumeWrite::Clear => 2,
         };
-        let mut invocation = SAVE.key(self.session_key(key));
+        let session_key = self.session_key(key);
+        let holder = format!(
+            "#{}:{session_key}{}",
+            session_key.len(),
+            record.response_id.simple()
+        );
+        let mut invocation = SAVE.key(&session_key);
         invocation
             .key(self.resume_key(&key.respondent, &record.flow_id))
             .key(self.owner_key(&key.respondent, &record.response_id))
-            .arg(expected)
+            .arg(if expected == 0 {
+                String::new()
+            } else {
+                format!("{expected}:")
+            })
             .arg(&data)
             .arg(ms(ttl))
             .arg(mode)
@@ -552,7 +566,8 @@ impl SessionStore for RedisStore {
             .arg(claim)
             .arg(format!("{:x}", owner.tag))
             .arg(ms(self.resume_window + super::ABANDONED_GRACE))
-            .arg(record.response_id.simple().to_string());
+            .arg(holder)
+            .arg(format!("{}:", expected + 1));
         let reply = within(
             self.deadline,
             self.connection.invoke::<redis::Value>(&invocation),
@@ -582,7 +597,7 @@ impl SessionStore for RedisStore {
                 key,
                 Versioned {
                     record: record.clone(),
-                    version: int(items.get(1)),
+                    version: expected + 1,
                 },
             );
             return Ok(Saved::Stored);
