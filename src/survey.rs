@@ -427,12 +427,16 @@ impl Survey {
                         .await?;
                 }
             }
-            let rid = record.response_id.to_string();
-            let enqueue = body.as_deref().map(|body| Enqueue {
-                response_id: &rid,
-                body,
-                sinks: &sinks,
-            });
+            // Only a completion queues anything: no id formatted on the other hops.
+            let rid = body.as_ref().map(|_| record.response_id.to_string());
+            let enqueue = body
+                .as_deref()
+                .zip(rid.as_deref())
+                .map(|(body, rid)| Enqueue {
+                    response_id: rid,
+                    body,
+                    sinks: &sinks,
+                });
             match self
                 .sessions
                 .save(

@@ -326,32 +326,43 @@ impl RedisStore {
     }
 
     fn session_key(&self, key: &SessionKey) -> String {
-        format!(
-            "{}:{{{}}}:s:{}:{}",
-            self.prefix,
-            SessionKey::tag(&key.respondent),
-            key.gateway,
-            key.session_id
-        )
+        self.key(&key.respondent, "s:", &[&key.gateway, ":", &key.session_id])
     }
 
     /// Who holds the survey `response_id` (in the respondent's hash slot, with its session).
     fn owner_key(&self, respondent: &str, response_id: &uuid::Uuid) -> String {
-        format!(
-            "{}:{{{}}}:o:{}",
-            self.prefix,
-            SessionKey::tag(respondent),
-            response_id.as_simple()
+        let mut id = uuid::Uuid::encode_buffer();
+        self.key(
+            respondent,
+            "o:",
+            &[response_id.simple().encode_lower(&mut id)],
         )
     }
 
     fn resume_key(&self, respondent: &str, flow_id: &str) -> String {
-        format!(
-            "{}:{{{}}}:r:{}",
-            self.prefix,
-            SessionKey::tag(respondent),
-            flow_id
-        )
+        self.key(respondent, "r:", &[flow_id])
+    }
+
+    /// `<prefix>:{<tag>}:<kind><rest...>`, built without the formatting machinery: keys are
+    /// made on every hop (a `format!` per key was a tenth of the hop's client-side work).
+    fn key(&self, respondent: &str, kind: &str, rest: &[&str]) -> String {
+        let tag = SessionKey::tag(respondent);
+        let mut key = String::with_capacity(
+            self.prefix.len()
+                + tag.len()
+                + 4
+                + kind.len()
+                + rest.iter().map(|r| r.len()).sum::<usize>(),
+        );
+        key.push_str(&self.prefix);
+        key.push_str(":{");
+        key.push_str(tag);
+        key.push_str("}:");
+        key.push_str(kind);
+        for part in rest {
+            key.push_str(part);
+        }
+        key
     }
 
     /// Runs a command within the hop deadline.
@@ -469,6 +480,36 @@ impl RedisStore {
     }
 }
 
+/// `<version>:`, as a session value starts.
+fn version_prefix(version: u64) -> String {
+    let mut prefix = String::with_capacity(21);
+    push_decimal(&mut prefix, version);
+    prefix.push(':');
+    prefix
+}
+
+fn push_decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
+}
+
+/// Lower-case hexadecimal without leading zeros, as `{:x}` writes it.
+fn hex_u64(n: u64) -> String {
+    let bytes = n.to_be_bytes();
+    let hex = hex::encode(bytes);
+    let start = hex.find(|c| c != '0').unwrap_or(hex.len() - 1);
+    hex[start..].to_owned()
+}
+
 fn ms(d: Duration) -> u64 {
     d.as_millis().max(1) as u64
 }
@@ -528,11 +569,14 @@ impl SessionStore for RedisStore {
             ResumeWrite::Clear => 2,
         };
         let session_key = self.session_key(key);
-        let holder = format!(
-            "#{}:{session_key}{}",
-            session_key.len(),
-            record.response_id.simple()
-        );
+        let mut id = uuid::Uuid::encode_buffer();
+        let id = record.response_id.simple().encode_lower(&mut id);
+        let mut holder = String::with_capacity(session_key.len() + id.len() + 8);
+        holder.push('#');
+        push_decimal(&mut holder, session_key.len() as u64);
+        holder.push(':');
+        holder.push_str(&session_key);
+        holder.push_str(id);
         let mut invocation = SAVE.key(&session_key);
         invocation
             .key(self.resume_key(&key.respondent, &record.flow_id))
@@ -540,7 +584,7 @@ impl SessionStore for RedisStore {
             .arg(if expected == 0 {
                 String::new()
             } else {
-                format!("{expected}:")
+                version_prefix(expected)
             })
             .arg(&data)
             .arg(ms(ttl))
@@ -564,10 +608,10 @@ impl SessionStore for RedisStore {
         };
         invocation
             .arg(claim)
-            .arg(format!("{:x}", owner.tag))
+            .arg(hex_u64(owner.tag))
             .arg(ms(self.resume_window + super::ABANDONED_GRACE))
             .arg(holder)
-            .arg(format!("{}:", expected + 1));
+            .arg(version_prefix(expected + 1));
         let reply = within(
             self.deadline,
             self.connection.invoke::<redis::Value>(&invocation),
@@ -630,7 +674,7 @@ impl SessionStore for RedisStore {
     ) -> Result<bool, StoreError> {
         let mut invocation = RESERVE.key(self.owner_key(respondent, response_id));
         invocation
-            .arg(format!("{tag:x}"))
+            .arg(hex_u64(tag))
             .arg(ms(self.resume_window + super::ABANDONED_GRACE));
         let reply: i64 = within(self.deadline, self.connection.invoke(&invocation))
             .await
@@ -786,6 +830,14 @@ mod tests {
             respondent: "p".into(),
             gateway: "g".into(),
             session_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn hand_made_numbers_read_as_formatted_ones() {
+        for n in [0u64, 1, 9, 10, 255, 4096, 123_456_789, u64::MAX] {
+            assert_eq!(version_prefix(n), format!("{n}:"));
+            assert_eq!(hex_u64(n), format!("{n:x}"));
         }
     }
 
