@@ -16,7 +16,8 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cleanup() { [ -n "${SAUTI_PID:-}" ] && kill "$SAUTI_PID" 2>/dev/null || true; redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$RUN"; }
 trap cleanup EXIT
-(cd "$ROOT" && cargo build --release --locked -q --bin sauti)
+# The same build as compare.sh (the example shares its features: no second build of the dependencies).
+(cd "$ROOT" && cargo build --release --locked -q --bin sauti --example limit_sauti)
 redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir "$RUN" >/dev/null
 echo "| live sessions in Redis | hops/s | p50 ms | p90 ms | p99 ms | bad | errors | used_memory |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|"
