@@ -75,9 +75,9 @@ const FORGET_ABANDONED: &str = "local t = redis.call('PTTL', KEYS[1]) \
 /// (every hop but a takeover and a completion) reads no owner key: a takeover marks the
 /// session it takes over from instead. So the common hop is GET, SET, and SET of the resume
 /// record after an answer.
-/// Returns {1} (stored as version expected + 1), {0, current version, current value} when another hop saved
-/// first, or {2} when another session holds or completed the survey. The stream entries
-/// are added only when the save wins: a stale computation queues nothing.
+/// Returns {1} (stored as version expected + 1), {0, current version, current value} when
+/// another hop saved first, or {2} when another session holds or completed the survey. The
+/// stream entries are added only when the save wins: a stale computation queues nothing.
 static SAVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"
@@ -402,8 +402,12 @@ fn resume_record(value: &[u8]) -> Result<SessionRecord, codec::DecodeError> {
         .ok()
         .and_then(|n| n.parse().ok())
         .ok_or(codec::DecodeError("bad holder"))?;
+    // What Redis holds is not trusted to be sane: no arithmetic that can overflow on it.
+    let start = held
+        .checked_add(colon + 1 + 32)
+        .ok_or(codec::DecodeError("bad holder"))?;
     let record = rest
-        .get(colon + 1 + held + 32..)
+        .get(start..)
         .ok_or(codec::DecodeError("short resume record"))?;
     codec::decode(record)
 }
@@ -830,6 +834,28 @@ mod tests {
             respondent: "p".into(),
             gateway: "g".into(),
             session_id: id.into(),
+        }
+    }
+
+    /// A resume record names its holder before the record; one written before the header
+    /// existed is the bare record; a damaged header is an error, never a panic.
+    #[test]
+    fn resume_records_are_read_with_and_without_their_holder() {
+        let bare = codec::encode(&versioned().record);
+        let record = codec::decode(&bare).unwrap();
+        assert_eq!(resume_record(&bare).unwrap(), record);
+        let key = "sauti:{p}:s:g:ATUid_1";
+        let mut headed = format!("#{}:{key}{}", key.len(), "0".repeat(32)).into_bytes();
+        headed.extend_from_slice(&bare);
+        assert_eq!(resume_record(&headed).unwrap(), record);
+        for damaged in [
+            &b"#"[..],
+            b"#x:abc",
+            b"#99:short",
+            b"#18446744073709551615:a",
+            b"#99999999999999999999999:a",
+        ] {
+            assert!(resume_record(damaged).is_err(), "{damaged:?}");
         }
     }
 
