@@ -65,7 +65,8 @@ const FORGET_ABANDONED: &str = "local t = redis.call('PTTL', KEYS[1]) \
 /// session TTL (ms), resume mode (0 untouched, 1 keep, 2 clear), resume TTL (ms), response
 /// id, response JSON, claim (0 hold, 1 take over, 2 complete), the saving session's owner
 /// tag, owner TTL (ms), the resume record's header naming this session and the survey
-/// (`#<n>:<session key><response id>`), the new version's prefix (`<v + 1>:`).
+/// (`#<n>:<session key><response id>`; empty unless the resume record is kept or the survey
+/// taken over), the new version's prefix (`<v + 1>:`).
 /// Every string the script writes is made by the client: a number formatted in Lua costs
 /// a `printf` of a double, and the header a concatenation more (measured with callgrind,
 /// BENCHMARKS.md).
@@ -573,14 +574,19 @@ impl SessionStore for RedisStore {
             ResumeWrite::Clear => 2,
         };
         let session_key = self.session_key(key);
-        let mut id = uuid::Uuid::encode_buffer();
-        let id = record.response_id.simple().encode_lower(&mut id);
-        let mut holder = String::with_capacity(session_key.len() + id.len() + 8);
-        holder.push('#');
-        push_decimal(&mut holder, session_key.len() as u64);
-        holder.push(':');
-        holder.push_str(&session_key);
-        holder.push_str(id);
+        // The resume record's header, for the saves that write it or take a survey over
+        // (the script reads it nowhere else): not built nor sent on the other hops.
+        let mut holder = String::new();
+        if resume == ResumeWrite::Keep || owner.claim == Claim::TakeOver {
+            let mut id = uuid::Uuid::encode_buffer();
+            let id = record.response_id.simple().encode_lower(&mut id);
+            holder.reserve(session_key.len() + id.len() + 8);
+            holder.push('#');
+            push_decimal(&mut holder, session_key.len() as u64);
+            holder.push(':');
+            holder.push_str(&session_key);
+            holder.push_str(id);
+        }
         let mut invocation = SAVE.key(&session_key);
         invocation
             .key(self.resume_key(&key.respondent, &record.flow_id))
