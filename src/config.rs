@@ -498,6 +498,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A `RUST_LOG`-style filter; the `RUST_LOG` variable wins when set.
     pub log: String,
+    /// How often `info` sums up the traffic in one line (0: never).
+    pub activity_log_secs: u64,
     /// Life of a USSD session after its last hop; a little longer than the network's own
     /// timeout. A gateway may set its own (`[gateways.<name>] session_ttl_secs`).
     pub session_ttl_secs: u64,
@@ -557,6 +559,7 @@ impl Default for Config {
             pseudonym_key: None,
             log_format: LogFormat::Text,
             log: "info".into(),
+            activity_log_secs: 60,
             session_ttl_secs: 180,
             resume_window_secs: 48 * 3600,
             reload_poll_secs: 10,

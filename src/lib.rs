@@ -20,12 +20,14 @@
 //! - [`config`]: `sauti.toml`; [`pseudonym`]: phone numbers replaced by keyed HMACs before
 //!   anything is stored or logged.
 //! - [`service`]: what `sauti serve` and `sauti deliver` run; [`shutdown`]: how both stop;
-//!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber.
+//!   [`reload`]: flows reloaded while serving; [`logging`]: the log subscriber;
+//!   [`activity`]: the periodic traffic summary that `info` logs instead of a line per survey.
 //! - [`campaign`]: `sauti campaign`, outbound SMS surveys to a panel (sealed numbers with
 //!   [`vault`]), run paced by `sauti serve`; the SMS opt-out list.
 //! - [`report`] and [`export`]: what `sauti report` and `sauti export` make of the responses
 //!   for researchers (counts, funnel, answers; FLOIP Flow Results and flat CSV).
 
+pub mod activity;
 pub mod audio;
 pub mod campaign;
 pub mod channel;

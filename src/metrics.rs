@@ -64,8 +64,8 @@ pub enum HopResult {
 impl HopResult {
     /// How many results there are (the variants are numbered from 0).
     pub const COUNT: usize = 6;
-    #[cfg(test)]
-    const ALL: [HopResult; HopResult::COUNT] = [
+    /// Every result, by its number.
+    pub const ALL: [HopResult; HopResult::COUNT] = [
         HopResult::Served,
         HopResult::Completed,
         HopResult::UnknownAddress,
@@ -91,6 +91,9 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// How often histogram samples are drained into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(1);
+
 /// The process's exporter: one per process (the `metrics` facade has one global recorder).
 fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -111,13 +114,29 @@ fn handle() -> &'static PrometheusHandle {
         // Another recorder may already be installed (a library user's): ours then renders
         // nothing, and hops are not slowed down by it.
         let _ = metrics::set_global_recorder(recorder);
+        // Histogram samples pile up in the recorder until drained into their buckets: without
+        // this, a process nobody scrapes grew by 16 bytes per hop for ever (hundreds of MB an
+        // hour under load), and the first scrape drained them all at once.
+        let upkeep = handle.clone();
+        let _ = std::thread::Builder::new()
+            .name("sauti-metrics".into())
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(UPKEEP_EVERY);
+                    upkeep.run_upkeep();
+                }
+            });
         handle
     })
 }
 
-/// `sauti_hops_total` by gateway, then flow, then result: made once per label set, so that a
-/// hop increments a handle instead of building labels and looking the registry up.
-type HopCounters = HashMap<String, HashMap<String, [Option<Counter>; HopResult::COUNT]>>;
+/// The counters labelled by gateway and flow: `sauti_hops_total` by result, then sessions
+/// started and surveys completed. Made once per label set, so that a hop increments a handle
+/// instead of building labels and looking the registry up.
+type FlowCounters = [Option<Counter>; HopResult::COUNT + 2];
+const STARTED: usize = HopResult::COUNT;
+const COMPLETED: usize = HopResult::COUNT + 1;
+type HopCounters = HashMap<String, HashMap<String, FlowCounters>>;
 
 /// The process's counters (a cheap handle: the registry is global).
 pub struct Metrics {
@@ -125,6 +144,8 @@ pub struct Metrics {
     hop_duration: Histogram,
     hops: std::sync::RwLock<HopCounters>,
     sinks: Mutex<BTreeMap<String, &'static SinkCounters>>,
+    /// What the `info` log's periodic summary reports.
+    pub activity: crate::activity::Activity,
 }
 
 impl Default for Metrics {
@@ -136,6 +157,7 @@ impl Default for Metrics {
             hop_duration: histogram!("sauti_hop_duration_seconds"),
             hops: std::sync::RwLock::default(),
             sinks: Mutex::default(),
+            activity: crate::activity::Activity::default(),
         }
     }
 }
@@ -247,45 +269,56 @@ impl Metrics {
 
     /// One hop of `gateway` on `flow` (`-` before a flow is known), served in `took`.
     pub fn hop(&self, gateway: &str, flow: &str, result: HopResult, took: Duration) {
-        self.hop_counter(gateway, flow, result).increment(1);
+        self.flow_counter(gateway, flow, result as usize)
+            .increment(1);
         self.hop_duration.record(took.as_secs_f64());
+        self.activity.hop(result);
     }
 
-    fn hop_counter(&self, gateway: &str, flow: &str, result: HopResult) -> Counter {
+    /// The counter at `index` of [`FlowCounters`] for (gateway, flow), made on first use.
+    fn flow_counter(&self, gateway: &str, flow: &str, index: usize) -> Counter {
         let known = self
             .hops
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(gateway)
             .and_then(|flows| flows.get(flow))
-            .and_then(|results| results[result as usize].clone());
+            .and_then(|counters| counters[index].clone());
         if let Some(counter) = known {
             return counter;
         }
-        let counter = counter!(
-            "sauti_hops_total",
-            "gateway" => gateway.to_owned(),
-            "flow" => flow.to_owned(),
-            "result" => result.label()
-        );
+        let (gateway_label, flow_label) = (gateway.to_owned(), flow.to_owned());
+        let counter = match index {
+            STARTED => {
+                counter!("sauti_sessions_started_total", "gateway" => gateway_label, "flow" => flow_label)
+            }
+            COMPLETED => {
+                counter!("sauti_surveys_completed_total", "gateway" => gateway_label, "flow" => flow_label)
+            }
+            result => counter!(
+                "sauti_hops_total",
+                "gateway" => gateway_label,
+                "flow" => flow_label,
+                "result" => HopResult::ALL[result].label()
+            ),
+        };
         self.hops
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .entry(gateway.to_owned())
             .or_default()
             .entry(flow.to_owned())
-            .or_default()[result as usize] = Some(counter.clone());
+            .or_default()[index] = Some(counter.clone());
         counter
     }
 
     pub fn session_started(&self, gateway: &str, flow: &str) {
-        counter!("sauti_sessions_started_total", "gateway" => gateway.to_owned(), "flow" => flow.to_owned())
-            .increment(1);
+        self.flow_counter(gateway, flow, STARTED).increment(1);
+        self.activity.session_started();
     }
 
     pub fn completed(&self, gateway: &str, flow: &str) {
-        counter!("sauti_surveys_completed_total", "gateway" => gateway.to_owned(), "flow" => flow.to_owned())
-            .increment(1);
+        self.flow_counter(gateway, flow, COMPLETED).increment(1);
     }
 
     /// A survey left unfinished at `step` (the step it would resume at).

@@ -216,6 +216,14 @@ pub fn serve(c: Config) -> anyhow::Result<()> {
             shutdown.clone(),
         ));
         let mut background = vec![watcher, sweeper];
+        if c.activity_log_secs > 0 {
+            let app = app.clone();
+            let every = Duration::from_secs(c.activity_log_secs);
+            let stop = shutdown.clone();
+            background.push(tokio::spawn(async move {
+                app.survey.metrics.activity.report(every, stop.recv()).await;
+            }));
+        }
         if let Some(compactor) = sms_compactor {
             background.push(tokio::spawn(
                 compactor.run(Duration::from_millis(500), shutdown.clone()),

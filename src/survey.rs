@@ -461,7 +461,14 @@ impl Survey {
                         self.metrics.completed(&gateway.name, &flow.id);
                         self.recorder.queued(&sinks);
                     }
-                    log_events(flow, gateway, &record, expected == 0, &hop.events);
+                    log_events(
+                        flow,
+                        gateway,
+                        &record,
+                        expected == 0,
+                        &hop.events,
+                        &self.metrics.activity,
+                    );
                     let rendered = record.channel.render(
                         flow,
                         &record.state,
@@ -497,7 +504,7 @@ impl Survey {
         record: &SessionRecord,
     ) -> Rendered {
         let respondent = SessionKey::tag(&record.respondent);
-        tracing::info!(gateway = %gateway.name, respondent = &respondent[..respondent.len().min(16)], flow = %flow.id, response = %record.response_id, "session superseded: the survey went on in another session");
+        tracing::debug!(gateway = %gateway.name, respondent = &respondent[..respondent.len().min(16)], flow = %flow.id, response = %record.response_id, "session superseded: the survey went on in another session");
         let text = flow
             .locales
             .get(record.state.lang as usize)
@@ -708,14 +715,27 @@ fn unix_ms(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Logs carry the pseudonym (shortened), flow and step ids: never answers or numbers.
+/// Logs carry the pseudonym (shortened), flow and step ids: never answers or numbers. Every
+/// line is at `debug`: `info` has the periodic summary ([`crate::activity`]) instead, which
+/// costs a hop nothing.
 fn log_events(
     flow: &CompiledFlow,
     gateway: &ConfiguredGateway,
     rec: &SessionRecord,
     new_session: bool,
     events: &[Event],
+    activity: &crate::activity::Activity,
 ) {
+    for e in events {
+        match e {
+            Event::Resumed(_) => activity.resumed(),
+            Event::GaveUp(_) => activity.gave_up(),
+            _ => {}
+        }
+    }
+    if !tracing::enabled!(tracing::Level::DEBUG) {
+        return;
+    }
     let respondent = SessionKey::tag(&rec.respondent);
     let respondent = &respondent[..respondent.len().min(16)];
     let step_id = |i: u16| flow.steps.get(i as usize).map_or("?", |s| s.id.as_str());
@@ -740,16 +760,16 @@ fn log_events(
                 tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, step = step.map_or("-", step_id), "invalid input")
             }
             Event::Completed(s) => {
-                tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, step = step_id(*s), response = %rec.response_id, "survey completed")
+                tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, version = flow.version, step = step_id(*s), response = %rec.response_id, "survey completed")
             }
             Event::GaveUp(s) => {
-                tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, step = step_id(*s), "session closed after too many wrong answers")
+                tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, step = step_id(*s), "session closed after too many wrong answers")
             }
             Event::Resumed(s) => {
-                tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, step = step_id(*s), "survey resumed")
+                tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, step = step_id(*s), "survey resumed")
             }
             Event::Restarted => {
-                tracing::info!(gateway = %gateway.name, respondent, flow = %flow.id, "survey started again")
+                tracing::debug!(gateway = %gateway.name, respondent, flow = %flow.id, "survey started again")
             }
         }
     }

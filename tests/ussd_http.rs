@@ -807,7 +807,7 @@ fn logs_can_be_json_lines_with_pseudonyms_and_flow_ids() {
     let mut opts = Options::default();
     opts.args
         .extend(["--log-format".to_owned(), "json".to_owned()]);
-    opts.env.push(("RUST_LOG".into(), "info".into()));
+    opts.env.push(("RUST_LOG".into(), "debug".into()));
     let server = Server::start_with(opts);
     let mut phone = AtPhone::new(&server, "ATUid_json", "*384*1#", "+243810000901");
     phone.dial();
@@ -826,7 +826,61 @@ fn logs_can_be_json_lines_with_pseudonyms_and_flow_ids() {
         .find(|v| v["message"] == "survey completed")
         .unwrap();
     assert_eq!(completed["flow"], "kufatilia");
-    assert_eq!(completed["level"], "INFO");
+    assert_eq!(completed["level"], "DEBUG");
     assert_eq!(completed["respondent"].as_str().unwrap().len(), 16);
     assert!(!server.logs().contains("243810000901"));
+}
+
+#[test]
+fn at_info_the_traffic_is_summed_up_in_one_line_not_a_line_per_survey() {
+    let mut opts = Options {
+        config: Some("activity_log_secs = 1\n".into()),
+        ..Options::default()
+    };
+    opts.args
+        .extend(["--log-format".to_owned(), "json".to_owned()]);
+    opts.env.push(("RUST_LOG".into(), "info".into()));
+    let server = Server::start_with(opts);
+    for (session, number) in [("ATUid_a1", "+243810000911"), ("ATUid_a2", "+243810000912")] {
+        let mut phone = AtPhone::new(&server, session, "*384*1#", number);
+        phone.dial();
+        phone.send("1");
+        assert!(phone.send("2").starts_with("END "));
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let summary = loop {
+        let found = server
+            .logs()
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str::<Value>(l).expect("every log line is JSON"))
+            .filter(|v| v["message"] == "activity")
+            .fold(None::<(u64, u64, u64)>, |sum, v| {
+                let (h, s, c) = sum.unwrap_or_default();
+                Some((
+                    h + v["hops"].as_u64().unwrap(),
+                    s + v["sessions_started"].as_u64().unwrap(),
+                    c + v["surveys_completed"].as_u64().unwrap(),
+                ))
+            });
+        if let Some(sum @ (_, _, 2)) = found {
+            break sum;
+        }
+        assert!(std::time::Instant::now() < deadline, "{}", server.logs());
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        summary,
+        (6, 2, 2),
+        "three hops of two sessions, both completed"
+    );
+    let logs = server.logs();
+    assert!(
+        !logs.contains("survey completed"),
+        "a line per survey at info: {logs}"
+    );
+    assert!(
+        !logs.contains("24381000091"),
+        "a number in the logs: {logs}"
+    );
 }
