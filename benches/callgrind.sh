@@ -4,17 +4,18 @@
 #
 #   benches/callgrind.sh sauti-embedded               # the server process, user space
 #   benches/callgrind.sh sauti-redis --redis          # redis-server's instructions instead
-#   SESSIONS=200 benches/callgrind.sh limit-sauti-deliver
+#   DURATION=30 benches/callgrind.sh limit-sauti-deliver
 #
 # Targets: sauti-embedded, sauti-redis (as shipped: no configuration file), limit-sauti,
 # limit-sauti-deliver, limit-sauti-embedded, limit-cas, limit-cas-deliver (examples/limit_sauti.rs).
-# The measured process runs under `valgrind --tool=callgrind`; after a warm-up of WARMUP_SESSIONS
-# sessions per connection its counters are zeroed, then CONCURRENCY connections each walk
-# SESSIONS whole surveys (6 hops each) with the harness's driver, and the counters are dumped:
-# the total divided by the hops driven is the figure printed. With --redis, redis-server is
-# the process under callgrind and the server runs normally.
-# Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (4), SESSIONS (100),
-#      WARMUP_SESSIONS (20). Writes the callgrind output to target/callgrind/<target>[-redis].out.
+# The measured process runs under `valgrind --tool=callgrind`; after a warm-up of WARMUP seconds
+# its counters are zeroed, then CONCURRENCY connections walk whole surveys (6 hops each) with the
+# harness's driver for DURATION seconds, and the counters are dumped: the total divided by the
+# hops answered is the figure printed (what the process does between hops, a few timers, is
+# counted in). With --redis, redis-server is the process under callgrind and the server runs
+# normally.
+# Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (4), DURATION (20), WARMUP (5).
+# Writes the callgrind output to target/callgrind/<target>[-redis].out.<pid>.<n>.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -22,8 +23,8 @@ BENCH_DIR=$(cd "${BENCH_DIR:-$ROOT/../shared/bench}" && pwd)
 TARGET=${1:?usage: $0 TARGET [--redis]}
 ON_REDIS=no; [[ ${2:-} == --redis ]] && ON_REDIS=yes
 CONCURRENCY=${CONCURRENCY:-4}
-SESSIONS=${SESSIONS:-100}
-WARMUP_SESSIONS=${WARMUP_SESSIONS:-20}
+DURATION=${DURATION:-20}
+WARMUP=${WARMUP:-5}
 PSEUDONYM_KEY=bench-key-0123456789abcdef
 OUT="$ROOT/target/callgrind"
 mkdir -p "$OUT"
@@ -54,7 +55,7 @@ redis_cmd=(redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save '' --append
 name=$TARGET
 if [[ $ON_REDIS == yes ]]; then
   name="$TARGET-redis"
-  "${GRIND[@]}" --callgrind-out-file="$OUT/$name.out" "${redis_cmd[@]}" >"$RUN/redis.log" 2>&1 &
+  "${GRIND[@]}" --callgrind-out-file="$OUT/$name.out.%p" "${redis_cmd[@]}" >"$RUN/redis.log" 2>&1 &
 else
   "${redis_cmd[@]}" >"$RUN/redis.log" 2>&1 &
 fi
@@ -64,27 +65,30 @@ for _ in $(seq 1 300); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && bre
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 
 PORT=$(free_port)
-server=()
+# `env` goes first: valgrind does not follow an exec (env's) into the server.
+envs=(); server=()
 case $TARGET in
   sauti-embedded)
-    server=(env -u SAUTI_REDIS_URL -u SAUTI_CONFIG SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve
-      --listen "127.0.0.1:$PORT" --flows "$ROOT/benches/flows" --locales "$ROOT/benches/locales"
-      --data-dir "$RUN/data") ;;
+    envs=(-u SAUTI_REDIS_URL -u SAUTI_CONFIG SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY")
+    server=("$SAUTI" serve --listen "127.0.0.1:$PORT" --flows "$ROOT/benches/flows"
+      --locales "$ROOT/benches/locales" --data-dir "$RUN/data") ;;
   sauti-redis)
-    server=(env -u SAUTI_CONFIG SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve
-      --listen "127.0.0.1:$PORT" --flows "$ROOT/benches/flows" --locales "$ROOT/benches/locales"
-      --data-dir "$RUN/data" --redis "$REDIS_URL" --redis-key-prefix sauti-bench) ;;
+    envs=(-u SAUTI_CONFIG SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY")
+    server=("$SAUTI" serve --listen "127.0.0.1:$PORT" --flows "$ROOT/benches/flows"
+      --locales "$ROOT/benches/locales" --data-dir "$RUN/data" --redis "$REDIS_URL"
+      --redis-key-prefix sauti-bench) ;;
   limit-sauti|limit-sauti-deliver|limit-sauti-embedded|limit-cas|limit-cas-deliver)
     deliver=0; [[ $TARGET == *-deliver ]] && deliver=1
     store=redis; [[ $TARGET == limit-sauti-embedded ]] && store=memory; [[ $TARGET == limit-cas* ]] && store=cas
-    server=(env PORT="$PORT" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_STORE=$store
-      LIMIT_DATA_DIR="$RUN/data" "$LIMIT_SAUTI") ;;
+    envs=(PORT="$PORT" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_STORE=$store
+      LIMIT_DATA_DIR="$RUN/data")
+    server=("$LIMIT_SAUTI") ;;
   *) echo "unknown target $TARGET" >&2; exit 2 ;;
 esac
 if [[ $ON_REDIS == yes ]]; then
-  "${server[@]}" >"$RUN/server.log" 2>&1 &
+  env "${envs[@]}" "${server[@]}" >"$RUN/server.log" 2>&1 &
 else
-  "${GRIND[@]}" --callgrind-out-file="$OUT/$name.out" "${server[@]}" >"$RUN/server.log" 2>&1 &
+  env "${envs[@]}" "${GRIND[@]}" --callgrind-out-file="$OUT/$name.out.%p" "${server[@]}" >"$RUN/server.log" 2>&1 &
 fi
 SERVER_PID=$!
 PIDS+=("$SERVER_PID")
@@ -98,22 +102,20 @@ for _ in $(seq 1 600); do
 done
 [[ $code == 200 ]] || { echo "the server did not answer: $(tail -n 5 "$RUN/server.log")" >&2; exit 1; }
 
-# The process valgrind runs is the measured one (env execs into its command).
 MEASURED=$SERVER_PID; [[ $ON_REDIS == yes ]] && MEASURED=$REDIS_PID
-drive() {  # sessions per connection, run tag
-  LOADGEN_TAG=$2 "$BENCH_DIR/loadgen-wrk.sh" "$URL" "$CONCURRENCY" 600 0 "$1"
+drive() {  # seconds, run tag (each run its own phone numbers)
+  LOADGEN_TAG=$2 "$BENCH_DIR/loadgen-wrk.sh" "$URL" "$CONCURRENCY" "$1" 0
 }
-log "warm-up: $CONCURRENCY x $WARMUP_SESSIONS sessions"
-drive "$WARMUP_SESSIONS" 10 >"$RUN/warmup.txt" 2>&1
-sleep 1
+log "warm-up: $WARMUP s"
+drive "$WARMUP" 10 >"$RUN/warmup.txt" 2>&1
 callgrind_control -z "$MEASURED" >/dev/null
-log "measured: $CONCURRENCY x $SESSIONS sessions"
-drive "$SESSIONS" 20 >"$RUN/measured.txt" 2>&1
+log "measured: $DURATION s, $CONCURRENCY connections"
+drive "$DURATION" 20 >"$RUN/measured.txt" 2>&1
 line=$(grep -m1 '^LOADGEN-WRK ' "$RUN/measured.txt")
 sleep 1   # the delivery of the last completions
 callgrind_control -d "$MEASURED" >/dev/null
 sleep 1
-dump=$(ls -t "$OUT/$name.out".* 2>/dev/null | head -n 1)
+dump=$(ls -t "$OUT/$name.out.$MEASURED".* 2>/dev/null | head -n 1)
 python3 - "$dump" "$line" "$name" <<'EOF'
 import json, sys
 dump, line, name = sys.argv[1], sys.argv[2], sys.argv[3]

@@ -440,6 +440,7 @@ fn check_sink_fields(path: &Path, source: &str) -> Result<(), Problem> {
         "backoff_ms",
         "backoff_max_ms",
         "timeout_ms",
+        "linger_ms",
     ];
     let table: toml::Table =
         toml::from_str(source).map_err(|e| Problem::new(path, 0, 0, e.message().to_owned()))?;

@@ -86,6 +86,9 @@ pub async fn run_worker<Q, S, P>(
     let base = Duration::from_millis(config.backoff_ms);
     let max_backoff = Duration::from_millis(config.backoff_max_ms);
     let max_age = Duration::from_secs(config.max_age_secs);
+    let linger = Duration::from_millis(config.linger_ms);
+    // Not before this instant is the queue read again (a linger after a read that emptied it).
+    let mut next_read = Instant::now();
     let redactor = Arc::new(config.redactor());
     let gauges = Gauges::of(&name);
     let mut health = SinkHealth::new(
@@ -260,6 +263,18 @@ pub async fn run_worker<Q, S, P>(
             }
             continue;
         }
+        if Instant::now() < next_read {
+            // The last read emptied the queue: let responses gather (durable in the queue),
+            // then take them in one read. Outcomes are still acknowledged as they come in (a
+            // delivered response not yet acknowledged would be delivered again after a crash),
+            // and a retry that falls due meanwhile waits at most the linger.
+            tokio::select! {
+                done = in_flight.join_next(), if !in_flight.is_empty() => finished.extend(done),
+                () = tokio::time::sleep_until(next_read) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         let until_retry = next_retry.map_or(Duration::from_secs(1), |at| {
             at.saturating_duration_since(Instant::now())
         });
@@ -275,6 +290,11 @@ pub async fn run_worker<Q, S, P>(
         match batch {
             Ok(entries) => {
                 backoff_on_error = Duration::from_millis(200);
+                // A short batch emptied the queue; a full one may have left a backlog, which
+                // is read at once: the queue never grows for want of reading.
+                if !entries.is_empty() && entries.len() < allowed {
+                    next_read = Instant::now() + linger;
+                }
                 for entry in entries {
                     if let Some(i) = interval {
                         tokio::time::sleep_until(next_start).await;

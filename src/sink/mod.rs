@@ -82,6 +82,11 @@ pub struct SinkConfig {
     /// Longest a delivery may take.
     #[serde(default = "default_timeout_ms")]
     pub timeout_ms: u64,
+    /// After a read that emptied the queue, how long to wait before reading it again, so
+    /// that under a peak one read (one fsync, one acknowledgement) takes many responses and
+    /// hops come first. A read that finds a backlog is followed at once. 0: read at once.
+    #[serde(default = "default_linger_ms")]
+    pub linger_ms: u64,
 }
 
 fn default_max_age_secs() -> u64 {
@@ -102,6 +107,9 @@ fn default_backoff_max_ms() -> u64 {
 fn default_timeout_ms() -> u64 {
     10_000
 }
+fn default_linger_ms() -> u64 {
+    100
+}
 
 impl SinkConfig {
     pub fn new(kind: SinkKind) -> SinkConfig {
@@ -116,6 +124,7 @@ impl SinkConfig {
             backoff_ms: default_backoff_ms(),
             backoff_max_ms: default_backoff_max_ms(),
             timeout_ms: default_timeout_ms(),
+            linger_ms: default_linger_ms(),
         }
     }
 

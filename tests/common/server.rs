@@ -234,6 +234,17 @@ impl Server {
                 stable_since = Instant::now();
             }
         }
+        // The file sink delivers a batch read from the stream concurrently: its lines are in
+        // delivery order, not exactly completion order (docs/delivery.md). In completion order:
+        last.sort_by(|a, b| {
+            let at = |r: &serde_json::Value| {
+                (
+                    r["completed_at"].as_str().unwrap_or("").to_owned(),
+                    r["id"].as_str().unwrap_or("").to_owned(),
+                )
+            };
+            at(a).cmp(&at(b))
+        });
         last
     }
 
