@@ -108,12 +108,12 @@ drive() {  # seconds, run tag (each run its own phone numbers)
 }
 log "warm-up: $WARMUP s"
 drive "$WARMUP" 10 >"$RUN/warmup.txt" 2>&1
-callgrind_control -z "$MEASURED" >/dev/null
+callgrind_control -z "$MEASURED" >/dev/null 2>&1
 log "measured: $DURATION s, $CONCURRENCY connections"
 drive "$DURATION" 20 >"$RUN/measured.txt" 2>&1
 line=$(grep -m1 '^LOADGEN-WRK ' "$RUN/measured.txt")
 sleep 1   # the delivery of the last completions
-callgrind_control -d "$MEASURED" >/dev/null
+callgrind_control -d "$MEASURED" >/dev/null 2>&1
 sleep 1
 dump=$(ls -t "$OUT/$name.out.$MEASURED".* 2>/dev/null | head -n 1)
 python3 - "$dump" "$line" "$name" <<'EOF'

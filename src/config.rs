@@ -426,6 +426,36 @@ pub fn tts_language(lang: &str) -> String {
     .to_owned()
 }
 
+/// Intervals refused at load with their line: a summary interval past a day would be no
+/// summary, and a huge one overflows the clock (a panic); a sink lingering past a minute
+/// would look like a sink that stopped.
+fn check_intervals(path: &Path, source: &str, c: &Config) -> Result<(), Problem> {
+    // Where `key` is set, after the `[section]` header when there is one.
+    let at = |section: Option<&str>, key: &str| {
+        let from = section.and_then(|h| source.find(h)).unwrap_or(0);
+        source[from..].find(key).map_or(0, |i| from + i)
+    };
+    if c.activity_log_secs > MAX_ACTIVITY_LOG_SECS {
+        return Err(Problem::at(
+            path,
+            source,
+            at(None, "activity_log_secs"),
+            format!(
+                "activity_log_secs must be at most {MAX_ACTIVITY_LOG_SECS} (a day); 0 turns the summary off"
+            ),
+        ));
+    }
+    if let Some((name, _)) = c.sinks.iter().find(|(_, s)| s.linger_ms > MAX_LINGER_MS) {
+        return Err(Problem::at(
+            path,
+            source,
+            at(Some(&format!("[sinks.{name}]")), "linger_ms"),
+            format!("sink `{name}`: linger_ms must be at most {MAX_LINGER_MS} (a minute)"),
+        ));
+    }
+    Ok(())
+}
+
 /// `[sinks.<name>]` is read through a tagged enum, which cannot refuse unknown fields: check
 /// them here, so that a misspelt `max_attemps` is an error, not a silent default.
 fn check_sink_fields(path: &Path, source: &str) -> Result<(), Problem> {
@@ -486,6 +516,11 @@ fn check_sink_fields(path: &Path, source: &str) -> Result<(), Problem> {
     }
     Ok(())
 }
+
+/// The longest interval of the `info` traffic summary.
+const MAX_ACTIVITY_LOG_SECS: u64 = 24 * 3600;
+/// The longest a sink may wait between reads of its queue.
+const MAX_LINGER_MS: u64 = 60_000;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -614,6 +649,7 @@ impl Config {
                     Problem::at(p, &source, offset, e.message().trim().replace('\n', " "))
                 })?;
                 check_sink_fields(p, &source)?;
+                check_intervals(p, &source, &config)?;
                 config
             }
         };

@@ -589,15 +589,11 @@ fn sauti_xform_exports_the_flow_for_odk() {
     assert!(xml.contains(r#"lang="Swahili (sw)""#) && xml.contains(r#"lang="Lingala (ln)""#));
 }
 
-#[test]
-fn a_misspelt_sink_field_is_refused_with_its_line() {
+/// `sauti serve` with `sauti_toml` as its configuration: it must refuse to start; its stderr.
+fn refused(sauti_toml: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("sauti.toml");
-    std::fs::write(
-        &config,
-        "[sinks.partners]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_c2F1dGktdGVzdC13ZWJob29rLXNlY3JldC0zMmJ5dGU=\"\nmax_attemps = 3\n",
-    )
-    .unwrap();
+    std::fs::write(&config, sauti_toml).unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_sauti"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .arg("serve")
@@ -608,12 +604,37 @@ fn a_misspelt_sink_field_is_refused_with_its_line() {
         .env("SAUTI_PSEUDONYM_KEY", "test-key-0123456789abcdef")
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with {sauti_toml}");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn a_misspelt_sink_field_is_refused_with_its_line() {
+    let stderr = refused(
+        "[sinks.partners]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nsecret = \"whsec_c2F1dGktdGVzdC13ZWJob29rLXNlY3JldC0zMmJ5dGU=\"\nmax_attemps = 3\n",
+    );
     assert!(
         stderr.contains("sauti.toml:5: sink `partners`: unknown field `max_attemps`"),
         "{stderr}"
     );
+}
+
+#[test]
+fn intervals_that_would_overflow_the_clock_are_refused_with_their_line() {
+    for (toml, expected) in [
+        (
+            "[sinks.archive]\nkind = \"file\"\npath = \"a.jsonl\"\nlinger_ms = 86400000\n",
+            "sauti.toml:4:1: sink `archive`: linger_ms must be at most 60000",
+        ),
+        (
+            "log = \"info\"\nactivity_log_secs = 9223372036854775807\n",
+            "sauti.toml:2:1: activity_log_secs must be at most 86400",
+        ),
+    ] {
+        let stderr = refused(toml);
+        assert!(stderr.contains(expected), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
 }
 
 #[test]
