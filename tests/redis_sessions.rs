@@ -347,3 +347,42 @@ fn the_banner_names_the_outbox_and_sinks_really_in_use() {
         "an empty responses.jsonl was made"
     );
 }
+
+#[test]
+fn a_burst_of_completions_is_delivered_in_a_few_reads_of_the_outbox() {
+    let redis = RedisServer::start();
+    let server = Server::start_with(options_on(&redis.url(), &unique_prefix()));
+    command(redis.port, "CONFIG RESETSTAT").unwrap();
+    let started = Instant::now();
+    // Eight respondents at once, ten short reports each (consent declined: three hops).
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let server = &server;
+            s.spawn(move || {
+                for i in 0..10 {
+                    let number = format!("+2438100020{t}{i}");
+                    let mut phone =
+                        AtPhone::new(server, &format!("ATUid_burst_{t}_{i}"), "*384*1#", &number);
+                    phone.dial();
+                    phone.send("1");
+                    assert!(phone.send("2").starts_with("END "));
+                }
+            });
+        }
+    });
+    let burst = started.elapsed();
+    assert_eq!(server.responses().len(), 80, "every survey delivered once");
+    let reads: u64 = command_calls(redis.port)
+        .iter()
+        .filter(|(name, _)| name.starts_with("xreadgroup"))
+        .map(|(_, calls)| calls)
+        .sum();
+    // The file sink lingers 100 ms after a read that emptied the stream: a read per tenth of
+    // a second of the burst, plus the blocking reads that waited for it and the one after it
+    // (reading as each response arrives made one read per completion or two).
+    let most = burst.as_millis() as u64 / 100 + 6;
+    assert!(
+        reads <= most,
+        "{reads} reads of the outbox for 80 completions in {burst:?} (at most {most})"
+    );
+}
