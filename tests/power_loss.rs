@@ -96,11 +96,30 @@ fn quoted(line: &str) -> Vec<&str> {
 
 fn calls(trace: &str, within: &Path) -> Vec<Call> {
     let mut calls = Vec::new();
-    for line in trace.lines() {
-        let line = line
-            .split_once(' ')
-            .map_or(line, |(_, rest)| rest)
-            .trim_start();
+    // A creation interrupted by another thread's call (`<unfinished ...>`), by thread: its
+    // result comes on a later `<... resumed>` line.
+    let mut unfinished: std::collections::HashMap<&str, usize> = Default::default();
+    for full in trace.lines() {
+        let (pid, line) = full.split_once(' ').unwrap_or(("", full));
+        let line = line.trim_start();
+        if line.starts_with("<...") {
+            // A creation that failed (two threads making one directory: the loser's mkdir
+            // says EEXIST) created nothing.
+            if let Some(i) = unfinished.remove(pid)
+                && line.contains(" = -1 ")
+            {
+                calls.remove(i);
+                unfinished
+                    .values_mut()
+                    .filter(|j| **j > i)
+                    .for_each(|j| *j -= 1);
+            }
+            continue;
+        }
+        if line.contains(" = -1 ") {
+            continue;
+        }
+        let before = calls.len();
         let under = |p: &str| Path::new(p).starts_with(within) || Path::new(p) == within;
         if line.starts_with("mkdir(") || line.starts_with("mkdirat(") {
             if let Some(p) = quoted(line).into_iter().find(|p| under(p)) {
@@ -119,6 +138,12 @@ fn calls(trace: &str, within: &Path) -> Vec<Call> {
             if let Some((p, _)) = fd_path {
                 calls.push(Call::Synced(p.into()));
             }
+        }
+        if calls.len() > before
+            && matches!(calls[before], Call::Created(_))
+            && line.ends_with("<unfinished ...>")
+        {
+            unfinished.insert(pid, before);
         }
     }
     calls
