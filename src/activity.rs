@@ -17,6 +17,7 @@ pub struct Activity {
     sessions_started: AtomicU64,
     resumed: AtomicU64,
     gave_up: AtomicU64,
+    sessions_ended: AtomicU64,
 }
 
 /// One interval's traffic.
@@ -30,6 +31,8 @@ pub struct Summary {
     pub sessions_started: u64,
     pub resumed: u64,
     pub gave_up: u64,
+    /// Sessions and calls the gateway said ended on its side.
+    pub sessions_ended: u64,
 }
 
 impl Activity {
@@ -49,6 +52,10 @@ impl Activity {
         self.gave_up.fetch_add(1, Ordering::Relaxed);
     }
 
+    pub fn session_ended(&self) {
+        self.sessions_ended.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// What happened since the last call (and starts counting again).
     pub fn take(&self) -> Summary {
         let hop = |r: HopResult| self.hops[r as usize].swap(0, Ordering::Relaxed);
@@ -64,6 +71,7 @@ impl Activity {
             sessions_started: self.sessions_started.swap(0, Ordering::Relaxed),
             resumed: self.resumed.swap(0, Ordering::Relaxed),
             gave_up: self.gave_up.swap(0, Ordering::Relaxed),
+            sessions_ended: self.sessions_ended.swap(0, Ordering::Relaxed),
         }
     }
 
@@ -86,6 +94,7 @@ impl Activity {
                     surveys_completed = s.completed,
                     resumed = s.resumed,
                     gave_up = s.gave_up,
+                    sessions_ended = s.sessions_ended,
                     superseded = s.superseded,
                     rate_limited = s.rate_limited,
                     failed = s.failed,
@@ -110,6 +119,7 @@ mod tests {
         a.hop(HopResult::Completed);
         a.hop(HopResult::RateLimited);
         a.resumed();
+        a.session_ended();
         let s = a.take();
         assert_eq!(
             s,
@@ -119,6 +129,7 @@ mod tests {
                 rate_limited: 1,
                 sessions_started: 1,
                 resumed: 1,
+                sessions_ended: 1,
                 ..Summary::default()
             }
         );

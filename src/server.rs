@@ -545,7 +545,7 @@ async fn handle(app: &App, req: Request<Incoming>, peer: IpAddr) -> Reply {
                 Ok(admitted) => admitted,
                 Err(reply) => return reply,
             };
-            session_ended(gateway, &wire(&parts, "", &body))
+            session_ended(app, gateway, &wire(&parts, "", &body))
         }
         Route::Delivery { name } => {
             let Some(gateway) = app
@@ -767,7 +767,7 @@ async fn hop(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) 
     let inbound = match gateway.adapter.decode(request) {
         Ok(Decoded::Hop(r)) => r,
         Ok(Decoded::Ended(ended)) => {
-            log_ended(gateway, &ended);
+            log_ended(app, gateway, &ended);
             return reply(gateway.adapter.ended_reply());
         }
         Err(e) => return bad_request(&e),
@@ -841,21 +841,25 @@ async fn sms(
     )
 }
 
-fn log_ended(gateway: &ConfiguredGateway, ended: &crate::gateway::SessionEnded) {
-    tracing::info!(
+/// Counted in the `info` summary; a line per session only at `debug`, as for surveys (every
+/// call ends with one of these notices: a line each cost what a line per survey did).
+fn log_ended(app: &App, gateway: &ConfiguredGateway, ended: &crate::gateway::SessionEnded) {
+    app.survey.metrics.activity.session_ended();
+    tracing::debug!(
         gateway = %gateway.name,
         channel = gateway.channel().name(),
         session = %ended.session_id.escape_debug(),
         status = %ended.status.as_deref().unwrap_or("").escape_debug(),
         hops = %ended.hops.as_deref().unwrap_or("").escape_debug(),
+        duration_secs = %ended.duration_secs.as_deref().unwrap_or("").escape_debug(),
         "session ended (gateway notification)"
     );
 }
 
-fn session_ended(gateway: &ConfiguredGateway, request: &WireRequest<'_>) -> Reply {
+fn session_ended(app: &App, gateway: &ConfiguredGateway, request: &WireRequest<'_>) -> Reply {
     match gateway.adapter.decode_session_ended(request) {
         Ok(ended) => {
-            log_ended(gateway, &ended);
+            log_ended(app, gateway, &ended);
             reply(gateway.adapter.ended_reply())
         }
         Err(e) => bad_request(&e),

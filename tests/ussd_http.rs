@@ -847,6 +847,17 @@ fn at_info_the_traffic_is_summed_up_in_one_line_not_a_line_per_survey() {
         phone.send("1");
         assert!(phone.send("2").starts_with("END "));
     }
+    // The network's notice that a session ended: counted, not a line of its own.
+    let ended = server.post_form(
+        "/ussd/africastalking/events",
+        &[
+            ("sessionId", "ATUid_a1"),
+            ("status", "Success"),
+            ("hopsCount", "3"),
+            ("phoneNumber", "+243810000911"),
+        ],
+    );
+    assert_eq!(ended.status, 200, "{}", ended.body);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let summary = loop {
         let found = server
@@ -855,15 +866,16 @@ fn at_info_the_traffic_is_summed_up_in_one_line_not_a_line_per_survey() {
             .filter(|l| l.starts_with('{'))
             .map(|l| serde_json::from_str::<Value>(l).expect("every log line is JSON"))
             .filter(|v| v["message"] == "activity")
-            .fold(None::<(u64, u64, u64)>, |sum, v| {
-                let (h, s, c) = sum.unwrap_or_default();
+            .fold(None::<(u64, u64, u64, u64)>, |sum, v| {
+                let (h, s, c, e) = sum.unwrap_or_default();
                 Some((
                     h + v["hops"].as_u64().unwrap(),
                     s + v["sessions_started"].as_u64().unwrap(),
                     c + v["surveys_completed"].as_u64().unwrap(),
+                    e + v["sessions_ended"].as_u64().unwrap(),
                 ))
             });
-        if let Some(sum @ (_, _, 2)) = found {
+        if let Some(sum @ (_, _, 2, 1)) = found {
             break sum;
         }
         assert!(std::time::Instant::now() < deadline, "{}", server.logs());
@@ -871,13 +883,13 @@ fn at_info_the_traffic_is_summed_up_in_one_line_not_a_line_per_survey() {
     };
     assert_eq!(
         summary,
-        (6, 2, 2),
-        "three hops of two sessions, both completed"
+        (6, 2, 2, 1),
+        "three hops of two sessions, both completed, one said ended by the network"
     );
     let logs = server.logs();
     assert!(
-        !logs.contains("survey completed"),
-        "a line per survey at info: {logs}"
+        !logs.contains("survey completed") && !logs.contains("session ended"),
+        "a line per survey or session at info: {logs}"
     );
     assert!(
         !logs.contains("24381000091"),

@@ -115,6 +115,7 @@ impl Gateway for AfricasTalking {
             session_id: ended.session_id,
             status: ended.status,
             hops: ended.hops_count,
+            duration_secs: None,
         })
     }
 }

@@ -85,7 +85,8 @@ impl Gateway for AfricasTalkingVoice {
                 return Ok(Decoded::Ended(SessionEnded {
                     session_id,
                     status: form.call_session_state.or(form.hangup_cause),
-                    hops: form.duration_in_seconds,
+                    hops: None,
+                    duration_secs: form.duration_in_seconds,
                 }));
             }
             _ => {

@@ -152,6 +152,7 @@ fn ended(session_id: String, clean: String, params: &Params) -> Result<SessionEn
         session_id,
         status,
         hops: None,
+        duration_secs: None,
     })
 }
 
@@ -234,6 +235,7 @@ mod tests {
             session_id: "4430918299".into(),
             status: Some("error 522".into()),
             hops: None,
+            duration_secs: None,
         };
         assert_eq!(
             decoded("04-cleanup.request.http"),

@@ -370,6 +370,7 @@ impl Gateway for GenericUssd {
             session_id: required(field(&pairs, self.names.session_id), self.names.session_id)?,
             status: None,
             hops: None,
+            duration_secs: None,
         })
     }
 
@@ -674,6 +675,7 @@ mod tests {
                 session_id: "5".into(),
                 status: None,
                 hops: None,
+                duration_secs: None,
             })
         );
     }

@@ -71,6 +71,7 @@ pub(super) fn decode_hubtel(request: &WireRequest<'_>) -> Result<Decoded, Gatewa
                 session_id,
                 status: Some(kind),
                 hops: sequence.map(|n| n.to_string()),
+                duration_secs: None,
             }));
         }
         _ => {
@@ -350,6 +351,7 @@ mod tests {
                 session_id: SESSION.into(),
                 status: Some(kind.to_ascii_lowercase()),
                 hops: Some("3".into()),
+                duration_secs: None,
             };
             assert_eq!(
                 decode_json(request(kind, "", json!(3))),

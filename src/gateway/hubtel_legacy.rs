@@ -150,6 +150,7 @@ mod tests {
                 session_id: "0b9f3c1d-2e4a-4c7b-9d8e-6f1a5b3c7e21".into(),
                 status: Some("timeout".into()),
                 hops: Some("2".into()),
+                duration_secs: None,
             })
         );
         assert_eq!(
@@ -158,6 +159,7 @@ mod tests {
                 session_id: "5e8d2a7c-3b1f-4d9e-a6c0-8f2b4e7d1a93".into(),
                 status: Some("release".into()),
                 hops: Some("3".into()),
+                duration_secs: None,
             })
         );
         let release = Request::read(DIR, "05-release-by-user.request.http");

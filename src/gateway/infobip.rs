@@ -224,6 +224,7 @@ fn ended(session_id: String, body: &[u8]) -> Result<SessionEnded, GatewayError> 
         session_id,
         status,
         hops: None,
+        duration_secs: None,
     })
 }
 
@@ -293,6 +294,7 @@ mod tests {
             session_id: "5548721".into(),
             status: Some("ok (exit code 0)".into()),
             hops: None,
+            duration_secs: None,
         };
         assert_eq!(decoded("03-end.request.http"), Decoded::Ended(end.clone()));
         let request = Request::read(DIR, "03-end.request.http");
@@ -378,6 +380,7 @@ mod tests {
                 session_id: "9".into(),
                 status: None,
                 hops: None,
+                duration_secs: None,
             }))
         );
     }

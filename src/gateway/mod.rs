@@ -169,7 +169,10 @@ impl Reply {
 pub struct SessionEnded {
     pub session_id: String,
     pub status: Option<String>,
+    /// Hops the USSD gateway counted in the session, as it says.
     pub hops: Option<String>,
+    /// How long the call lasted, as the voice gateway says (seconds).
+    pub duration_secs: Option<String>,
 }
 
 /// Why a gateway request was refused (answered with 400, or 403 when it is not the gateway's,

@@ -169,6 +169,7 @@ impl Gateway for NaloUssd {
             session_id: required(r.sessionid, "SESSIONID")?,
             status: None,
             hops: None,
+            duration_secs: None,
         })
     }
 

@@ -118,7 +118,8 @@ impl Gateway for Twilio {
             return Ok(Decoded::Ended(SessionEnded {
                 session_id,
                 status: form.call_status,
-                hops: form.call_duration,
+                hops: None,
+                duration_secs: form.call_duration,
             }));
         }
         // A caller who hides their number (`anonymous`) is still heard: the call is their
@@ -237,7 +238,8 @@ impl Gateway for Twilio {
         Ok(SessionEnded {
             session_id: required(form.call_sid, "CallSid")?,
             status: form.call_status,
-            hops: form.call_duration,
+            hops: None,
+            duration_secs: form.call_duration,
         })
     }
 
