@@ -9,9 +9,15 @@
 # Env: BENCH_DIR (default <repo>/../shared/bench), CONCURRENCY (50), DURATION (10 s), WARMUP (2 s),
 #      PEER_WORKERS (2: node cluster workers / gunicorn workers), TARGETS (all, in this order:
 #      limit-null limit-redis limit-cas limit-cas-deliver limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn
-#      sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow).
+#      sauti-redis sauti-redis-warn sauti-embedded-voice sauti-redis-voice ussd-menu-builder ussd_airflow).
 # Sauti runs as shipped (no configuration file: log level info, resume on, the file sink
 # delivering in the same process); the *-warn rows are the same with `log = "warn"`.
+# The *-voice rows are sauti-embedded / sauti-redis answering calls instead of USSD dials: the
+# built-in Africa's Talking Voice gateway (/voice/africastalking, callbacks to the listen
+# address), the flow's `voice` number, and stand-in recordings of every prompt in every language
+# (silent WAVs named by `sauti prompts bench`, in the run's directory, given with --audio); no
+# configuration file. They are driven by benches/voice-wrk.sh + voice.lua (whole calls, 7 hops
+# each, every XML reply checked) instead of the harness's driver; the columns are the same.
 # limit-sauti is examples/limit_sauti.rs: a bare hyper server sending exactly Sauti's Redis
 # traffic per hop; limit-sauti-deliver adds the file sink's delivery work; limit-cas(-deliver) sends the least a
 # per-hop compare-and-set needs on Redis 7 (one key, one GET+SET script); limit-sauti-embedded
@@ -30,10 +36,12 @@ CONCURRENCY=${CONCURRENCY:-50}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 PEER_WORKERS=${PEER_WORKERS:-2}
-ALL_TARGETS="limit-null limit-redis limit-cas limit-cas-deliver limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn ussd-menu-builder ussd_airflow"
+ALL_TARGETS="limit-null limit-redis limit-cas limit-cas-deliver limit-sauti limit-sauti-deliver limit-sauti-embedded sauti-embedded sauti-embedded-warn sauti-redis sauti-redis-warn sauti-embedded-voice sauti-redis-voice ussd-menu-builder ussd_airflow"
 TARGETS=${TARGETS:-$ALL_TARGETS}
 # A fixed key for the benchmark only (pseudonyms of synthetic phone numbers).
 PSEUDONYM_KEY=bench-key-0123456789abcdef
+# The number calls dial (benches/flows/bench.toml `voice`, benches/voice.lua DESTINATION).
+VOICE_NUMBER=+243900000384
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RUN="$ROOT/target/bench-compare/$STAMP"      # logs, data dirs, wrk reports (git-ignored)
@@ -131,6 +139,9 @@ ver() { "$@" 2>&1 | head -n 1 || true; }
     echo "- ussd-airflow venv: $("$BENCH_DIR/ussd-airflow/.venv/bin/pip" freeze 2>/dev/null | grep -iE '^(ussd[-_]airflow[-_]engine|gunicorn|redis)==' | tr '\n' ' ')"
   fi
   echo "- load: \`loadgen-wrk.sh URL $CONCURRENCY $DURATION $WARMUP\` (concurrency, measured seconds, warmup seconds), peers with $PEER_WORKERS workers, harness $BENCH_DIR"
+  if want sauti-embedded-voice || want sauti-redis-voice; then
+    echo "- voice rows: \`benches/voice-wrk.sh URL $CONCURRENCY $DURATION $WARMUP\` (the same survey as calls, 7 hops per call)"
+  fi
   echo "- before the runs: $(busy)"
 } >"$RUN/header.md"
 cat "$RUN/header.md"
@@ -158,16 +169,39 @@ flush_redis() { [[ -z $REDIS_PORT ]] || redis-cli -h 127.0.0.1 -p "$REDIS_PORT" 
 # differs by its log level only.
 printf '# Written by benches/compare.sh: the shipped defaults but for the log level.\nlog = "warn"\n' \
   >"$RUN/sauti-warn.toml"
+# Calls need every prompt recorded (or a text-to-speech voice) in a language for it to be
+# offered. The -voice targets get a recording of each, as a deployment records them (no
+# Swahili or Lingala voice exists, docs/voice.md): short silent WAVs at the paths of the
+# recording script (`sauti prompts`), so the script and the files never disagree. Nobody
+# fetches them during the run (the driver plays Africa's Talking's requests, not its audio).
+if want sauti-embedded-voice || want sauti-redis-voice; then
+  (cd "$RUN" && env -u SAUTI_CONFIG -u SAUTI_AUDIO "$SAUTI" prompts "$ROOT/benches/flows/bench.toml" --locales "$ROOT/benches/locales" \
+    --audio "$RUN/audio" --format csv) >"$RUN/voice-prompts.csv"
+  python3 - "$RUN/voice-prompts.csv" "$RUN/audio" <<'EOF'
+import csv, os, sys, wave
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+for row in rows:
+    path = os.path.join(sys.argv[2], row["file"])
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with wave.open(path, "wb") as w:  # 0.1 s of 8 kHz 16-bit mono silence
+        w.setnchannels(1); w.setsampwidth(2); w.setframerate(8000); w.writeframes(bytes(1600))
+langs = sorted({row["language"] for row in rows})
+print(f"[compare] {len(rows)} stand-in recordings for the voice targets ({' '.join(langs)}) in {sys.argv[2]}", file=sys.stderr)
+EOF
+fi
 
 # --- targets ---------------------------------------------------------------------------------
 wait_http() {  # pid url: until a hop is answered with HTTP 200 (or the process dies), 15 s
-  local pid=$1 url=$2 code
+  local pid=$1 url=$2 code form
+  form=(--data-urlencode sessionId=compare-probe --data-urlencode 'serviceCode=*384*1#'
+    --data-urlencode phoneNumber=+243800000000 --data-urlencode networkCode=63001 --data-urlencode text=)
+  if [[ $url == */voice/* ]]; then  # a call's first request (Africa's Talking Voice)
+    form=(--data-urlencode isActive=1 --data-urlencode sessionId=compare-probe
+      --data-urlencode callerNumber=+243800000000 --data-urlencode destinationNumber="$VOICE_NUMBER")
+  fi
   for _ in $(seq 1 150); do
     if [[ -n $pid ]] && ! kill -0 "$pid" 2>/dev/null; then return 1; fi
-    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" \
-      --data-urlencode sessionId=compare-probe --data-urlencode 'serviceCode=*384*1#' \
-      --data-urlencode phoneNumber=+243800000000 --data-urlencode networkCode=63001 \
-      --data-urlencode text= 2>/dev/null || true)
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" "${form[@]}" 2>/dev/null || true)
     [[ $code == 200 ]] && return 0
     sleep 0.1
   done
@@ -183,10 +217,11 @@ start_bg() {  # name cmd...: starts a server of ours in the background, logs in 
 
 stop_ours() { stop_pid "$1"; }
 
-measure() {  # name url
-  local name=$1 url=$2 line
+measure() {  # name url: the harness's driver, or calls for the -voice targets
+  local name=$1 url=$2 line driver="$BENCH_DIR/loadgen-wrk.sh"
+  [[ $name == *-voice ]] && driver="$ROOT/benches/voice-wrk.sh"
   log "$name: $(busy)"
-  "$BENCH_DIR/loadgen-wrk.sh" "$url" "$CONCURRENCY" "$DURATION" "$WARMUP" >"$RUN/$name.wrk.txt" 2>&1 || true
+  "$driver" "$url" "$CONCURRENCY" "$DURATION" "$WARMUP" >"$RUN/$name.wrk.txt" 2>&1 || true
   line=$(grep -m1 '^LOADGEN-WRK ' "$RUN/$name.wrk.txt" || true)
   if [[ -z $line ]]; then
     printf '%s\tSKIP %s\n' "$name" "no LOADGEN-WRK line: $(tail -n 2 "$RUN/$name.wrk.txt" | tr '\n' ' ')" >>"$RAW"
@@ -216,13 +251,18 @@ run_own() {  # name url cmd...: start, wait, measure, stop one of our servers
 }
 
 sauti_after() {  # what became of the completed surveys (before the server stops)
-  local name=$1 dir="$RUN/data-$1" status
+  local name=$1 dir="$RUN/data-$1" status calls
   if [[ $name == sauti-redis* ]]; then
     status=$(SAUTI_PSEUDONYM_KEY=$PSEUDONYM_KEY timeout 20 "$SAUTI" outbox status \
       --data-dir "$dir" --redis "$REDIS_URL" --redis-key-prefix sauti-bench 2>&1 | tail -n 1 || true)
     note "$name: outbox right after the run: ${status:-?}; lines in responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (the file sink keeps delivering from the Redis stream)"
   else
     note "$name: responses fsynced to responses.jsonl: $(wc -l <"$dir/responses.jsonl" 2>/dev/null || echo 0) (warmup included)"
+  fi
+  if [[ $name == *-voice ]]; then
+    calls=$(grep -c '"channel":"voice".*"description":{"value":"http://127.0.0.1:9/rec/[^"]*","audio":true' \
+      "$dir/responses.jsonl" 2>/dev/null || true)
+    note "$name: of those, calls with the recording URL as the description answer: ${calls:-0}"
   fi
 }
 
@@ -261,19 +301,23 @@ for t in $TARGETS; do
       run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
         env PORT="$port" REDIS_URL="$REDIS_URL" LIMIT_DELIVER=$deliver LIMIT_STORE=$store \
         LIMIT_DATA_DIR="$RUN/data-$t" "$LIMIT_SAUTI" ;;
-    sauti-embedded|sauti-embedded-warn)
+    sauti-embedded|sauti-embedded-warn|sauti-embedded-voice)
       port=$(free_port)
       config=(); [[ $t == *-warn ]] && config=(--config "$RUN/sauti-warn.toml")
-      run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
-        env -u SAUTI_REDIS_URL -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
-        "${config[@]}" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
+      route=/ussd/africastalking; audio=()
+      [[ $t == *-voice ]] && { route=/voice/africastalking; audio=(--audio "$RUN/audio"); }
+      run_own "$t" "http://127.0.0.1:$port$route" \
+        env -u SAUTI_REDIS_URL -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL -u SAUTI_PUBLIC_URL -u SAUTI_AUDIO SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
+        "${config[@]}" "${audio[@]}" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
         --locales "$ROOT/benches/locales" --data-dir "$RUN/data-$t" ;;
-    sauti-redis|sauti-redis-warn)
+    sauti-redis|sauti-redis-warn|sauti-redis-voice)
       port=$(free_port)
       config=(); [[ $t == *-warn ]] && config=(--config "$RUN/sauti-warn.toml")
-      run_own "$t" "http://127.0.0.1:$port/ussd/africastalking" \
-        env -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
-        "${config[@]}" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
+      route=/ussd/africastalking; audio=()
+      [[ $t == *-voice ]] && { route=/voice/africastalking; audio=(--audio "$RUN/audio"); }
+      run_own "$t" "http://127.0.0.1:$port$route" \
+        env -u SAUTI_CONFIG -u SAUTI_WEBHOOK_URL -u SAUTI_PUBLIC_URL -u SAUTI_AUDIO SAUTI_PSEUDONYM_KEY="$PSEUDONYM_KEY" "$SAUTI" serve \
+        "${config[@]}" "${audio[@]}" --listen "127.0.0.1:$port" --flows "$ROOT/benches/flows" \
         --locales "$ROOT/benches/locales" --data-dir "$RUN/data-$t" \
         --redis "$REDIS_URL" --redis-key-prefix sauti-bench ;;
     ussd-menu-builder) run_peer "$t" umb 8081 ;;
@@ -333,7 +377,10 @@ EOF
   echo "and fsyncs each completed survey to responses.jsonl; sauti-redis keeps sessions and the outbox stream in Redis"
   echo "and a file sink delivers from it; the peers keep sessions in Redis. All Redis-backed targets share one"
   echo "dedicated redis-server (flushed between targets). Sauti runs as shipped (no configuration file); the -warn rows"
-  echo "set \`log = \"warn\"\` only (see benches/README.md)."
+  echo "set \`log = \"warn\"\` only (see benches/README.md). The -voice rows are sauti-embedded / sauti-redis answering"
+  echo "the same survey as Africa's Talking Voice calls (the built-in voice gateway, stand-in recordings of every prompt"
+  echo "given with \`--audio\`), driven by benches/voice-wrk.sh: 7 hops per call (the dial, 5 answers, the isActive=0"
+  echo "end-of-call request), each XML reply checked for what its step must hold; sessions/s is calls/s."
   if [[ -s $NOTES ]]; then echo; echo "Notes:"; echo; cat "$NOTES"; fi
   echo
   echo "Raw driver lines:"
