@@ -7,23 +7,13 @@ use super::{
     Decoded, Gateway, GatewayError, Inbound, InputCursor, Progress, Reply, SessionEnded,
     WireRequest,
 };
-use super::{phone_number, required};
+use super::{form_fields, phone_number, required};
 use crate::channel::{Channel, Rendered};
 use crate::hash::fnv1a;
 
 /// The Africa's Talking USSD adapter.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AfricasTalking;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct HopForm {
-    session_id: Option<String>,
-    service_code: Option<String>,
-    phone_number: Option<String>,
-    network_code: Option<String>,
-    text: Option<String>,
-}
 
 /// The end-of-session notification (`status` Success, Incomplete or Failed).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -40,19 +30,26 @@ impl Gateway for AfricasTalking {
     }
 
     fn decode(&self, request: &WireRequest<'_>) -> Result<Decoded, GatewayError> {
-        let form: HopForm = serde_html_form::from_bytes(request.body)
-            .map_err(|e| GatewayError::Malformed(e.to_string()))?;
-        let phone_number = phone_number(form.phone_number, "phoneNumber")?;
+        let [session_id, service_code, number, network_code, text] = form_fields(
+            request.body,
+            [
+                "sessionId",
+                "serviceCode",
+                "phoneNumber",
+                "networkCode",
+                "text",
+            ],
+        )?;
+        let phone_number = phone_number(number, "phoneNumber")?;
         Ok(Decoded::Hop(Inbound {
-            session_id: required(form.session_id, "sessionId")?,
-            address: required(form.service_code, "serviceCode")?,
+            session_id: required(session_id, "sessionId")?,
+            address: required(service_code, "serviceCode")?,
             phone_number,
-            network: form
-                .network_code
+            network: network_code
                 .map(|n| n.trim().to_owned())
                 .filter(|n| !n.is_empty()),
             // `text` is empty on the first hop; some gateways leave it out then.
-            input: form.text.unwrap_or_default(),
+            input: text.unwrap_or_default(),
             recording: None,
             turn: None,
             message_id: None,

@@ -3,12 +3,10 @@
 //! action list (`<GetDigits>`, `<Play>`, `<Say>`, `<Record>`, `<Redirect>`, `<Reject/>`).
 //! The final `isActive=0` request (duration, cost) ends the call and changes no answer.
 
-use serde::Deserialize;
-
 use super::xml::{self, Xml};
 use super::{
     Decoded, Gateway, GatewayError, Inbound, InputCursor, Progress, Recording, Reply, SessionEnded,
-    WireRequest, callback_turn, keypad, next_turn, phone_number, recording, required,
+    WireRequest, callback_turn, form_fields, keypad, next_turn, phone_number, recording, required,
     turn_progress,
 };
 use crate::channel::{Channel, Rendered};
@@ -21,8 +19,7 @@ pub struct AfricasTalkingVoice {
     callback: String,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A call event's fields (see [`CallForm::read`]).
 struct CallForm {
     is_active: Option<String>,
     session_id: Option<String>,
@@ -33,6 +30,46 @@ struct CallForm {
     call_session_state: Option<String>,
     hangup_cause: Option<String>,
     duration_in_seconds: Option<String>,
+}
+
+impl CallForm {
+    fn read(body: &[u8]) -> Result<CallForm, GatewayError> {
+        let [
+            is_active,
+            session_id,
+            caller_number,
+            destination_number,
+            dtmf_digits,
+            recording_url,
+            call_session_state,
+            hangup_cause,
+            duration_in_seconds,
+        ] = form_fields(
+            body,
+            [
+                "isActive",
+                "sessionId",
+                "callerNumber",
+                "destinationNumber",
+                "dtmfDigits",
+                "recordingUrl",
+                "callSessionState",
+                "hangupCause",
+                "durationInSeconds",
+            ],
+        )?;
+        Ok(CallForm {
+            is_active,
+            session_id,
+            caller_number,
+            destination_number,
+            dtmf_digits,
+            recording_url,
+            call_session_state,
+            hangup_cause,
+            duration_in_seconds,
+        })
+    }
 }
 
 impl AfricasTalkingVoice {
@@ -75,8 +112,7 @@ impl Gateway for AfricasTalkingVoice {
     }
 
     fn decode(&self, request: &WireRequest<'_>) -> Result<Decoded, GatewayError> {
-        let form: CallForm = serde_html_form::from_bytes(request.body)
-            .map_err(|e| GatewayError::Malformed(e.to_string()))?;
+        let form = CallForm::read(request.body)?;
         let session_id = required(form.session_id, "sessionId")?;
         let active = required(form.is_active, "isActive")?;
         match active.as_str() {
