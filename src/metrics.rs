@@ -136,7 +136,12 @@ fn handle() -> &'static PrometheusHandle {
 type FlowCounters = [Option<Counter>; HopResult::COUNT + 2];
 const STARTED: usize = HopResult::COUNT;
 const COMPLETED: usize = HopResult::COUNT + 1;
-type HopCounters = HashMap<String, HashMap<String, FlowCounters>>;
+/// FNV: gateway names and flow ids are the operator's and the researchers', never a caller's.
+type HopCounters = HashMap<
+    String,
+    HashMap<String, FlowCounters, crate::hash::FnvBuildHasher>,
+    crate::hash::FnvBuildHasher,
+>;
 
 /// The process's counters (a cheap handle: the registry is global).
 pub struct Metrics {

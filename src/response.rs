@@ -33,6 +33,18 @@ pub struct Response {
     pub answers: Map<String, Value>,
 }
 
+/// What delivery reads of a queued response: its id, flow and completion time, enough to
+/// schedule it, filter it by flow and dead-letter it. The bytes go to the sink as they were
+/// queued, so a worker does not parse what it only forwards; only a sink that rebuilds the
+/// response (OpenRosa's XML) reads it whole. A full parse of each entry was a third of a
+/// worker's instructions (BENCHMARKS.md).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct ResponseHead {
+    pub id: String,
+    pub flow: String,
+    pub completed_at: String,
+}
+
 /// Answers in the order they were given, keyed by step id.
 pub fn answers_json(flow: &CompiledFlow, state: &SessionState) -> Map<String, Value> {
     let first = &flow.locales[0];

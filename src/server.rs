@@ -25,6 +25,7 @@ use tokio::sync::Notify;
 use crate::audio::AudioCatalogue;
 use crate::channel::Channel;
 use crate::gateway::{ConfiguredGateway, Decoded, GatewayError, WireRequest};
+use crate::hash::FnvBuildHasher;
 use crate::session::SessionStore;
 use crate::survey::{HopError, Survey};
 
@@ -58,7 +59,9 @@ impl Default for Limits {
 pub struct App {
     pub survey: Survey,
     /// Gateways by channel, then name (`/ussd/<name>`, `/voice/<name>`).
-    pub gateways: HashMap<Channel, HashMap<String, ConfiguredGateway>>,
+    /// By channel, then name: looked up on every request (FNV: the keys are the operator's
+    /// names; a name in a URL is only ever looked up, never inserted).
+    pub gateways: HashMap<Channel, GatewaysByName, FnvBuildHasher>,
     /// The recorded prompts served at `/audio/`.
     pub audio: Arc<AudioCatalogue>,
     pub limits: Limits,
@@ -77,7 +80,7 @@ impl App {
         audio: Arc<AudioCatalogue>,
         limits: Limits,
     ) -> App {
-        let mut by_channel: HashMap<Channel, HashMap<String, ConfiguredGateway>> = HashMap::new();
+        let mut by_channel: HashMap<Channel, GatewaysByName, FnvBuildHasher> = HashMap::default();
         for g in gateways {
             by_channel
                 .entry(g.channel())
@@ -145,6 +148,9 @@ impl App {
 }
 
 type Reply = Response<Full<Bytes>>;
+
+/// A channel's gateways by name.
+pub type GatewaysByName = HashMap<String, ConfiguredGateway, FnvBuildHasher>;
 
 fn text(status: StatusCode, body: impl Into<String>) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(body.into())));

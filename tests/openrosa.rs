@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use roxmltree::{Document, Node};
 use sauti::flow::CompiledFlow;
 use sauti::question::Question;
-use sauti::response::{Response, receipt_of};
+use sauti::response::{Response, ResponseHead, receipt_of};
 use sauti::sink::openrosa::{OpenRosaSink, submission_xml};
 use sauti::sink::{Delivery, Sink, SinkConfig, SinkKind};
 use serde_json::json;
@@ -787,12 +787,38 @@ async fn exchange(status: u16, headers: &[(&str, &str)], body: &str) -> (Deliver
     install_crypto();
     let (url, rx) = collector(status, headers, body);
     let sink = OpenRosaSink::new(&config(&url)).unwrap();
-    let response = sample_response();
-    let delivery = sink.deliver(&response, b"{}").await;
+    // As a delivery worker hands it over: the head it scheduled, the bytes as queued.
+    let queued = serde_json::to_vec(&sample_response()).unwrap();
+    let head: ResponseHead = serde_json::from_slice(&queued).unwrap();
+    let delivery = sink.deliver(&head, &queued).await;
     let received = rx
         .recv_timeout(Duration::from_secs(5))
         .expect("the collector got a request");
     (delivery, received)
+}
+
+/// The worker forwards the queued bytes unparsed: a body that is not a response is refused
+/// for good by the sink that has to read it, and nothing is sent.
+#[tokio::test]
+async fn a_queued_body_that_is_not_a_response_is_refused_not_sent() {
+    install_crypto();
+    let (url, rx) = collector(201, &[], "");
+    let sink = OpenRosaSink::new(&config(&url)).unwrap();
+    let head = ResponseHead {
+        id: "r-1".into(),
+        flow: "kufatilia".into(),
+        completed_at: "2026-12-08T00:00:00Z".into(),
+    };
+    assert_permanent(
+        &sink
+            .deliver(&head, br#"{"id":"r-1","flow":"kufatilia"}"#)
+            .await,
+        "cannot be read",
+    );
+    assert!(
+        rx.recv_timeout(Duration::from_millis(300)).is_err(),
+        "something was sent"
+    );
 }
 
 fn assert_retry(d: &Delivery, after: Option<Duration>, contains: &str) {
@@ -874,7 +900,7 @@ async fn tokens_are_sent_with_their_scheme() {
         let (url, rx) = collector(status, &[], &body);
         let sink = OpenRosaSink::new(&token_config(&url, scheme)).unwrap();
         assert_eq!(
-            sink.deliver(&sample_response(), b"{}").await,
+            sink.deliver_response(&sample_response()).await,
             Delivery::Delivered
         );
         let got = rx.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -1039,7 +1065,7 @@ async fn a_collector_that_never_answers_is_retried_after_the_timeout() {
     cfg.timeout_ms = 300;
     let sink = OpenRosaSink::new(&cfg).unwrap();
     let started = Instant::now();
-    let delivery = sink.deliver(&sample_response(), b"{}").await;
+    let delivery = sink.deliver_response(&sample_response()).await;
     let took = started.elapsed();
     assert_retry(&delivery, None, "timed out");
     assert!(
@@ -1057,7 +1083,7 @@ async fn an_unreachable_collector_is_retried() {
         l.local_addr().unwrap().port()
     };
     let sink = OpenRosaSink::new(&config(&format!("http://127.0.0.1:{port}/submission"))).unwrap();
-    match sink.deliver(&sample_response(), b"{}").await {
+    match sink.deliver_response(&sample_response()).await {
         Delivery::Retry { after: None, error } => assert!(!error.is_empty()),
         other => panic!("{other:?}"),
     }
@@ -1269,7 +1295,7 @@ async fn kobo_accepts_a_submission_with_its_token() {
     let kobo = kobo("/submission");
     let sink = OpenRosaSink::new(&kobo_token(&kobo.url, KOBO_TOKEN)).unwrap();
     assert_eq!(
-        sink.deliver(&sample_response(), b"{}").await,
+        sink.deliver_response(&sample_response()).await,
         Delivery::Delivered
     );
     let got = kobo.requests.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -1289,7 +1315,7 @@ async fn kobo_accepts_a_submission_with_basic_auth_at_the_users_url() {
     let kobo = kobo(&format!("/{KOBO_USER}/submission"));
     let sink = OpenRosaSink::new(&kobo_basic(&kobo.url, KOBO_PASSWORD)).unwrap();
     assert_eq!(
-        sink.deliver(&sample_response(), b"{}").await,
+        sink.deliver_response(&sample_response()).await,
         Delivery::Delivered
     );
     let got = kobo.requests.recv_timeout(Duration::from_secs(5)).unwrap();
@@ -1306,7 +1332,7 @@ async fn kobo_refuses_wrong_credentials_for_good() {
         kobo_basic(&kobo.url, "wrong"),
     ] {
         let sink = OpenRosaSink::new(&config).unwrap();
-        let delivery = sink.deliver(&sample_response(), b"{}").await;
+        let delivery = sink.deliver_response(&sample_response()).await;
         assert_permanent(
             &delivery,
             "HTTP 401: Authentication credentials were not provided.",
@@ -1322,8 +1348,8 @@ async fn a_resend_kobo_calls_a_duplicate_is_delivered_and_stored_once() {
     let sink = OpenRosaSink::new(&kobo_token(&kobo.url, KOBO_TOKEN)).unwrap();
     let response = sample_response();
     // The first send was stored, but its reply was lost: the outbox sends it again.
-    assert_eq!(sink.deliver(&response, b"{}").await, Delivery::Delivered);
-    assert_eq!(sink.deliver(&response, b"{}").await, Delivery::Delivered);
+    assert_eq!(sink.deliver_response(&response).await, Delivery::Delivered);
+    assert_eq!(sink.deliver_response(&response).await, Delivery::Delivered);
     let first = kobo.requests.recv_timeout(Duration::from_secs(5)).unwrap();
     let second = kobo.requests.recv_timeout(Duration::from_secs(5)).unwrap();
     assert_eq!(first.parts(), second.parts(), "the same bytes");
@@ -1333,7 +1359,7 @@ async fn a_resend_kobo_calls_a_duplicate_is_delivered_and_stored_once() {
     for status in ["partial", "declined"] {
         let mut other = response_of(status, json!({ "consent": { "value": "no" } }));
         other.id = format!("019ab0c4-5e6f-7a12-8b34-56789abcdef{}", status.len());
-        assert_eq!(sink.deliver(&other, b"{}").await, Delivery::Delivered);
+        assert_eq!(sink.deliver_response(&other).await, Delivery::Delivered);
     }
     assert_eq!(kobo.stored.lock().unwrap().len(), 3);
 }
@@ -1344,11 +1370,11 @@ async fn kobo_conflicts_are_permanent_and_busy_instances_retried() {
     let kobo = kobo("/submission");
     let sink = OpenRosaSink::new(&kobo_token(&kobo.url, KOBO_TOKEN)).unwrap();
     let response = sample_response();
-    assert_eq!(sink.deliver(&response, b"{}").await, Delivery::Delivered);
+    assert_eq!(sink.deliver_response(&response).await, Delivery::Delivered);
     // Same instanceID, other content (a record edited by hand, then replayed).
     let mut changed = response.clone();
     changed.status = "partial".into();
-    let delivery = sink.deliver(&changed, b"{}").await;
+    let delivery = sink.deliver_response(&changed).await;
     assert_permanent(
         &delivery,
         "HTTP 409: Submission with this instance ID already exists",
@@ -1360,8 +1386,8 @@ async fn kobo_conflicts_are_permanent_and_busy_instances_retried() {
         .lock()
         .unwrap()
         .push(format!("uuid:{}", busy.id));
-    let delivery = sink.deliver(&busy, b"{}").await;
+    let delivery = sink.deliver_response(&busy).await;
     assert_retry(&delivery, None, "HTTP 423: Submission uuid:");
     kobo.processing.lock().unwrap().clear();
-    assert_eq!(sink.deliver(&busy, b"{}").await, Delivery::Delivered);
+    assert_eq!(sink.deliver_response(&busy).await, Delivery::Delivered);
 }

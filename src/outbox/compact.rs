@@ -12,7 +12,7 @@ use crate::journal::{Compacted, Journal};
 use crate::shutdown::Shutdown;
 
 /// The journal and the queues that read it.
-pub struct Compactor<P = crate::response::Response> {
+pub struct Compactor<P = crate::response::ResponseHead> {
     pub journal: Journal,
     pub queues: Vec<Arc<DiskQueue<P>>>,
     /// Compact once the journal holds this many bytes.

@@ -17,7 +17,7 @@ use super::{
     Admin, DeadLetter, Entry, Item, OutboxError, Queue, SinkStatus, now_rfc3339, now_unix_ms,
     unix_ms,
 };
-use crate::response::Response;
+use crate::response::ResponseHead;
 
 /// A line of `<sink>.dead`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,7 +56,7 @@ impl<P> State<P> {
     }
 }
 
-pub struct DiskQueue<P = Response> {
+pub struct DiskQueue<P = ResponseHead> {
     sink: String,
     flows: Vec<String>,
     log: PathBuf,
@@ -142,7 +142,7 @@ fn current_dead(events: &[String]) -> Vec<DeadLetter> {
     dead
 }
 
-impl DiskQueue<Response> {
+impl DiskQueue<ResponseHead> {
     /// The queue of `sink` over `data_dir/responses.jsonl`, read as far as `journal` says
     /// it is durable (and woken by it after each append).
     pub fn open(

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::response::Response;
+use crate::response::{Response, ResponseHead};
 
 pub use disk::DiskQueue;
 pub use redis::RedisQueue;
@@ -34,9 +34,9 @@ pub trait Item: Clone + Send + Sync + 'static {
     fn queued_at_ms(&self) -> Option<i64>;
 }
 
-impl Item for Response {
-    fn parse(body: &[u8]) -> Option<Response> {
-        parse(body)
+impl Item for ResponseHead {
+    fn parse(body: &[u8]) -> Option<ResponseHead> {
+        serde_json::from_slice(body).ok()
     }
     fn id(&self) -> &str {
         &self.id
@@ -51,7 +51,7 @@ impl Item for Response {
 
 /// A queued item, as a worker sees it.
 #[derive(Debug, Clone)]
-pub struct Entry<P = Response> {
+pub struct Entry<P = ResponseHead> {
     /// Where the queue keeps it (a stream entry id, or the item's id on disk).
     pub key: String,
     pub item: P,
@@ -111,7 +111,7 @@ pub enum OutboxError {
 }
 
 /// One sink's queue.
-pub trait Queue<P: Item = Response>: Send + Sync {
+pub trait Queue<P: Item = ResponseHead>: Send + Sync {
     /// Up to `max` responses to deliver: new ones, and ones a dead worker left behind.
     /// Waits up to `wait` when there are none.
     fn next_batch(

@@ -9,9 +9,10 @@ use std::time::Duration;
 use redis::{Script, Value};
 
 use super::{
-    Admin, DeadLetter, Entry, OutboxError, Queue, SinkStatus, StoppedWorker, now_rfc3339, parse,
+    Admin, DeadLetter, Entry, Item, OutboxError, Queue, SinkStatus, StoppedWorker, now_rfc3339,
 };
 use crate::redis_conn::{RedisConn, connect, within};
+use crate::response::ResponseHead;
 
 pub fn stream_key(prefix: &str, sink: &str) -> String {
     format!("{prefix}:{{outbox:{sink}}}")
@@ -229,10 +230,11 @@ impl RedisQueue {
         bad: &mut Vec<String>,
     ) -> Vec<Entry> {
         let mut out = Vec::new();
-        for (key, fields) in raw {
+        for (key, mut fields) in raw {
+            // Only the head is parsed; the body is forwarded as it was queued.
             match fields
-                .get("body")
-                .and_then(|b| parse(b).map(|r| (r, b.clone())))
+                .remove("body")
+                .and_then(|b| ResponseHead::parse(&b).map(|head| (head, b)))
             {
                 Some((item, body)) => out.push(Entry {
                     queued_at_ms: queued_at_ms(&key),

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use super::{Delivery, Sink};
 use crate::journal::{Journal, JournalGuard};
-use crate::response::Response;
+use crate::response::ResponseHead;
 
 pub struct FileSink {
     path: PathBuf,
@@ -52,7 +52,7 @@ impl FileSink {
 }
 
 impl Sink for FileSink {
-    async fn deliver(&self, response: &Response, body: &[u8]) -> Delivery {
+    async fn deliver(&self, response: &ResponseHead, body: &[u8]) -> Delivery {
         let open = self.state.get_or_init(|| async { self.open() }).await;
         let open = match open {
             Ok(o) => o,

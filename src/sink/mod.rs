@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::response::Response;
+use crate::response::ResponseHead;
 
 /// The outcome of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +43,7 @@ impl Delivery {
 }
 
 /// A destination for what an outbox carries (completed surveys, by default).
-pub trait Sink<P = Response>: Send + Sync {
+pub trait Sink<P = ResponseHead>: Send + Sync {
     /// Delivers one item. `body` is its JSON exactly as queued.
     fn deliver(&self, item: &P, body: &[u8]) -> impl Future<Output = Delivery> + Send;
 }
@@ -251,7 +251,7 @@ impl AnySink {
 }
 
 impl Sink for AnySink {
-    async fn deliver(&self, response: &Response, body: &[u8]) -> Delivery {
+    async fn deliver(&self, response: &ResponseHead, body: &[u8]) -> Delivery {
         match self {
             AnySink::Webhook(s) => s.deliver(response, body).await,
             AnySink::OpenRosa(s) => s.deliver(response, body).await,

@@ -26,7 +26,7 @@ use quick_xml::Reader;
 use quick_xml::escape::resolve_xml_entity;
 use quick_xml::events::Event;
 
-use crate::response::Response;
+use crate::response::{Response, ResponseHead};
 use crate::xform::metadata::{GROUP, Metadata, SAUTI_FIELDS};
 use crate::xform::xml::{self, element_name};
 
@@ -280,8 +280,21 @@ fn transport_error(e: &reqwest::Error) -> String {
     text
 }
 
+/// The only sink that reads a queued response whole: it rebuilds it as an XForm instance.
 impl Sink for OpenRosaSink {
-    async fn deliver(&self, response: &Response, _body: &[u8]) -> Delivery {
+    async fn deliver(&self, _head: &ResponseHead, body: &[u8]) -> Delivery {
+        match serde_json::from_slice::<Response>(body) {
+            Ok(response) => self.deliver_response(&response).await,
+            Err(e) => Delivery::Permanent {
+                error: format!("the queued response cannot be read: {e}"),
+            },
+        }
+    }
+}
+
+impl OpenRosaSink {
+    /// Submits `response` as an XForm instance.
+    pub async fn deliver_response(&self, response: &Response) -> Delivery {
         let xml = submission_xml(response);
         let part = match reqwest::multipart::Part::bytes(xml.into_bytes())
             .file_name("submission.xml")

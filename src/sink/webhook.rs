@@ -9,7 +9,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::{Delivery, Sink, SinkConfig, SinkKind};
-use crate::response::Response;
+use crate::response::ResponseHead;
 
 pub struct WebhookSink {
     client: reqwest::Client,
@@ -131,7 +131,7 @@ impl WebhookSink {
 }
 
 impl Sink for WebhookSink {
-    async fn deliver(&self, response: &Response, body: &[u8]) -> Delivery {
+    async fn deliver(&self, response: &ResponseHead, body: &[u8]) -> Delivery {
         let timestamp = (self.now)();
         let request = self
             .client
