@@ -754,7 +754,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T
 /// given twice is refused. One pass over the body, no map of it: decoding a hop into a struct
 /// through serde_html_form, which groups every entry first, cost a sixth of a USSD hop's
 /// instructions (BENCHMARKS.md).
-pub(crate) fn form_fields<const N: usize>(
+pub fn form_fields<const N: usize>(
     body: &[u8],
     names: [&'static str; N],
 ) -> Result<[Option<String>; N], GatewayError> {
