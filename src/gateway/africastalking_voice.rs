@@ -19,58 +19,18 @@ pub struct AfricasTalkingVoice {
     callback: String,
 }
 
-/// A call event's fields (see [`CallForm::read`]).
-struct CallForm {
-    is_active: Option<String>,
-    session_id: Option<String>,
-    caller_number: Option<String>,
-    destination_number: Option<String>,
-    dtmf_digits: Option<String>,
-    recording_url: Option<String>,
-    call_session_state: Option<String>,
-    hangup_cause: Option<String>,
-    duration_in_seconds: Option<String>,
-}
-
-impl CallForm {
-    fn read(body: &[u8]) -> Result<CallForm, GatewayError> {
-        let [
-            is_active,
-            session_id,
-            caller_number,
-            destination_number,
-            dtmf_digits,
-            recording_url,
-            call_session_state,
-            hangup_cause,
-            duration_in_seconds,
-        ] = form_fields(
-            body,
-            [
-                "isActive",
-                "sessionId",
-                "callerNumber",
-                "destinationNumber",
-                "dtmfDigits",
-                "recordingUrl",
-                "callSessionState",
-                "hangupCause",
-                "durationInSeconds",
-            ],
-        )?;
-        Ok(CallForm {
-            is_active,
-            session_id,
-            caller_number,
-            destination_number,
-            dtmf_digits,
-            recording_url,
-            call_session_state,
-            hangup_cause,
-            duration_in_seconds,
-        })
-    }
-}
+/// The fields of a call event, as `decode` reads them.
+const CALL_FIELDS: [&str; 9] = [
+    "isActive",
+    "sessionId",
+    "callerNumber",
+    "destinationNumber",
+    "dtmfDigits",
+    "recordingUrl",
+    "callSessionState",
+    "hangupCause",
+    "durationInSeconds",
+];
 
 impl AfricasTalkingVoice {
     /// `public_url`: how Africa's Talking reaches Sauti; `name`: the gateway's route name.
@@ -112,17 +72,27 @@ impl Gateway for AfricasTalkingVoice {
     }
 
     fn decode(&self, request: &WireRequest<'_>) -> Result<Decoded, GatewayError> {
-        let form = CallForm::read(request.body)?;
-        let session_id = required(form.session_id, "sessionId")?;
-        let active = required(form.is_active, "isActive")?;
+        let [
+            is_active,
+            session_id,
+            caller_number,
+            destination_number,
+            dtmf_digits,
+            recording_url,
+            call_session_state,
+            hangup_cause,
+            duration_in_seconds,
+        ] = form_fields(request.body, CALL_FIELDS)?;
+        let session_id = required(session_id, "sessionId")?;
+        let active = required(is_active, "isActive")?;
         match active.as_str() {
             "1" => {}
             "0" => {
                 return Ok(Decoded::Ended(SessionEnded {
                     session_id,
-                    status: form.call_session_state.or(form.hangup_cause),
+                    status: call_session_state.or(hangup_cause),
                     hops: None,
-                    duration_secs: form.duration_in_seconds,
+                    duration_secs: duration_in_seconds,
                 }));
             }
             _ => {
@@ -133,10 +103,10 @@ impl Gateway for AfricasTalkingVoice {
             }
         }
         // A caller who hides their number is still heard: their call is their only identity.
-        let phone_number = phone_number(form.caller_number, "callerNumber")
+        let phone_number = phone_number(caller_number, "callerNumber")
             .unwrap_or_else(|_| format!("call:{session_id}"));
-        let input = keypad(request, "dtmfDigits", form.dtmf_digits)?;
-        let recording = match recording("recordingUrl", form.recording_url, None)? {
+        let input = keypad(request, "dtmfDigits", dtmf_digits)?;
+        let recording = match recording("recordingUrl", recording_url, None)? {
             // A `<Record>` callback without a URL: nothing was recorded.
             None if request.action == "recording" => Some(Recording {
                 url: String::new(),
@@ -148,7 +118,7 @@ impl Gateway for AfricasTalkingVoice {
         Ok(Decoded::Hop(Inbound {
             session_id,
             phone_number,
-            address: required(form.destination_number, "destinationNumber")?,
+            address: required(destination_number, "destinationNumber")?,
             network: None,
             input,
             recording,
