@@ -723,9 +723,11 @@ pub(crate) async fn read_body(
         }
     }
     if let (Some(ct), Some(expected)) = (headers.get(CONTENT_TYPE), content_type) {
+        // Compared in place: no lowercased copy of a header per request.
+        let ct = ct.as_bytes().trim_ascii();
         let ok = ct
-            .to_str()
-            .is_ok_and(|c| c.trim().to_ascii_lowercase().starts_with(expected));
+            .get(..expected.len())
+            .is_some_and(|start| start.eq_ignore_ascii_case(expected.as_bytes()));
         if !ok {
             return Err(text(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
