@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::response::{Response, ResponseHead};
+use crate::response::ResponseHead;
 
 pub use disk::DiskQueue;
 pub use redis::RedisQueue;
@@ -141,11 +141,6 @@ pub trait Admin {
     fn dead_letters(&self) -> impl Future<Output = Result<Vec<DeadLetter>, OutboxError>>;
     /// Puts dead letters back in the queue (`None`: all of them); returns how many.
     fn replay(&self, id: Option<&str>) -> impl Future<Output = Result<usize, OutboxError>>;
-}
-
-/// Parses a queued body (shared by both modes).
-pub fn parse(body: &[u8]) -> Option<Response> {
-    serde_json::from_slice(body).ok()
 }
 
 pub fn now_rfc3339() -> String {

@@ -270,11 +270,6 @@ impl MemoryStore {
     }
 }
 
-#[cfg(test)]
-fn sweep(shared: &Shared, now: Instant) -> usize {
-    shared.sweep(now)
-}
-
 impl SessionStore for MemoryStore {
     async fn load(&self, key: &SessionKey, _fresh: bool) -> Result<Option<Versioned>, StoreError> {
         let now = Instant::now();
@@ -530,7 +525,7 @@ mod tests {
             Saved::Stored
         );
         std::thread::sleep(Duration::from_millis(5));
-        assert_eq!(sweep(&store.shared, Instant::now()), 1);
+        assert_eq!(store.shared.sweep(Instant::now()), 1);
         assert_eq!(store.len(), 0);
     }
 
